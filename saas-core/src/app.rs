@@ -1,0 +1,281 @@
+//! [`SaasApp`]: one builder that starts the tenancy runtime, wraps the application's router
+//! with the framework's layers, and runs the command line (`serve`, `migrate`, `tenants`).
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use clap::{Parser, Subcommand};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::error::{ApiResult, Error};
+use crate::tenancy::pool::{Tenancy, TenancyConfig};
+use crate::tenancy::registry::NewTenant;
+use crate::tenancy::resolver::{ResolverChain, TenantResolver};
+use crate::tenancy::{Tier, TenantTxLayer};
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+type RoutesFn = Box<dyn FnOnce(&Tenancy) -> Router + Send>;
+
+/// Builds and runs an application.
+///
+/// ```no_run
+/// use saas_core::app::SaasApp;
+/// use saas_core::tenancy::resolver::JwtResolver;
+///
+/// # async fn run() -> anyhow::Result<()> {
+/// SaasApp::builder()
+///     .resolver(JwtResolver::hs256_from_env("APP_JWT_SECRET")?)
+///     .routes(|_tenancy| axum::Router::new())
+///     .run_cli()
+///     .await
+/// # }
+/// ```
+pub struct SaasApp {
+    config: Option<TenancyConfig>,
+    resolvers: ResolverChain,
+    migrations: Option<&'static sqlx::migrate::Migrator>,
+    routes: Option<RoutesFn>,
+    body_limit: usize,
+}
+
+impl std::fmt::Debug for SaasApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaasApp")
+            .field("resolvers", &self.resolvers)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+impl SaasApp {
+    /// A builder with no routes, no resolvers, and the database from `DATABASE_URL`.
+    pub fn builder() -> Self {
+        SaasApp {
+            config: None,
+            resolvers: ResolverChain::new(),
+            migrations: None,
+            routes: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Uses this configuration instead of the environment's.
+    pub fn config(mut self, config: TenancyConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Adds a tenant resolver (they must agree when several name a tenant).
+    pub fn resolver(mut self, resolver: impl TenantResolver) -> Self {
+        self.resolvers = self.resolvers.with(resolver);
+        self
+    }
+
+    /// The application's migrations (`sqlx::migrate!()`), applied before RLS set-up.
+    pub fn migrations(mut self, migrator: &'static sqlx::migrate::Migrator) -> Self {
+        self.migrations = Some(migrator);
+        self
+    }
+
+    /// The application's routes, built once the tenancy runtime exists.
+    pub fn routes(mut self, routes: impl FnOnce(&Tenancy) -> Router + Send + 'static) -> Self {
+        self.routes = Some(Box::new(routes));
+        self
+    }
+
+    /// The request body limit in bytes (default 1 MiB); larger bodies get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    fn resolved_config(&self) -> ApiResult<TenancyConfig> {
+        match &self.config {
+            Some(config) => Ok(config.clone()),
+            None => {
+                let url = std::env::var("DATABASE_URL").map_err(|_| {
+                    Error::Config("DATABASE_URL is not set".into())
+                })?;
+                Ok(TenancyConfig::new(url).with_env_overrides())
+            }
+        }
+    }
+
+    /// Starts the runtime (migrations, audit) and returns it with the wrapped router.
+    pub async fn build(self) -> ApiResult<(Tenancy, Router)> {
+        let config = self.resolved_config()?;
+        let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+        let router = match self.routes {
+            Some(routes) => routes(&tenancy),
+            None => Router::new(),
+        };
+        let router = wrap_router(router, &tenancy, self.body_limit);
+        Ok((tenancy, router))
+    }
+
+    /// Parses the command line and runs the subcommand.
+    pub async fn run_cli(self) -> anyhow::Result<()> {
+        let cli = Cli::parse();
+        init_tracing();
+        match cli.command {
+            Command::Serve { listen } => {
+                let (tenancy, router) = self.build().await?;
+                serve(router, listen).await?;
+                tenancy.close().await;
+            }
+            Command::Migrate => {
+                let config = self.resolved_config()?;
+                let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+                println!("migrations applied; isolation audit passed");
+                tenancy.close().await;
+            }
+            Command::Tenants { command } => {
+                let config = self.resolved_config()?;
+                let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+                run_tenants(&tenancy, command).await?;
+                tenancy.close().await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wraps an application router with the framework's layers: tenant transactions, the body
+/// limit, panics as 500 problems, and problem documents for every error axum makes itself.
+pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Router {
+    router
+        .fallback(crate::http::not_found)
+        .layer(TenantTxLayer::new(tenancy.clone()))
+        .layer(axum::middleware::from_fn(crate::http::problem_for_plain_errors))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            use axum::response::IntoResponse;
+            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+}
+
+/// Serves until SIGINT or SIGTERM, finishing in-flight requests. Prints `listening on ADDR`
+/// once connections are accepted.
+pub async fn serve(router: Router, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "A multi-tenant application built on saas-core")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate, audit, and serve HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Apply migrations and RLS set-up, run the isolation audit, and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Register a tenant.
+    Create {
+        /// URL-safe unique name.
+        slug: String,
+        /// Display name (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+        /// shared, schema or database.
+        #[arg(long, default_value = "shared")]
+        tier: String,
+    },
+    /// List tenants.
+    List,
+    /// Suspend a tenant (its requests get 403).
+    Suspend {
+        /// The tenant's slug.
+        slug: String,
+    },
+    /// Lift a suspension.
+    Activate {
+        /// The tenant's slug.
+        slug: String,
+    },
+}
+
+async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Result<()> {
+    let tenants = tenancy.tenants();
+    match command {
+        TenantsCommand::Create { slug, name, tier } => {
+            let tier: Tier = tier.parse()?;
+            let tenant = tenants
+                .create(NewTenant {
+                    name: name.unwrap_or_else(|| slug.clone()),
+                    slug,
+                    tier: Some(tier),
+                })
+                .await?;
+            println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.tier);
+        }
+        TenantsCommand::List => {
+            for t in tenants.list().await? {
+                println!("{}\t{}\t{}\t{:?}\t{}", t.id, t.slug, t.tier, t.status, t.name);
+            }
+        }
+        TenantsCommand::Suspend { slug } => {
+            let t = tenants.get_by_slug(&slug).await?;
+            tenants.suspend(t.id).await?;
+            println!("suspended {slug}");
+        }
+        TenantsCommand::Activate { slug } => {
+            let t = tenants.get_by_slug(&slug).await?;
+            tenants.activate(t.id).await?;
+            println!("activated {slug}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! One error type for the framework, rendered as `application/problem+json` (RFC 9457).
+//!
+//! Every variant maps to exactly one HTTP status in [`Error::status`]; that mapping is the only
+//! place where the framework decides what a client sees.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use crate::tenancy::TenantId;
+
+/// The result type used by handlers and framework operations.
+pub type ApiResult<T> = Result<T, Error>;
+
+/// Everything that can go wrong in the framework or in a handler built on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The resource does not exist *or belongs to another tenant*: both answer the same 404.
+    #[error("{resource} not found")]
+    NotFound {
+        /// What was looked for, e.g. `Project`.
+        resource: &'static str,
+    },
+    /// No credentials, or credentials that do not prove a tenant.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The tenant exists but may not use the API (for example it is suspended).
+    #[error("tenant {0} is suspended")]
+    TenantSuspended(TenantId),
+    /// The caller is known but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Well-formed input that breaks a rule (length, range, enum value, cursor).
+    #[error("{0}")]
+    Validation(String),
+    /// Input that cannot be read at all.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is not of a media type the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The request conflicts with existing state (duplicate slug, unique key).
+    #[error("{0}")]
+    Conflict(String),
+    /// A transient condition; the client may retry after the given number of seconds.
+    #[error("{detail}")]
+    Unavailable {
+        /// What is unavailable.
+        detail: String,
+        /// Seconds after which a retry makes sense.
+        retry_after: u32,
+    },
+    /// Invalid framework configuration (a programming or deployment error).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The boot-time isolation audit found problems; the message lists all of them.
+    #[error("{0}")]
+    Audit(crate::tenancy::audit::AuditReport),
+    /// A database error that is not the client's fault.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Any other internal failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::RowNotFound = err {
+            return Error::NotFound { resource: "row" };
+        }
+        if let Some(db) = err.as_database_error() {
+            match db.code().as_deref() {
+                // unique_violation
+                Some("23505") => {
+                    return Error::Conflict(format!(
+                        "a row with this key already exists{}",
+                        db.constraint()
+                            .map(|c| format!(" (constraint {c})"))
+                            .unwrap_or_default()
+                    ));
+                }
+                // foreign_key_violation: the referenced row is missing *for this tenant*.
+                Some("23503") => {
+                    return Error::Validation(
+                        "a referenced resource does not exist".to_string(),
+                    );
+                }
+                // check_violation, not_null_violation, string_data_right_truncation
+                Some("23514") | Some("23502") | Some("22001") => {
+                    return Error::Validation(db.message().to_string());
+                }
+                // invalid_text_representation (e.g. a bad enum label)
+                Some("22P02") => return Error::Validation(db.message().to_string()),
+                // insufficient_privilege / RLS WITH CHECK: never reveal that the row exists.
+                Some("42501") => return Error::NotFound { resource: "resource" },
+                // serialization_failure, deadlock_detected: retry
+                Some("40001") | Some("40P01") => {
+                    return Error::Unavailable {
+                        detail: "concurrent update, please retry".into(),
+                        retry_after: 1,
+                    };
+                }
+                _ => {}
+            }
+        }
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Error::Unavailable {
+                    detail: "the database is unavailable".into(),
+                    retry_after: 2,
+                }
+            }
+            other => Error::Database(other),
+        }
+    }
+}
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::TenantSuspended(_) | Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_) | Error::Audit(_) | Error::Database(_) | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The problem document for this error. Server-side faults never leak their details.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = if status.is_server_error() && !matches!(self, Error::Unavailable { .. }) {
+            "an internal error occurred; it has been logged".to_string()
+        } else {
+            self.to_string()
+        };
+        Problem::new(status, detail)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let mut response = self.problem().into_response();
+        if let Error::Unavailable { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        response
+    }
+}
+
+/// An RFC 9457 problem details document.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for a human.
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem whose type is derived from the status (`about:blank`-style titles).
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error").to_string();
+        let slug = title.to_ascii_lowercase().replace(' ', "-");
+        Problem {
+            kind: format!("https://saas-framework.dev/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            body,
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_hide_their_details() {
+        let err = Error::Internal(anyhow::anyhow!("password=hunter2"));
+        let problem = err.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn not_found_names_the_resource() {
+        let problem = Error::NotFound { resource: "Project" }.problem();
+        assert_eq!(problem.status, 404);
+        assert_eq!(problem.detail, "Project not found");
+        assert_eq!(problem.title, "Not Found");
+    }
+}

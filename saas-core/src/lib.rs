@@ -1,0 +1,40 @@
+#![doc = include_str!("../README.md")]
+
+pub mod app;
+pub mod error;
+pub mod http;
+pub mod migrate;
+pub mod model;
+pub mod tenancy;
+
+pub use error::{ApiResult, Error, Problem};
+pub use model::{Page, PageRequest, TenantScoped};
+pub use tenancy::{TenantExecutor, TenantId, TenantTx};
+
+/// The `#[derive(TenantScoped)]` macro (feature `macros`, on by default).
+#[cfg(feature = "macros")]
+pub use saas_macros::TenantScoped;
+
+/// Everything an application module usually needs, in one import.
+pub mod prelude {
+    pub use crate::error::{ApiResult, Error};
+    pub use crate::model::{Page, PageRequest, TenantScoped};
+    pub use crate::tenancy::{TenantExecutor, TenantId, TenantTx};
+    #[cfg(feature = "macros")]
+    pub use saas_macros::TenantScoped;
+    pub use time::OffsetDateTime;
+    pub use uuid::Uuid;
+}
+
+/// Paths used by generated code. Not public API: may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::error::ApiResult;
+    pub use crate::model::{
+        ModelKey, ModelMeta, ModelRegistration, ModelSql, Page, PageRequest, ParentMeta, PgQuery,
+        TenantScoped,
+    };
+    pub use crate::tenancy::{TenantExecutor, TenantId};
+    pub use inventory;
+    pub use sqlx;
+}

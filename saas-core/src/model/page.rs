@@ -1,0 +1,147 @@
+//! Keyset pagination: opaque cursors over model keys.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sqlx::postgres::PgRow;
+
+use super::{ModelKey, TenantScoped};
+use crate::error::{ApiResult, Error};
+
+/// The default page size when a request names none.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The largest page a request may ask for.
+pub const MAX_LIMIT: u32 = 100;
+
+/// An opaque cursor: the key of the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    /// Encodes a key.
+    pub fn encode<K: ModelKey>(key: &K) -> Cursor {
+        let json = serde_json::to_vec(key).unwrap_or_default();
+        Cursor(URL_SAFE_NO_PAD.encode(json))
+    }
+
+    /// Decodes a cursor into a key; any tampering is a 422, never a 500.
+    pub fn decode<K: ModelKey>(cursor: &str) -> ApiResult<K> {
+        let invalid = || Error::Validation("invalid cursor: pass next_cursor back unchanged".into());
+        if cursor.len() > 1024 {
+            return Err(invalid());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid())
+    }
+
+    /// The cursor's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Which page to fetch.
+#[derive(Debug, Clone)]
+pub struct PageRequest<K> {
+    /// Rows per page, 1..=[`MAX_LIMIT`].
+    pub limit: u32,
+    /// Start after this key; `None` for the first page.
+    pub after: Option<K>,
+}
+
+impl<K: ModelKey> PageRequest<K> {
+    /// The first page of the default size.
+    pub fn first() -> Self {
+        PageRequest {
+            limit: DEFAULT_LIMIT,
+            after: None,
+        }
+    }
+
+    /// Validates a `limit` and a `cursor` as they arrive in a query string.
+    pub fn from_query(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Self> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(l) if (1..=i64::from(MAX_LIMIT)).contains(&l) => l as u32,
+            Some(l) => {
+                return Err(Error::Validation(format!(
+                    "limit must be between 1 and {MAX_LIMIT}, got {l}"
+                )));
+            }
+        };
+        let after = match cursor {
+            None | Some("") => None,
+            Some(c) => Some(Cursor::decode(c)?),
+        };
+        Ok(PageRequest { limit, after })
+    }
+}
+
+/// One page of rows and the cursor of the next page, if any.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The rows, in key order.
+    pub items: Vec<T>,
+    /// Pass this back as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Converts every item (for example into a response shape), keeping the cursor.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+impl<T: TenantScoped> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
+    pub(crate) fn from_rows(rows: Vec<PgRow>, limit: u32) -> ApiResult<Page<T>> {
+        let mut items = rows
+            .iter()
+            .map(|row| <T as sqlx::FromRow<'_, PgRow>>::from_row(row))
+            .collect::<Result<Vec<T>, _>>()?;
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if has_more {
+            items.last().map(|last| Cursor::encode(&last.key()).0)
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn cursor_round_trips_single_and_composite_keys() {
+        let id = Uuid::new_v4();
+        let c = Cursor::encode(&id);
+        assert_eq!(Cursor::decode::<Uuid>(c.as_str()).unwrap(), id);
+        let key = (7_i64, "x".to_string());
+        let c = Cursor::encode(&key);
+        assert_eq!(Cursor::decode::<(i64, String)>(c.as_str()).unwrap(), key);
+    }
+
+    #[test]
+    fn tampered_cursor_is_a_validation_error() {
+        for bad in ["%%%", "bm90IGpzb24", &"A".repeat(5000)] {
+            let err = Cursor::decode::<Uuid>(bad).unwrap_err();
+            assert_eq!(err.status(), 422, "{bad}");
+        }
+    }
+
+    #[test]
+    fn limit_outside_range_is_rejected() {
+        assert!(PageRequest::<Uuid>::from_query(Some(0), None).is_err());
+        assert!(PageRequest::<Uuid>::from_query(Some(101), None).is_err());
+        assert_eq!(PageRequest::<Uuid>::from_query(None, None).unwrap().limit, 50);
+        assert_eq!(PageRequest::<Uuid>::from_query(Some(100), None).unwrap().limit, 100);
+    }
+}

@@ -1,0 +1,50 @@
+//! Tenancy: who the tenant is, how a request proves it, and how its context reaches PostgreSQL.
+//!
+//! Read [`TenantTx`] first: it is the per-request handle through which every tenant-scoped
+//! query runs.
+
+pub mod audit;
+mod id;
+pub mod pool;
+pub mod registry;
+pub mod resolver;
+pub mod roles;
+mod tx;
+
+use std::future::Future;
+
+use sqlx::PgConnection;
+
+pub use id::{ParseTenantIdError, TenantId};
+pub use registry::{Tenant, TenantStatus, Tenants, Tier};
+pub use tx::{TenantTx, TenantTxLayer};
+
+use crate::error::ApiResult;
+
+/// The PostgreSQL setting that carries the tenant id; RLS policies read it with
+/// `current_setting('saas.tenant_id', true)`.
+pub const TENANT_SETTING: &str = "saas.tenant_id";
+
+/// What a statement is about to do, so an executor can pick the cheapest safe path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A single read: may run outside a transaction on a connection bound to the tenant.
+    Read,
+    /// A write (or anything else): always runs inside the tenant transaction.
+    Write,
+}
+
+/// Something that runs statements for one tenant with its context in force.
+///
+/// Implemented by [`TenantTx`]; generated model operations are generic over it.
+pub trait TenantExecutor: Send {
+    /// The tenant every statement runs for.
+    fn tenant_id(&self) -> TenantId;
+
+    /// A connection on which the tenant context is set for the next statement. For
+    /// [`Access::Write`] the transaction has begun.
+    fn scoped_conn(
+        &mut self,
+        access: Access,
+    ) -> impl Future<Output = ApiResult<&mut PgConnection>> + Send;
+}

@@ -1,0 +1,345 @@
+//! [`Tenancy`]: the runtime handle holding the pools, the registry and the resolvers.
+//!
+//! Three kinds of pools:
+//! - the *owner* pool (small): migrations, the tenant registry, administration;
+//! - the *request* pool: connections of the non-owner, NOBYPASSRLS request role, shared by all
+//!   tenants; the tenant context is set per transaction;
+//! - *bound* pools ([`BoundPools`]): for a bounded number of recently active tenants, a tiny
+//!   pool whose connections carry that tenant's setting from connect time and are never handed
+//!   to another tenant (the one exception design invariant 1 allows). A single read on them is
+//!   one round trip. Disable them (`bound_tenants(0)`) behind PgBouncer in transaction mode.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::TENANT_SETTING;
+use super::TenantId;
+use super::registry::Tenants;
+use super::resolver::{ResolverChain, TenantResolver};
+use crate::error::{ApiResult, Error};
+
+/// Settings of the tenancy runtime. Build it with [`TenancyConfig::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct TenancyConfig {
+    /// The owner's URL (migrations, registry). Requests use [`TenancyConfig::request_role`].
+    pub database_url: String,
+    /// The login role requests run as (created if missing): not owner, not superuser,
+    /// NOBYPASSRLS.
+    pub request_role: String,
+    /// Its password, when the server does not trust local connections.
+    pub request_password: Option<String>,
+    /// Connections in the shared request pool.
+    pub request_pool_size: u32,
+    /// How many tenants may hold a bound pool at once (0 disables bound pools).
+    pub bound_tenants: usize,
+    /// Connections per bound pool.
+    pub bound_pool_size: u32,
+    /// A bound pool unused for this long may be given to another tenant.
+    pub bound_idle: Duration,
+    /// How long a tenant's registry entry is cached for request-time checks.
+    pub tenant_cache_ttl: Duration,
+    /// How long to wait for a connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// Skip the boot-time isolation audit. Named to be noticed in review.
+    pub dangerously_skip_isolation_audit: bool,
+}
+
+impl TenancyConfig {
+    /// Defaults for `database_url`.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        TenancyConfig {
+            database_url: database_url.into(),
+            request_role: "saas_app".into(),
+            request_password: None,
+            request_pool_size: 10,
+            bound_tenants: 8,
+            bound_pool_size: 2,
+            bound_idle: Duration::from_secs(10),
+            tenant_cache_ttl: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            dangerously_skip_isolation_audit: false,
+        }
+    }
+
+    /// Reads the settings that deployments change from the environment, over `self`:
+    /// `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`, `SAAS_BOUND_TENANTS`,
+    /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip).
+    pub fn with_env_overrides(mut self) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(role) = var("SAAS_REQUEST_ROLE") {
+            self.request_role = role;
+        }
+        if let Some(pw) = var("SAAS_REQUEST_PASSWORD") {
+            self.request_password = Some(pw);
+        }
+        if let Some(n) = var("SAAS_POOL_SIZE").and_then(|v| v.parse().ok()) {
+            self.request_pool_size = n;
+        }
+        if let Some(n) = var("SAAS_BOUND_TENANTS").and_then(|v| v.parse().ok()) {
+            self.bound_tenants = n;
+        }
+        if var("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT").as_deref() == Some("1") {
+            self.dangerously_skip_isolation_audit = true;
+        }
+        self
+    }
+
+    /// Sets the request role.
+    pub fn request_role(mut self, role: impl Into<String>) -> Self {
+        self.request_role = role.into();
+        self
+    }
+
+    /// Sets the shared request pool's size.
+    pub fn request_pool_size(mut self, n: u32) -> Self {
+        self.request_pool_size = n;
+        self
+    }
+
+    /// Sets how many tenants may hold bound pools (0 disables them).
+    pub fn bound_tenants(mut self, n: usize) -> Self {
+        self.bound_tenants = n;
+        self
+    }
+}
+
+struct BoundEntry {
+    pool: PgPool,
+    last_used: Instant,
+}
+
+/// Pools bound to single tenants, at most `capacity` of them, least recently used given up
+/// first once idle. See the module documentation.
+pub struct BoundPools {
+    base: PgConnectOptions,
+    capacity: usize,
+    size: u32,
+    idle: Duration,
+    acquire_timeout: Duration,
+    entries: Mutex<HashMap<TenantId, BoundEntry>>,
+}
+
+impl std::fmt::Debug for BoundPools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundPools")
+            .field("capacity", &self.capacity)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl BoundPools {
+    fn new(base: PgConnectOptions, config: &TenancyConfig) -> Self {
+        BoundPools {
+            base,
+            capacity: config.bound_tenants,
+            size: config.bound_pool_size.max(1),
+            idle: config.bound_idle,
+            acquire_timeout: config.acquire_timeout,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// The tenant's bound pool, created if there is room; `None` means "use the shared path".
+    pub fn get(&self, tenant: TenantId) -> Option<PgPool> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut entries = self.entries.lock().ok()?;
+        let now = Instant::now();
+        if let Some(entry) = entries.get_mut(&tenant) {
+            entry.last_used = now;
+            return Some(entry.pool.clone());
+        }
+        if entries.len() >= self.capacity {
+            let victim = entries
+                .iter()
+                .filter(|(_, e)| now.duration_since(e.last_used) >= self.idle)
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(id, _)| *id)?;
+            if let Some(old) = entries.remove(&victim) {
+                tokio::spawn(async move { old.pool.close().await });
+            }
+        }
+        // The setting travels in the startup packet: every connection of this pool belongs
+        // to `tenant` from its first statement to its last.
+        let options = self
+            .base
+            .clone()
+            .options([(TENANT_SETTING, tenant.to_string())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(self.size)
+            .min_connections(0)
+            .idle_timeout(Some(self.idle * 3))
+            .acquire_timeout(self.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        entries.insert(
+            tenant,
+            BoundEntry {
+                pool: pool.clone(),
+                last_used: now,
+            },
+        );
+        Some(pool)
+    }
+
+    /// How many tenants hold a bound pool now.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether no tenant holds a bound pool.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes every bound pool (for example before a tenant moves).
+    pub async fn close_all(&self) {
+        let pools: Vec<PgPool> = match self.entries.lock() {
+            Ok(mut entries) => entries.drain().map(|(_, e)| e.pool).collect(),
+            Err(_) => Vec::new(),
+        };
+        for pool in pools {
+            pool.close().await;
+        }
+    }
+}
+
+struct Inner {
+    owner: PgPool,
+    requests: PgPool,
+    bound: BoundPools,
+    tenants: Tenants,
+    resolvers: ResolverChain,
+    config: TenancyConfig,
+}
+
+/// The tenancy runtime: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Tenancy {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Tenancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenancy")
+            .field("request_role", &self.inner.config.request_role)
+            .field("resolvers", &self.inner.resolvers)
+            .field("bound", &self.inner.bound)
+            .finish()
+    }
+}
+
+impl Tenancy {
+    /// Connects as the owner, migrates (framework schema, `migrations`, RLS for every
+    /// registered model, the request role and its grants), runs the isolation audit, and
+    /// opens the request pools. Refuses to return when the audit fails.
+    pub async fn start(
+        config: TenancyConfig,
+        resolvers: ResolverChain,
+        migrations: Option<&sqlx::migrate::Migrator>,
+    ) -> ApiResult<Tenancy> {
+        let owner_options: PgConnectOptions = config
+            .database_url
+            .parse()
+            .map_err(|e| Error::Config(format!("invalid database URL: {e}")))?;
+        let owner = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(owner_options.clone())
+            .await
+            .map_err(|e| Error::Config(format!("cannot connect to the database: {e}")))?;
+        crate::migrate::migrate_all(&owner, migrations, &config).await?;
+        let mut request_options = owner_options.username(&config.request_role);
+        if let Some(password) = &config.request_password {
+            request_options = request_options.password(password);
+        }
+        let requests = PgPoolOptions::new()
+            .max_connections(config.request_pool_size)
+            .acquire_timeout(config.acquire_timeout)
+            // The ping on acquire costs a round trip per request; a broken connection
+            // surfaces as an error that the client may retry (503) instead.
+            .test_before_acquire(false)
+            .connect_lazy_with(request_options.clone());
+        let report = super::audit::run(&owner, &requests, &config.request_role).await?;
+        if !report.is_clean() {
+            if config.dangerously_skip_isolation_audit {
+                tracing::error!(
+                    "DANGER: starting although the tenant isolation audit failed \
+                     (dangerously_skip_isolation_audit is set):\n{report}"
+                );
+            } else {
+                return Err(Error::Audit(report));
+            }
+        }
+        let bound = BoundPools::new(request_options, &config);
+        let tenants = Tenants::new(owner.clone(), config.tenant_cache_ttl);
+        Ok(Tenancy {
+            inner: Arc::new(Inner {
+                owner,
+                requests,
+                bound,
+                tenants,
+                resolvers,
+                config,
+            }),
+        })
+    }
+
+    /// The tenant registry.
+    pub fn tenants(&self) -> &Tenants {
+        &self.inner.tenants
+    }
+
+    /// The resolvers requests are checked with.
+    pub fn resolvers(&self) -> &ResolverChain {
+        &self.inner.resolvers
+    }
+
+    /// The names of the resolvers, in order.
+    pub fn resolver_names(&self) -> Vec<&'static str> {
+        self.inner.resolvers.names()
+    }
+
+    /// The owner pool: migrations and administration only, never tenant requests.
+    pub fn owner_pool(&self) -> &PgPool {
+        &self.inner.owner
+    }
+
+    /// The shared pool of the request role.
+    pub fn request_pool(&self) -> &PgPool {
+        &self.inner.requests
+    }
+
+    /// The configuration this runtime started with.
+    pub fn config(&self) -> &TenancyConfig {
+        &self.inner.config
+    }
+
+    /// The tenant's bound pool, if it has (or now gets) one.
+    pub async fn bound_pool(&self, tenant: TenantId) -> ApiResult<Option<PgPool>> {
+        Ok(self.inner.bound.get(tenant))
+    }
+
+    /// The bound pools.
+    pub fn bound_pools(&self) -> &BoundPools {
+        &self.inner.bound
+    }
+
+    /// Closes every pool.
+    pub async fn close(&self) {
+        self.inner.bound.close_all().await;
+        self.inner.requests.close().await;
+        self.inner.owner.close().await;
+    }
+}
+
+/// Makes a resolver chain from one resolver (for builder convenience).
+pub fn chain(resolver: impl TenantResolver) -> ResolverChain {
+    ResolverChain::new().with(resolver)
+}

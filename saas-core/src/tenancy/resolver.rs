@@ -1,0 +1,564 @@
+//! Resolvers: how a request proves which tenant it acts for.
+//!
+//! A [`TenantResolver`] looks at the request head and answers "not my kind of credential"
+//! (`Ok(None)`), a tenant reference, or a rejection. A [`ResolverChain`] runs all of its
+//! resolvers: at least one must name a tenant and all that do must name the *same* tenant,
+//! so a token for tenant A sent to tenant B's subdomain is a 401, not a choice.
+//!
+//! - [`JwtResolver`]: a bearer token (HS256 or RS256) with a tenant claim.
+//! - [`SubdomainResolver`]: `acme.example.com` names tenant `acme` (identification only: pair
+//!   it with a token).
+//! - [`HeaderResolver`]: a header set by trusted internal infrastructure; never installed by
+//!   default, and its constructor says so.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::Value;
+
+use super::registry::{Tenant, TenantStatus};
+use super::{TenantId, pool::Tenancy};
+use crate::error::{ApiResult, Error};
+
+/// A reference to a tenant as a credential names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantRef {
+    /// By id (tokens).
+    Id(TenantId),
+    /// By slug (subdomains).
+    Slug(String),
+}
+
+/// What a resolver found in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The tenant the credential names.
+    pub tenant: TenantRef,
+    /// The authenticated subject, when the credential carries one.
+    pub subject: Option<String>,
+}
+
+/// One way of finding the tenant of a request.
+pub trait TenantResolver: Send + Sync + 'static {
+    /// A short name for logs and the OpenAPI security scheme (`bearer`, `subdomain`, ...).
+    fn name(&self) -> &'static str;
+
+    /// `Ok(None)` when the request carries no credential of this kind; `Err` (a 401) when it
+    /// carries one that is invalid.
+    fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>>;
+}
+
+/// Several resolvers that must agree.
+#[derive(Clone, Default)]
+pub struct ResolverChain {
+    resolvers: Vec<Arc<dyn TenantResolver>>,
+}
+
+impl std::fmt::Debug for ResolverChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.resolvers.iter().map(|r| r.name()))
+            .finish()
+    }
+}
+
+impl ResolverChain {
+    /// An empty chain (every request is a 401 until a resolver is added).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a resolver.
+    pub fn with(mut self, resolver: impl TenantResolver) -> Self {
+        self.resolvers.push(Arc::new(resolver));
+        self
+    }
+
+    /// The names of the resolvers, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.resolvers.iter().map(|r| r.name()).collect()
+    }
+
+    /// Runs every resolver; see the module documentation for the rules.
+    pub fn resolve_all(&self, parts: &Parts) -> ApiResult<Vec<Resolved>> {
+        let mut found = Vec::new();
+        for resolver in &self.resolvers {
+            if let Some(resolved) = resolver.resolve(parts)? {
+                found.push(resolved);
+            }
+        }
+        if found.is_empty() {
+            return Err(Error::Unauthorized(
+                "no tenant credentials: send a bearer token".into(),
+            ));
+        }
+        Ok(found)
+    }
+}
+
+/// The resolved tenant of a request. Extract it in handlers that need the tenant but no
+/// database access; [`super::TenantTx`] extracts it too.
+#[derive(Debug, Clone)]
+pub struct TenantCtx {
+    /// The tenant, active.
+    pub tenant: Tenant,
+    /// The authenticated subject (the token's `sub`), if any.
+    pub subject: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ctx) = parts.extensions.get::<TenantCtx>() {
+            return Ok(ctx.clone());
+        }
+        let tenancy = parts
+            .extensions
+            .get::<Tenancy>()
+            .cloned()
+            .ok_or_else(|| Error::Config("TenantTxLayer is not installed on this router".into()))?;
+        let ctx = tenancy.resolve(parts).await?;
+        parts.extensions.insert(ctx.clone());
+        Ok(ctx)
+    }
+}
+
+impl Tenancy {
+    /// Resolves the request's tenant: credentials, registry lookup, agreement, status.
+    pub async fn resolve(&self, parts: &Parts) -> ApiResult<TenantCtx> {
+        let found = self.resolvers().resolve_all(parts)?;
+        let mut tenant: Option<Tenant> = None;
+        let mut subject = None;
+        for resolved in found {
+            let this = match &resolved.tenant {
+                TenantRef::Id(id) => self.tenants().get_cached(*id).await,
+                TenantRef::Slug(slug) => self.tenants().get_by_slug(slug).await,
+            };
+            let this = this.map_err(|err| match err {
+                Error::NotFound { .. } => {
+                    Error::Unauthorized("the credentials name an unknown tenant".into())
+                }
+                other => other,
+            })?;
+            if let Some(previous) = &tenant
+                && previous.id != this.id
+            {
+                return Err(Error::Unauthorized(
+                    "credentials name different tenants (token and host disagree)".into(),
+                ));
+            }
+            subject = subject.or(resolved.subject);
+            tenant = Some(this);
+        }
+        let tenant = tenant.ok_or_else(|| Error::Unauthorized("no tenant credentials".into()))?;
+        if tenant.status == TenantStatus::Suspended {
+            return Err(Error::TenantSuspended(tenant.id));
+        }
+        Ok(TenantCtx { tenant, subject })
+    }
+}
+
+/// Verifies bearer JWTs and reads the tenant from a claim (`tenant_id` by default).
+///
+/// The algorithm is fixed at construction: tokens with `alg: none` or any other algorithm,
+/// a wrong key, a missing or past `exp`, or no valid tenant claim are rejected with 401.
+///
+/// ```
+/// use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
+/// let resolver = JwtResolver::hs256(b"0123456789abcdef0123456789abcdef");
+/// let issuer = JwtIssuer::hs256(b"0123456789abcdef0123456789abcdef");
+/// let token = issuer.issue(saas_core::TenantId::new_random(), "alice", 3600).unwrap();
+/// assert_eq!(token.split('.').count(), 3);
+/// # let _ = resolver;
+/// ```
+#[derive(Clone)]
+pub struct JwtResolver {
+    key: DecodingKey,
+    validation: Validation,
+    claim: String,
+}
+
+impl std::fmt::Debug for JwtResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtResolver")
+            .field("algorithms", &self.validation.algorithms)
+            .field("claim", &self.claim)
+            .finish()
+    }
+}
+
+impl JwtResolver {
+    fn with_key(key: DecodingKey, algorithm: Algorithm) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 30;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp"]);
+        JwtResolver {
+            key,
+            validation,
+            claim: "tenant_id".into(),
+        }
+    }
+
+    /// HS256 with a shared secret (its UTF-8 or raw bytes).
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
+        Self::with_key(DecodingKey::from_secret(secret.as_ref()), Algorithm::HS256)
+    }
+
+    /// HS256 with the secret in an environment variable.
+    pub fn hs256_from_env(var: &str) -> ApiResult<Self> {
+        let secret = std::env::var(var)
+            .map_err(|_| Error::Config(format!("environment variable {var} is not set")))?;
+        if secret.is_empty() {
+            return Err(Error::Config(format!("environment variable {var} is empty")));
+        }
+        Ok(Self::hs256(secret.as_bytes()))
+    }
+
+    /// RS256 with an RSA public key in PEM.
+    pub fn rs256_pem(public_key_pem: &[u8]) -> ApiResult<Self> {
+        let key = DecodingKey::from_rsa_pem(public_key_pem)
+            .map_err(|e| Error::Config(format!("invalid RSA public key: {e}")))?;
+        Ok(Self::with_key(key, Algorithm::RS256))
+    }
+
+    /// Reads the tenant from another claim.
+    pub fn tenant_claim(mut self, claim: impl Into<String>) -> Self {
+        self.claim = claim.into();
+        self
+    }
+
+    /// Requires this audience (`aud`).
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.validation.set_audience(&[audience]);
+        self
+    }
+
+    /// Requires this issuer (`iss`).
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.validation.set_issuer(&[issuer]);
+        self
+    }
+
+    /// Allowed clock skew for `exp`/`nbf`, in seconds (default 30).
+    pub fn leeway(mut self, seconds: u64) -> Self {
+        self.validation.leeway = seconds;
+        self
+    }
+
+    /// Verifies a token and returns its tenant and subject.
+    pub fn verify(&self, token: &str) -> ApiResult<Resolved> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation).map_err(
+            |e| {
+                let why = match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::InvalidSignature => "the token signature is invalid",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "the token algorithm is not accepted"
+                    }
+                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                    ErrorKind::InvalidAudience => "the token audience is not accepted",
+                    ErrorKind::InvalidIssuer => "the token issuer is not accepted",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet",
+                    _ => "the token is malformed",
+                };
+                Error::Unauthorized(why.to_string())
+            },
+        )?;
+        let tenant = data
+            .claims
+            .get(&self.claim)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<TenantId>().ok())
+            .ok_or_else(|| {
+                Error::Unauthorized(format!("the token has no valid `{}` claim", self.claim))
+            })?;
+        let subject = data
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(Resolved {
+            tenant: TenantRef::Id(tenant),
+            subject,
+        })
+    }
+}
+
+/// The bearer token of a request: `Ok(None)` without an Authorization header, 401 when the
+/// header is not a well-formed bearer credential.
+pub fn bearer_token(parts: &Parts) -> ApiResult<Option<&str>> {
+    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthorized("the Authorization header is not ASCII".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| Error::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(Error::Unauthorized(
+            "expected `Authorization: Bearer <token>`".into(),
+        ));
+    }
+    Ok(Some(token.trim()))
+}
+
+impl TenantResolver for JwtResolver {
+    fn name(&self) -> &'static str {
+        "bearer"
+    }
+
+    fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>> {
+        match bearer_token(parts)? {
+            None => Ok(None),
+            Some(token) => self.verify(token).map(Some),
+        }
+    }
+}
+
+/// Issues HS256 tenant tokens (for an admin API or tests).
+#[derive(Clone)]
+pub struct JwtIssuer {
+    key: EncodingKey,
+    claim: String,
+}
+
+impl std::fmt::Debug for JwtIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtIssuer").field("claim", &self.claim).finish()
+    }
+}
+
+impl JwtIssuer {
+    /// An issuer signing with this secret.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
+        JwtIssuer {
+            key: EncodingKey::from_secret(secret.as_ref()),
+            claim: "tenant_id".into(),
+        }
+    }
+
+    /// Signs a token for `tenant` and `subject`, valid for `ttl_seconds`.
+    pub fn issue(&self, tenant: TenantId, subject: &str, ttl_seconds: u64) -> ApiResult<String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), Value::from(subject));
+        claims.insert(self.claim.clone(), Value::from(tenant.to_string()));
+        claims.insert("iat".into(), Value::from(now));
+        claims.insert("exp".into(), Value::from(now.saturating_add(ttl_seconds)));
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("signing a token: {e}")))
+    }
+}
+
+/// Names the tenant by the first label of the `Host` header under a base domain:
+/// `acme.example.com` is tenant `acme`. Hosts outside the base domain resolve nothing.
+#[derive(Debug, Clone)]
+pub struct SubdomainResolver {
+    base: String,
+}
+
+impl SubdomainResolver {
+    /// Tenants live at `<slug>.<base_domain>`.
+    pub fn new(base_domain: impl Into<String>) -> Self {
+        SubdomainResolver {
+            base: base_domain.into().trim_start_matches('.').to_ascii_lowercase(),
+        }
+    }
+}
+
+impl TenantResolver for SubdomainResolver {
+    fn name(&self) -> &'static str {
+        "subdomain"
+    }
+
+    fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>> {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.host());
+        let Some(host) = host else { return Ok(None) };
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        let Some(label) = host
+            .strip_suffix(&self.base)
+            .and_then(|rest| rest.strip_suffix('.'))
+        else {
+            return Ok(None);
+        };
+        if super::registry::validate_slug(label).is_err() {
+            return Err(Error::Unauthorized(format!(
+                "the host names no valid tenant under {}",
+                self.base
+            )));
+        }
+        Ok(Some(Resolved {
+            tenant: TenantRef::Slug(label.to_string()),
+            subject: None,
+        }))
+    }
+}
+
+/// Reads the tenant id from a header. Only for traffic from trusted internal infrastructure
+/// (a gateway that has already authenticated the caller and strips the header from outside
+/// requests): anyone who can reach the app directly can set a header.
+#[derive(Debug, Clone)]
+pub struct HeaderResolver {
+    header: http::HeaderName,
+}
+
+impl HeaderResolver {
+    /// Enables the header resolver. The name says what you promise: the header cannot come
+    /// from outside your network.
+    pub fn trusted_internal_only(header: http::HeaderName) -> Self {
+        HeaderResolver { header }
+    }
+}
+
+impl TenantResolver for HeaderResolver {
+    fn name(&self) -> &'static str {
+        "trusted-header"
+    }
+
+    fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>> {
+        let Some(value) = parts.headers.get(&self.header) else {
+            return Ok(None);
+        };
+        let id = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<TenantId>().ok())
+            .ok_or_else(|| {
+                Error::Unauthorized(format!("header {} is not a tenant id", self.header))
+            })?;
+        Ok(Some(Resolved {
+            tenant: TenantRef::Id(id),
+            subject: None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut builder = http::Request::builder().uri("/v2/projects");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+    fn bearer(token: &str) -> Parts {
+        parts(&[("authorization", &format!("Bearer {token}"))])
+    }
+
+    fn sign(claims: Value, alg: Algorithm, key: &EncodingKey) -> String {
+        jsonwebtoken::encode(&Header::new(alg), &claims, key).unwrap()
+    }
+
+    fn now() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    #[test]
+    fn valid_hs256_token_names_its_tenant_and_subject() {
+        let tenant = TenantId::new_random();
+        let token = JwtIssuer::hs256(SECRET).issue(tenant, "alice", 60).unwrap();
+        let resolved = JwtResolver::hs256(SECRET).resolve(&bearer(&token)).unwrap().unwrap();
+        assert_eq!(resolved.tenant, TenantRef::Id(tenant));
+        assert_eq!(resolved.subject.as_deref(), Some("alice"));
+    }
+
+    fn rejected(resolver: &JwtResolver, token: &str) -> Error {
+        resolver.resolve(&bearer(token)).unwrap_err()
+    }
+
+    #[test]
+    fn forged_expired_and_malformed_tokens_are_401() {
+        let resolver = JwtResolver::hs256(SECRET);
+        let tenant = TenantId::new_random().to_string();
+        let right = EncodingKey::from_secret(SECRET);
+        let wrong = EncodingKey::from_secret(b"another-secret-another-secret-!!");
+        let cases = [
+            ("wrong key", sign(serde_json::json!({"tenant_id": tenant, "exp": now() + 60}), Algorithm::HS256, &wrong)),
+            ("expired", sign(serde_json::json!({"tenant_id": tenant, "exp": now() - 3600}), Algorithm::HS256, &right)),
+            ("no exp", sign(serde_json::json!({"tenant_id": tenant}), Algorithm::HS256, &right)),
+            ("no tenant", sign(serde_json::json!({"exp": now() + 60}), Algorithm::HS256, &right)),
+            ("bad tenant", sign(serde_json::json!({"tenant_id": "acme", "exp": now() + 60}), Algorithm::HS256, &right)),
+            ("other alg", sign(serde_json::json!({"tenant_id": tenant, "exp": now() + 60}), Algorithm::HS384, &right)),
+            ("garbage", "not.a.token".to_string()),
+        ];
+        for (why, token) in cases {
+            let err = rejected(&resolver, &token);
+            assert_eq!(err.status(), 401, "{why}: {err}");
+        }
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let claims = b64.encode(
+            serde_json::json!({"tenant_id": TenantId::new_random().to_string(), "exp": now() + 60})
+                .to_string(),
+        );
+        for token in [format!("{header}.{claims}."), format!("{header}.{claims}")] {
+            let err = rejected(&JwtResolver::hs256(SECRET), &token);
+            assert_eq!(err.status(), 401);
+        }
+    }
+
+    #[test]
+    fn malformed_authorization_header_is_401_and_absent_is_none() {
+        let resolver = JwtResolver::hs256(SECRET);
+        assert!(resolver.resolve(&parts(&[])).unwrap().is_none());
+        for value in ["Basic abc", "Bearer", "Bearer ", "token"] {
+            let err = resolver.resolve(&parts(&[("authorization", value)])).unwrap_err();
+            assert_eq!(err.status(), 401, "{value}");
+        }
+    }
+
+    #[test]
+    fn subdomain_resolves_slug_under_base_domain_only() {
+        let r = SubdomainResolver::new("example.com");
+        let found = r.resolve(&parts(&[("host", "acme.example.com:8080")])).unwrap().unwrap();
+        assert_eq!(found.tenant, TenantRef::Slug("acme".into()));
+        assert!(r.resolve(&parts(&[("host", "example.com")])).unwrap().is_none());
+        assert!(r.resolve(&parts(&[("host", "acme.evil.com")])).unwrap().is_none());
+        assert_eq!(
+            r.resolve(&parts(&[("host", "x.y.example.com")])).unwrap_err().status(),
+            401
+        );
+    }
+
+    #[test]
+    fn header_resolver_rejects_non_uuid_values() {
+        let r = HeaderResolver::trusted_internal_only(http::HeaderName::from_static("x-tenant-id"));
+        assert!(r.resolve(&parts(&[])).unwrap().is_none());
+        assert_eq!(r.resolve(&parts(&[("x-tenant-id", "acme")])).unwrap_err().status(), 401);
+        let id = TenantId::new_random();
+        let found = r.resolve(&parts(&[("x-tenant-id", &id.to_string())])).unwrap().unwrap();
+        assert_eq!(found.tenant, TenantRef::Id(id));
+    }
+
+    #[test]
+    fn chain_without_credentials_is_401() {
+        let chain = ResolverChain::new().with(JwtResolver::hs256(SECRET));
+        assert_eq!(chain.resolve_all(&parts(&[])).unwrap_err().status(), 401);
+    }
+}

@@ -1,0 +1,68 @@
+//! The request role: a login role that is not the tables' owner, not superuser and
+//! NOBYPASSRLS (design invariant 3). Migrations run as the owner; requests run as this role.
+
+use sqlx::PgConnection;
+
+use crate::error::ApiResult;
+use crate::model::ddl_quote_ident as quote_ident;
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Creates the request role if it is missing (safe to run concurrently), makes sure it can
+/// neither bypass RLS nor act as superuser, and lets it connect and use the schema.
+pub async fn ensure_request_role(
+    conn: &mut PgConnection,
+    role: &str,
+    password: Option<&str>,
+) -> ApiResult<()> {
+    let ident = quote_ident(role);
+    let literal = quote_literal(role);
+    let create = format!(
+        "DO $saas$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {literal}) THEN
+    BEGIN
+      CREATE ROLE {ident} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {literal} AND (rolsuper OR rolbypassrls))
+     AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    ALTER ROLE {ident} NOSUPERUSER NOBYPASSRLS;
+  END IF;
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), {literal});
+  EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), {literal});
+END
+$saas$"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+        .execute(&mut *conn)
+        .await?;
+    if let Some(password) = password {
+        let alter = format!("ALTER ROLE {ident} PASSWORD {}", quote_literal(password));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(alter))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Grants the request role what a tenant table needs: row access (filtered by RLS) and the
+/// sequences of the schema. Never ownership, never TRUNCATE or DDL.
+pub async fn grant_table(conn: &mut PgConnection, table: &str, role: &str) -> ApiResult<()> {
+    let sql = format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {} TO {role_ident};
+         DO $saas$ BEGIN
+           EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), {role_lit});
+         END $saas$",
+        quote_ident(table),
+        role_ident = quote_ident(role),
+        role_lit = quote_literal(role),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+mod db;
+
+pub use db::{TestDb, server_url};
