@@ -44,6 +44,9 @@ pub struct TenancyConfig {
     pub tenant_cache_ttl: Duration,
     /// How long to wait for a connection before answering 503.
     pub acquire_timeout: Duration,
+    /// Apply migrations and RLS set-up when starting (default). Turn off when a separate
+    /// job migrates as the owner; the audit still runs.
+    pub migrate_on_start: bool,
     /// Skip the boot-time isolation audit. Named to be noticed in review.
     pub dangerously_skip_isolation_audit: bool,
 }
@@ -61,6 +64,7 @@ impl TenancyConfig {
             bound_idle: Duration::from_secs(10),
             tenant_cache_ttl: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
+            migrate_on_start: true,
             dangerously_skip_isolation_audit: false,
         }
     }
@@ -254,7 +258,9 @@ impl Tenancy {
             .connect_with(owner_options.clone())
             .await
             .map_err(|e| Error::Config(format!("cannot connect to the database: {e}")))?;
-        crate::migrate::migrate_all(&owner, migrations, &config).await?;
+        if config.migrate_on_start {
+            crate::migrate::migrate_all(&owner, migrations, &config).await?;
+        }
         let mut request_options = owner_options.username(&config.request_role);
         if let Some(password) = &config.request_password {
             request_options = request_options.password(password);

@@ -1,0 +1,185 @@
+//! Models, migrations and an HTTP router shared by the integration tests.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use saas_core::http::{Json, Path, Query};
+use saas_core::prelude::*;
+use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
+use saas_core::tenancy::registry::{NewTenant, Tenant};
+use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, ResolverChain};
+use saas_testkit::TestDb;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
+
+pub const SECRET: &str = "integration-test-secret-0123456789";
+
+#[derive(Debug, Clone, PartialEq, TenantScoped, sqlx::FromRow, Serialize, Deserialize)]
+#[tenant(table = "projects")]
+pub struct Project {
+    pub tenant_id: TenantId,
+    #[tenant(generated)]
+    pub id: Uuid,
+    pub name: String,
+    #[tenant(generated)]
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, TenantScoped, sqlx::FromRow, Serialize, Deserialize)]
+#[tenant(table = "tasks", parent(project_id -> Project))]
+pub struct Task {
+    pub tenant_id: TenantId,
+    #[tenant(generated)]
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, TenantScoped, sqlx::FromRow, Serialize, Deserialize)]
+#[tenant(table = "memberships", key(project_id, member), parent(project_id -> Project))]
+pub struct Membership {
+    pub tenant_id: TenantId,
+    pub project_id: Uuid,
+    pub member: String,
+    pub role: String,
+}
+
+pub struct Env {
+    pub db: TestDb,
+    pub tenancy: Tenancy,
+}
+
+impl Env {
+    pub async fn new() -> Env {
+        Self::with_config(|c| c).await
+    }
+
+    pub async fn with_config(f: impl FnOnce(TenancyConfig) -> TenancyConfig) -> Env {
+        let db = TestDb::new().await.expect("test database");
+        let tenancy = Tenancy::start(f(db.config()), resolvers(), Some(&MIGRATIONS))
+            .await
+            .expect("tenancy starts on a clean database");
+        Env { db, tenancy }
+    }
+
+    pub async fn tenant(&self, slug: &str) -> Tenant {
+        self.tenancy
+            .tenants()
+            .create(NewTenant {
+                slug: slug.into(),
+                name: slug.into(),
+                tier: None,
+            })
+            .await
+            .expect("tenant")
+    }
+
+    pub fn token(&self, tenant: &Tenant) -> String {
+        JwtIssuer::hs256(SECRET).issue(tenant.id, "tester", 600).unwrap()
+    }
+
+    pub fn router(&self) -> Router {
+        saas_core::app::wrap_router(routes(), &self.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
+    }
+
+    /// Sends a request with a bearer token (or none) and returns status and JSON body.
+    pub async fn call(
+        &self,
+        router: &Router,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value, http::HeaderMap) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        (status, json, headers)
+    }
+}
+
+pub fn resolvers() -> ResolverChain {
+    ResolverChain::new().with(JwtResolver::hs256(SECRET))
+}
+
+#[derive(Deserialize)]
+pub struct NewProjectBody {
+    pub name: String,
+    #[serde(default)]
+    pub fail_after_insert: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+async fn create_project(
+    mut tx: TenantTx,
+    Json(body): Json<NewProjectBody>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    let project = Project::insert(&mut tx, NewProject { name: body.name }).await?;
+    if body.fail_after_insert {
+        return Err(Error::Validation("asked to fail after the insert".into()));
+    }
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+async fn list_projects(
+    mut tx: TenantTx,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Page<Project>>> {
+    let page = PageRequest::from_query(q.limit, q.cursor.as_deref())?;
+    Ok(Json(Project::list(&mut tx, page).await?))
+}
+
+async fn get_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Json<Project>> {
+    Ok(Json(Project::get(&mut tx, id).await?))
+}
+
+async fn delete_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    Project::delete(&mut tx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Raw SQL on purpose: row-level security must filter it even without a WHERE clause.
+async fn raw_projects(mut tx: TenantTx) -> ApiResult<Json<Vec<(Uuid, Uuid)>>> {
+    let conn = tx.conn().await?;
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as("SELECT tenant_id, id FROM projects")
+        .fetch_all(conn)
+        .await?;
+    Ok(Json(rows))
+}
+
+pub fn routes() -> Router {
+    Router::new()
+        .route("/projects", get(list_projects).post(create_project))
+        .route("/projects/{id}", get(get_project).delete(delete_project))
+        .route("/raw/projects", get(raw_projects))
+}
