@@ -12,7 +12,7 @@ use crate::error::{ApiResult, Error};
 use crate::tenancy::pool::{Tenancy, TenancyConfig};
 use crate::tenancy::registry::NewTenant;
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
-use crate::tenancy::{Tier, TenantTxLayer};
+use crate::tenancy::{TenantTxLayer, Tier};
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -96,9 +96,8 @@ impl SaasApp {
         match &self.config {
             Some(config) => Ok(config.clone()),
             None => {
-                let url = std::env::var("DATABASE_URL").map_err(|_| {
-                    Error::Config("DATABASE_URL is not set".into())
-                })?;
+                let url = std::env::var("DATABASE_URL")
+                    .map_err(|_| Error::Config("DATABASE_URL is not set".into()))?;
                 Ok(TenancyConfig::new(url).with_env_overrides())
             }
         }
@@ -149,12 +148,16 @@ pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Rout
     router
         .fallback(crate::http::not_found)
         .layer(TenantTxLayer::new(tenancy.clone()))
-        .layer(axum::middleware::from_fn(crate::http::problem_for_plain_errors))
+        .layer(axum::middleware::from_fn(
+            crate::http::problem_for_plain_errors,
+        ))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            use axum::response::IntoResponse;
-            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                use axum::response::IntoResponse;
+                Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+            },
+        ))
 }
 
 /// Serves until SIGINT or SIGTERM, finishing in-flight requests. Prints `listening on ADDR`
@@ -263,7 +266,10 @@ async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Resu
         }
         TenantsCommand::List => {
             for t in tenants.list().await? {
-                println!("{}\t{}\t{}\t{:?}\t{}", t.id, t.slug, t.tier, t.status, t.name);
+                println!(
+                    "{}\t{}\t{}\t{:?}\t{}",
+                    t.id, t.slug, t.tier, t.status, t.name
+                );
             }
         }
         TenantsCommand::Suspend { slug } => {

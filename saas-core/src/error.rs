@@ -86,9 +86,7 @@ impl From<sqlx::Error> for Error {
                 }
                 // foreign_key_violation: the referenced row is missing *for this tenant*.
                 Some("23503") => {
-                    return Error::Validation(
-                        "a referenced resource does not exist".to_string(),
-                    );
+                    return Error::Validation("a referenced resource does not exist".to_string());
                 }
                 // check_violation, not_null_violation, string_data_right_truncation
                 Some("23514") | Some("23502") | Some("22001") => {
@@ -97,7 +95,11 @@ impl From<sqlx::Error> for Error {
                 // invalid_text_representation (e.g. a bad enum label)
                 Some("22P02") => return Error::Validation(db.message().to_string()),
                 // insufficient_privilege / RLS WITH CHECK: never reveal that the row exists.
-                Some("42501") => return Error::NotFound { resource: "resource" },
+                Some("42501") => {
+                    return Error::NotFound {
+                        resource: "resource",
+                    };
+                }
                 // serialization_failure, deadlock_detected: retry
                 Some("40001") | Some("40P01") => {
                     return Error::Unavailable {
@@ -225,7 +227,10 @@ mod tests {
 
     #[test]
     fn not_found_names_the_resource() {
-        let problem = Error::NotFound { resource: "Project" }.problem();
+        let problem = Error::NotFound {
+            resource: "Project",
+        }
+        .problem();
         assert_eq!(problem.status, 404);
         assert_eq!(problem.detail, "Project not found");
         assert_eq!(problem.title, "Not Found");

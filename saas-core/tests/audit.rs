@@ -55,19 +55,28 @@ async fn clean_database_passes_the_audit() {
 #[tokio::test]
 async fn audit_refuses_a_table_without_row_level_security() {
     let msg = audit_after(&["ALTER TABLE projects DISABLE ROW LEVEL SECURITY"]).await;
-    assert!(msg.contains("table projects: row-level security is not enabled"), "{msg}");
+    assert!(
+        msg.contains("table projects: row-level security is not enabled"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn audit_refuses_a_table_whose_rls_is_not_forced() {
     let msg = audit_after(&["ALTER TABLE projects NO FORCE ROW LEVEL SECURITY"]).await;
-    assert!(msg.contains("table projects: row-level security is not forced"), "{msg}");
+    assert!(
+        msg.contains("table projects: row-level security is not forced"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn audit_refuses_a_table_without_the_tenant_policy() {
     let msg = audit_after(&["DROP POLICY saas_tenant_isolation ON tasks"]).await;
-    assert!(msg.contains("table tasks: no policy filters on tenant_id"), "{msg}");
+    assert!(
+        msg.contains("table tasks: no policy filters on tenant_id"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -119,10 +128,12 @@ async fn audit_refuses_a_view_without_security_invoker() {
 async fn audit_accepts_a_view_with_security_invoker() {
     let env = Env::new().await;
     let mut owner = env.db.owner_conn().await.unwrap();
-    sqlx::raw_sql("CREATE VIEW my_projects WITH (security_invoker = true) AS SELECT * FROM projects")
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "CREATE VIEW my_projects WITH (security_invoker = true) AS SELECT * FROM projects",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
     Tenancy::start(env.db.config(), resolvers(), Some(&MIGRATIONS))
         .await
         .expect("a security_invoker view is fine");
@@ -154,15 +165,15 @@ async fn audit_reports_every_problem_at_once() {
         "ALTER TABLE memberships ADD PRIMARY KEY (project_id, member, tenant_id)".to_string(),
         format!("ALTER ROLE \"{role}\" SUPERUSER BYPASSRLS"),
     ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut owner).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut owner)
+            .await
+            .unwrap();
     }
-    let report = saas_core::tenancy::audit::run(
-        env.tenancy.owner_pool(),
-        env.tenancy.request_pool(),
-        &role,
-    )
-    .await
-    .unwrap();
+    let report =
+        saas_core::tenancy::audit::run(env.tenancy.owner_pool(), env.tenancy.request_pool(), &role)
+            .await
+            .unwrap();
     let msg = report.to_string();
     for expected in [
         "table projects: row-level security is not enabled",
@@ -174,10 +185,15 @@ async fn audit_reports_every_problem_at_once() {
     ] {
         assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
     }
-    assert!(msg.starts_with("tenant isolation audit failed with"), "{msg}");
+    assert!(
+        msg.starts_with("tenant isolation audit failed with"),
+        "{msg}"
+    );
     // restore so the database can be dropped by a non-superuser-dependent path
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER ROLE \"{role}\" NOSUPERUSER")))
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER ROLE \"{role}\" NOSUPERUSER"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
 }

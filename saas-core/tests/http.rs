@@ -9,7 +9,12 @@ use common::*;
 use saas_core::prelude::*;
 use saas_core::tenancy::resolver::{JwtResolver, ResolverChain, SubdomainResolver};
 
-fn assert_problem(status: http::StatusCode, headers: &http::HeaderMap, body: &serde_json::Value, expected: u16) {
+fn assert_problem(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    body: &serde_json::Value,
+    expected: u16,
+) {
     assert_eq!(status.as_u16(), expected, "{body}");
     assert_eq!(
         headers.get("content-type").unwrap(),
@@ -32,8 +37,14 @@ async fn forged_expired_and_missing_tokens_are_401_problems() {
         .unwrap();
     let expired = {
         use jsonwebtoken::{EncodingKey, Header, encode};
-        let claims = serde_json::json!({"tenant_id": a.id.to_string(), "sub": "x", "exp": 1_000_000_000});
-        encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+        let claims =
+            serde_json::json!({"tenant_id": a.id.to_string(), "sub": "x", "exp": 1_000_000_000});
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
     };
     let unknown_tenant = saas_core::tenancy::resolver::JwtIssuer::hs256(SECRET)
         .issue(TenantId::new_random(), "x", 600)
@@ -71,9 +82,17 @@ async fn token_for_one_tenant_on_another_tenants_subdomain_is_401() {
             .unwrap()
     };
     use tower::ServiceExt;
-    let ok = router.clone().oneshot(request("acme.example.test")).await.unwrap();
+    let ok = router
+        .clone()
+        .oneshot(request("acme.example.test"))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    let mismatched = router.clone().oneshot(request("globex.example.test")).await.unwrap();
+    let mismatched = router
+        .clone()
+        .oneshot(request("globex.example.test"))
+        .await
+        .unwrap();
     assert_eq!(mismatched.status(), 401);
     let _ = b;
 }
@@ -85,10 +104,14 @@ async fn suspended_tenant_gets_403_problem() {
     let router = env.router();
     let token = env.token(&a);
     env.tenancy.tenants().suspend(a.id).await.unwrap();
-    let (status, body, headers) = env.call(&router, "GET", "/projects", Some(&token), None).await;
+    let (status, body, headers) = env
+        .call(&router, "GET", "/projects", Some(&token), None)
+        .await;
     assert_problem(status, &headers, &body, 403);
     env.tenancy.tenants().activate(a.id).await.unwrap();
-    let (status, _, _) = env.call(&router, "GET", "/projects", Some(&token), None).await;
+    let (status, _, _) = env
+        .call(&router, "GET", "/projects", Some(&token), None)
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -99,7 +122,13 @@ async fn tenant_id_in_the_body_or_query_never_selects_the_tenant() {
     let router = env.router();
     let body = serde_json::json!({"name": "x", "tenant_id": b.id.to_string()});
     let (status, created, _) = env
-        .call(&router, "POST", &format!("/projects?tenant_id={}", b.id), Some(&env.token(&a)), Some(body))
+        .call(
+            &router,
+            "POST",
+            &format!("/projects?tenant_id={}", b.id),
+            Some(&env.token(&a)),
+            Some(body),
+        )
         .await;
     assert_eq!(status, 201);
     assert_eq!(created["tenant_id"], a.id.to_string());
@@ -112,7 +141,13 @@ async fn handler_success_commits_and_failure_rolls_back() {
     let router = env.router();
     let token = env.token(&a);
     let (status, _, _) = env
-        .call(&router, "POST", "/projects", Some(&token), Some(serde_json::json!({"name": "kept"})))
+        .call(
+            &router,
+            "POST",
+            "/projects",
+            Some(&token),
+            Some(serde_json::json!({"name": "kept"})),
+        )
         .await;
     assert_eq!(status, 201);
     let (status, _, _) = env
@@ -125,8 +160,15 @@ async fn handler_success_commits_and_failure_rolls_back() {
         )
         .await;
     assert_eq!(status, 422);
-    let (_, list, _) = env.call(&router, "GET", "/projects", Some(&token), None).await;
-    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let (_, list, _) = env
+        .call(&router, "GET", "/projects", Some(&token), None)
+        .await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["kept"]);
 }
 
@@ -137,7 +179,10 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
     let router = env.router();
     let token = env.token(&a);
     let send = |method: &str, uri: &str, ct: Option<&str>, body: Vec<u8>| {
-        let mut r = http::Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+        let mut r = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"));
         if let Some(ct) = ct {
             r = r.header("content-type", ct);
         }
@@ -145,10 +190,37 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
     };
     use tower::ServiceExt;
     let cases: Vec<(http::Request<axum::body::Body>, u16)> = vec![
-        (send("POST", "/projects", Some("application/json"), b"{not json".to_vec()), 400),
-        (send("POST", "/projects", Some("text/plain"), b"{}".to_vec()), 415),
-        (send("POST", "/projects", Some("application/json"), b"{\"name\": 5}".to_vec()), 422),
-        (send("POST", "/projects", Some("application/json"), vec![b' '; 2 * 1024 * 1024]), 413),
+        (
+            send(
+                "POST",
+                "/projects",
+                Some("application/json"),
+                b"{not json".to_vec(),
+            ),
+            400,
+        ),
+        (
+            send("POST", "/projects", Some("text/plain"), b"{}".to_vec()),
+            415,
+        ),
+        (
+            send(
+                "POST",
+                "/projects",
+                Some("application/json"),
+                b"{\"name\": 5}".to_vec(),
+            ),
+            422,
+        ),
+        (
+            send(
+                "POST",
+                "/projects",
+                Some("application/json"),
+                vec![b' '; 2 * 1024 * 1024],
+            ),
+            413,
+        ),
         (send("GET", "/projects/not-a-uuid", None, vec![]), 404),
         (send("GET", "/projects?limit=1000", None, vec![]), 422),
         (send("GET", "/projects?cursor=%%%", None, vec![]), 422),
@@ -159,7 +231,11 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
         let what = format!("{} {}", request.method(), request.uri());
         let response = router.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status().as_u16(), expected, "{what}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json", "{what}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
     }
 }
 
@@ -178,7 +254,13 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
             let rows = 1 + i % 4;
             for r in 0..rows {
                 let (status, _, _) = env
-                    .call(&router, "POST", "/projects", Some(&token), Some(serde_json::json!({"name": format!("{}-{r}", t.id)})))
+                    .call(
+                        &router,
+                        "POST",
+                        "/projects",
+                        Some(&token),
+                        Some(serde_json::json!({"name": format!("{}-{r}", t.id)})),
+                    )
                     .await;
                 assert_eq!(status, 201);
             }
@@ -193,7 +275,11 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
             let env = env.clone();
             let want = expected[&tenant.id.to_string()];
             handles.push(tokio::spawn(async move {
-                let uri = if n % 2 == 0 { "/projects" } else { "/raw/projects" };
+                let uri = if n % 2 == 0 {
+                    "/projects"
+                } else {
+                    "/raw/projects"
+                };
                 let (status, body, _) = env.call(&router, "GET", uri, Some(&token), None).await;
                 assert_eq!(status, 200, "{body}");
                 let me = tenant.id.to_string();

@@ -11,9 +11,14 @@ async fn seed(env: &Env, tenancy: &Tenancy, tenant: TenantId, names: &[&str]) {
     let _ = env;
     let mut tx = TenantTx::begin(tenancy, tenant);
     for name in names {
-        Project::insert(&mut tx, NewProject { name: name.to_string() })
-            .await
-            .unwrap();
+        Project::insert(
+            &mut tx,
+            NewProject {
+                name: name.to_string(),
+            },
+        )
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
 }
@@ -47,13 +52,28 @@ async fn raw_select_without_tenant_returns_no_rows() {
         .await
         .unwrap();
     assert_eq!(count, 0);
-    // Even the owner sees nothing: RLS is forced.
+    // Even the tables' owner sees nothing: RLS is forced. (The test server's superuser always
+    // bypasses RLS, so hand the table to an ordinary owner role first.)
     let mut owner = env.db.owner_conn().await.unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+    let table_owner = format!("{}_owner", env.db.name());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE \"{table_owner}\"; ALTER TABLE projects OWNER TO \"{table_owner}\";
+         SET ROLE \"{table_owner}\";"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
         .fetch_one(&mut owner)
         .await
         .unwrap();
-    assert_eq!(count, 0);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "RESET ROLE; ALTER TABLE projects OWNER TO CURRENT_USER; DROP ROLE \"{table_owner}\""
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(seen, 0);
 }
 
 #[tokio::test]
@@ -101,7 +121,10 @@ async fn update_and_delete_of_another_tenants_rows_touch_nothing() {
         .execute(&mut *conn)
         .await
         .unwrap();
-    let deleted = sqlx::query("DELETE FROM projects").execute(&mut *conn).await.unwrap();
+    let deleted = sqlx::query("DELETE FROM projects")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     assert_eq!((updated.rows_affected(), deleted.rows_affected()), (0, 0));
 }
 
@@ -110,7 +133,9 @@ async fn foreign_key_to_another_tenants_parent_is_rejected() {
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
-    let project = Project::insert(&mut tx, NewProject { name: "a".into() }).await.unwrap();
+    let project = Project::insert(&mut tx, NewProject { name: "a".into() })
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     // Through the generated insert: the parent is "not found" for tenant B.
@@ -162,10 +187,24 @@ async fn dropped_transaction_rolls_back_and_commit_keeps() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
-    Project::insert(&mut tx, NewProject { name: "gone".into() }).await.unwrap();
+    Project::insert(
+        &mut tx,
+        NewProject {
+            name: "gone".into(),
+        },
+    )
+    .await
+    .unwrap();
     drop(tx);
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
-    Project::insert(&mut tx, NewProject { name: "kept".into() }).await.unwrap();
+    Project::insert(
+        &mut tx,
+        NewProject {
+            name: "kept".into(),
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
     let names: Vec<String> = Project::list(&mut tx, PageRequest::first())

@@ -54,9 +54,9 @@ impl From<JsonRejection> for Error {
 impl From<PathRejection> for Error {
     fn from(rejection: PathRejection) -> Self {
         match rejection {
-            PathRejection::FailedToDeserializePathParams(_) => {
-                Error::NotFound { resource: "resource" }
-            }
+            PathRejection::FailedToDeserializePathParams(_) => Error::NotFound {
+                resource: "resource",
+            },
             other => Error::BadRequest(other.body_text()),
         }
     }

@@ -21,11 +21,15 @@ fn quote_literal(text: &str) -> String {
 }
 
 /// The policy predicate: the tenant column equals the transaction's tenant setting.
-/// `current_setting(.., true)` is NULL when no tenant is set, so the predicate is NULL and no
-/// row matches: no tenant means zero rows, never all rows.
+///
+/// With no tenant set, `current_setting(.., true)` is NULL on a fresh connection and `''` on a
+/// connection where a transaction once set it locally (the placeholder stays defined);
+/// `nullif(.., '')` maps both to NULL, the predicate is NULL and no row matches: no tenant
+/// means zero rows — never all rows, and never an error. Both functions are stable or
+/// immutable, so the comparison can use the primary key's index.
 pub fn policy_predicate(meta: &ModelMeta) -> String {
     format!(
-        "{} = current_setting('{}', true)::uuid",
+        "{} = nullif(current_setting('{}', true), '')::uuid",
         quote_ident(meta.tenant_column),
         crate::tenancy::TENANT_SETTING
     )

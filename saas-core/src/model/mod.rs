@@ -14,9 +14,11 @@ use std::future::Future;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{FromRow, Postgres};
 
-pub use ddl::{POLICY_NAME, policy_predicate, quote_ident as ddl_quote_ident, rls_ddl, table_ddl_statements};
+pub use ddl::{
+    POLICY_NAME, policy_predicate, quote_ident as ddl_quote_ident, rls_ddl, table_ddl_statements,
+};
 pub use key::{KeyPart, ModelKey};
-pub use page::{Cursor, Page, PageRequest};
+pub use page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 
 use crate::error::{ApiResult, Error};
 use crate::tenancy::{Access, TenantExecutor};
@@ -86,8 +88,10 @@ inventory::collect!(ModelRegistration);
 /// Every model registered in this binary, sorted by table name so parents and children are
 /// processed in a stable order.
 pub fn registered_models() -> Vec<&'static ModelMeta> {
-    let mut models: Vec<&'static ModelMeta> =
-        inventory::iter::<ModelRegistration>.into_iter().map(|r| (r.0)()).collect();
+    let mut models: Vec<&'static ModelMeta> = inventory::iter::<ModelRegistration>
+        .into_iter()
+        .map(|r| (r.0)())
+        .collect();
     models.sort_by_key(|m| m.table);
     models.dedup_by_key(|m| m.table);
     models
@@ -161,11 +165,13 @@ pub trait TenantScoped: for<'r> FromRow<'r, PgRow> + Send + Sync + Unpin + Sized
             let parent = &Self::meta().parents[parent_index];
             let tenant = tx.tenant_id();
             let fetch = i64::from(page.limit) + 1;
-            let query = parent_key.bind_to(sqlx::query(match page.after {
-                None => parent.list_first,
-                Some(_) => parent.list_after,
-            })
-            .bind(tenant));
+            let query = parent_key.bind_to(
+                sqlx::query(match page.after {
+                    None => parent.list_first,
+                    Some(_) => parent.list_after,
+                })
+                .bind(tenant),
+            );
             let query = match &page.after {
                 None => query.bind(fetch),
                 Some(after) => after.bind_to(query).bind(fetch),

@@ -26,7 +26,8 @@ impl Cursor {
 
     /// Decodes a cursor into a key; any tampering is a 422, never a 500.
     pub fn decode<K: ModelKey>(cursor: &str) -> ApiResult<K> {
-        let invalid = || Error::Validation("invalid cursor: pass next_cursor back unchanged".into());
+        let invalid =
+            || Error::Validation("invalid cursor: pass next_cursor back unchanged".into());
         if cursor.len() > 1024 {
             return Err(invalid());
         }
@@ -141,7 +142,15 @@ mod tests {
     fn limit_outside_range_is_rejected() {
         assert!(PageRequest::<Uuid>::from_query(Some(0), None).is_err());
         assert!(PageRequest::<Uuid>::from_query(Some(101), None).is_err());
-        assert_eq!(PageRequest::<Uuid>::from_query(None, None).unwrap().limit, 50);
-        assert_eq!(PageRequest::<Uuid>::from_query(Some(100), None).unwrap().limit, 100);
+        assert_eq!(
+            PageRequest::<Uuid>::from_query(None, None).unwrap().limit,
+            50
+        );
+        assert_eq!(
+            PageRequest::<Uuid>::from_query(Some(100), None)
+                .unwrap()
+                .limit,
+            100
+        );
     }
 }

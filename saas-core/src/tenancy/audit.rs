@@ -40,7 +40,12 @@ impl AuditReport {
         self.problems.is_empty()
     }
 
-    fn add(&mut self, object: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+    fn add(
+        &mut self,
+        object: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.problems.push(AuditProblem {
             object: object.into(),
             problem: problem.into(),
@@ -92,11 +97,12 @@ async fn check_role(
     role: &str,
     report: &mut AuditReport,
 ) -> ApiResult<()> {
-    let row: Option<(bool, bool, bool)> =
-        sqlx::query_as("SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1")
-            .bind(role)
-            .fetch_optional(owner)
-            .await?;
+    let row: Option<(bool, bool, bool)> = sqlx::query_as(
+        "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1",
+    )
+    .bind(role)
+    .fetch_optional(owner)
+    .await?;
     let object = format!("role {role}");
     match row {
         None => report.add(
@@ -138,18 +144,34 @@ async fn check_model(
     .fetch_optional(owner)
     .await?;
     let Some((oid, enabled, forced, role_owns)) = table else {
-        report.add(object, format!("the table of model {} does not exist", model.type_name), "create it in a migration");
+        report.add(
+            object,
+            format!("the table of model {} does not exist", model.type_name),
+            "create it in a migration",
+        );
         return Ok(());
     };
     let quoted = ddl_quote_ident(model.table);
     if !enabled {
-        report.add(&object, "row-level security is not enabled", format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"));
+        report.add(
+            &object,
+            "row-level security is not enabled",
+            format!("ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY"),
+        );
     }
     if !forced {
-        report.add(&object, "row-level security is not forced (the owner bypasses it)", format!("ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY"));
+        report.add(
+            &object,
+            "row-level security is not forced (the owner bypasses it)",
+            format!("ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY"),
+        );
     }
     if role_owns {
-        report.add(&object, format!("the request role {role} owns the table (or is a member of its owner)"), "let migrations own the tables and requests use a separate role");
+        report.add(
+            &object,
+            format!("the request role {role} owns the table (or is a member of its owner)"),
+            "let migrations own the tables and requests use a separate role",
+        );
     }
     let policies: Vec<(String, bool, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT polname::text, polpermissive, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
@@ -163,14 +185,25 @@ async fn check_model(
         expr.as_deref()
             .is_some_and(|e| e.contains(&setting) && e.contains(model.tenant_column))
     };
-    if !policies.iter().any(|(_, permissive, qual, _)| *permissive && keyed(qual)) {
-        report.add(&object, format!("no policy filters on {}", model.tenant_column), "let the migrator create the tenant policy (saas_tenant_isolation)");
+    if !policies
+        .iter()
+        .any(|(_, permissive, qual, _)| *permissive && keyed(qual))
+    {
+        report.add(
+            &object,
+            format!("no policy filters on {}", model.tenant_column),
+            "let the migrator create the tenant policy (saas_tenant_isolation)",
+        );
     }
     for (name, permissive, qual, check) in &policies {
         if *permissive && !keyed(qual) {
             report.add(&object, format!("policy {name} is permissive and not keyed on the tenant setting: it widens access to every tenant's rows"), format!("DROP POLICY {} ON {quoted}", ddl_quote_ident(name)));
         } else if *permissive && check.is_some() && !keyed(check) {
-            report.add(&object, format!("policy {name} has a WITH CHECK that is not keyed on the tenant setting"), "write WITH CHECK on the tenant setting too");
+            report.add(
+                &object,
+                format!("policy {name} has a WITH CHECK that is not keyed on the tenant setting"),
+                "write WITH CHECK on the tenant setting too",
+            );
         }
     }
     let leading: Option<String> = sqlx::query_scalar(
@@ -183,13 +216,36 @@ async fn check_model(
     .await?;
     match leading {
         Some(col) if col == model.tenant_column => {}
-        Some(col) => report.add(&object, format!("the primary key leads with {col}, not {}", model.tenant_column), format!("PRIMARY KEY ({}, {})", model.tenant_column, model.key_columns.join(", "))),
-        None => report.add(&object, "the table has no primary key", format!("PRIMARY KEY ({}, {})", model.tenant_column, model.key_columns.join(", "))),
+        Some(col) => report.add(
+            &object,
+            format!(
+                "the primary key leads with {col}, not {}",
+                model.tenant_column
+            ),
+            format!(
+                "PRIMARY KEY ({}, {})",
+                model.tenant_column,
+                model.key_columns.join(", ")
+            ),
+        ),
+        None => report.add(
+            &object,
+            "the table has no primary key",
+            format!(
+                "PRIMARY KEY ({}, {})",
+                model.tenant_column,
+                model.key_columns.join(", ")
+            ),
+        ),
     }
     Ok(())
 }
 
-async fn check_views(owner: &PgPool, models: &[&ModelMeta], report: &mut AuditReport) -> ApiResult<()> {
+async fn check_views(
+    owner: &PgPool,
+    models: &[&ModelMeta],
+    report: &mut AuditReport,
+) -> ApiResult<()> {
     let tables: Vec<String> = models.iter().map(|m| ddl_quote_ident(m.table)).collect();
     let rows: Vec<(String, String, bool)> = sqlx::query_as(
         "SELECT DISTINCT v.relname::text, v.relkind::text,
@@ -206,7 +262,11 @@ async fn check_views(owner: &PgPool, models: &[&ModelMeta], report: &mut AuditRe
     .await?;
     for (view, kind, invoker) in rows {
         if kind == "m" {
-            report.add(format!("materialized view {view}"), "copies rows of a tenant table without row-level security", "drop it, or replace it with a tenant-scoped table");
+            report.add(
+                format!("materialized view {view}"),
+                "copies rows of a tenant table without row-level security",
+                "drop it, or replace it with a tenant-scoped table",
+            );
         } else if !invoker {
             report.add(format!("view {view}"), "reads a tenant table with its owner's rights (security_invoker is off): it bypasses RLS", format!("ALTER VIEW {} SET (security_invoker = true)", ddl_quote_ident(&view)));
         }
@@ -214,7 +274,11 @@ async fn check_views(owner: &PgPool, models: &[&ModelMeta], report: &mut AuditRe
     Ok(())
 }
 
-async fn check_unregistered(owner: &PgPool, models: &[&ModelMeta], report: &mut AuditReport) -> ApiResult<()> {
+async fn check_unregistered(
+    owner: &PgPool,
+    models: &[&ModelMeta],
+    report: &mut AuditReport,
+) -> ApiResult<()> {
     let columns: Vec<&str> = {
         let mut c: Vec<&str> = models.iter().map(|m| m.tenant_column).collect();
         c.push("tenant_id");
@@ -237,7 +301,11 @@ async fn check_unregistered(owner: &PgPool, models: &[&ModelMeta], report: &mut 
     .fetch_all(owner)
     .await?;
     for (table,) in rows {
-        report.add(format!("table {table}"), "has a tenant column but no registered model and no forced row-level security", "derive TenantScoped for it, or enable and force RLS with a tenant policy");
+        report.add(
+            format!("table {table}"),
+            "has a tenant column but no registered model and no forced row-level security",
+            "derive TenantScoped for it, or enable and force RLS with a tenant policy",
+        );
     }
     Ok(())
 }

@@ -61,7 +61,9 @@ impl fmt::Debug for TenantId {
 
 /// Why a string is not a [`TenantId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid tenant id {input:?}: expected a UUID such as 8d0c6f4e-2c3a-4d6e-9b1a-0f3e5a7c9b21")]
+#[error(
+    "invalid tenant id {input:?}: expected a UUID such as 8d0c6f4e-2c3a-4d6e-9b1a-0f3e5a7c9b21"
+)]
 pub struct ParseTenantIdError {
     input: String,
 }

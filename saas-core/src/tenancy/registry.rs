@@ -182,9 +182,7 @@ impl Tenants {
         validate_slug(&new.slug)?;
         let name_len = new.name.chars().count();
         if !(1..=200).contains(&name_len) {
-            return Err(Error::Validation(
-                "name must be 1 to 200 characters".into(),
-            ));
+            return Err(Error::Validation("name must be 1 to 200 characters".into()));
         }
         let tier = new.tier.unwrap_or(Tier::Shared);
         let row: Option<Row> = sqlx::query_as(
@@ -207,13 +205,12 @@ impl Tenants {
 
     /// A tenant by id, from the database.
     pub async fn get(&self, id: TenantId) -> ApiResult<Tenant> {
-        let row: Option<Row> =
-            sqlx::query_as(
+        let row: Option<Row> = sqlx::query_as(
             "SELECT id, slug, name, tier, status, created_at FROM saas.tenants WHERE id = $1",
         )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         let tenant = row
             .map(from_row)
             .transpose()?
@@ -224,13 +221,12 @@ impl Tenants {
 
     /// A tenant by slug, from the database.
     pub async fn get_by_slug(&self, slug: &str) -> ApiResult<Tenant> {
-        let row: Option<Row> =
-            sqlx::query_as(
+        let row: Option<Row> = sqlx::query_as(
             "SELECT id, slug, name, tier, status, created_at FROM saas.tenants WHERE slug = $1",
         )
-                .bind(slug)
-                .fetch_optional(&self.pool)
-                .await?;
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(from_row)
             .transpose()?
             .ok_or(Error::NotFound { resource: "tenant" })
@@ -302,7 +298,15 @@ mod tests {
         for good in ["ac", "acme", "a-1", &format!("a{}", "b".repeat(62))] {
             assert!(validate_slug(good).is_ok(), "{good}");
         }
-        for bad in ["a", "Acme", "1acme", "-acme", "ac me", "acmé", &format!("a{}", "b".repeat(63))] {
+        for bad in [
+            "a",
+            "Acme",
+            "1acme",
+            "-acme",
+            "ac me",
+            "acmé",
+            &format!("a{}", "b".repeat(63)),
+        ] {
             assert!(validate_slug(bad).is_err(), "{bad}");
         }
     }

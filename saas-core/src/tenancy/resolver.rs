@@ -116,11 +116,10 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
         if let Some(ctx) = parts.extensions.get::<TenantCtx>() {
             return Ok(ctx.clone());
         }
-        let tenancy = parts
-            .extensions
-            .get::<Tenancy>()
-            .cloned()
-            .ok_or_else(|| Error::Config("TenantTxLayer is not installed on this router".into()))?;
+        let tenancy =
+            parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
+                Error::Config("TenantTxLayer is not installed on this router".into())
+            })?;
         let ctx = tenancy.resolve(parts).await?;
         parts.extensions.insert(ctx.clone());
         Ok(ctx)
@@ -214,7 +213,9 @@ impl JwtResolver {
         let secret = std::env::var(var)
             .map_err(|_| Error::Config(format!("environment variable {var} is not set")))?;
         if secret.is_empty() {
-            return Err(Error::Config(format!("environment variable {var} is empty")));
+            return Err(Error::Config(format!(
+                "environment variable {var} is empty"
+            )));
         }
         Ok(Self::hs256(secret.as_bytes()))
     }
@@ -253,8 +254,8 @@ impl JwtResolver {
     /// Verifies a token and returns its tenant and subject.
     pub fn verify(&self, token: &str) -> ApiResult<Resolved> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation).map_err(
-            |e| {
+        let data =
+            jsonwebtoken::decode::<Value>(token, &self.key, &self.validation).map_err(|e| {
                 let why = match e.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired",
                     ErrorKind::InvalidSignature => "the token signature is invalid",
@@ -268,8 +269,7 @@ impl JwtResolver {
                     _ => "the token is malformed",
                 };
                 Error::Unauthorized(why.to_string())
-            },
-        )?;
+            })?;
         let tenant = data
             .claims
             .get(&self.claim)
@@ -332,7 +332,9 @@ pub struct JwtIssuer {
 
 impl std::fmt::Debug for JwtIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtIssuer").field("claim", &self.claim).finish()
+        f.debug_struct("JwtIssuer")
+            .field("claim", &self.claim)
+            .finish()
     }
 }
 
@@ -372,7 +374,10 @@ impl SubdomainResolver {
     /// Tenants live at `<slug>.<base_domain>`.
     pub fn new(base_domain: impl Into<String>) -> Self {
         SubdomainResolver {
-            base: base_domain.into().trim_start_matches('.').to_ascii_lowercase(),
+            base: base_domain
+                .into()
+                .trim_start_matches('.')
+                .to_ascii_lowercase(),
         }
     }
 }
@@ -471,14 +476,20 @@ mod tests {
     }
 
     fn now() -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
     }
 
     #[test]
     fn valid_hs256_token_names_its_tenant_and_subject() {
         let tenant = TenantId::new_random();
         let token = JwtIssuer::hs256(SECRET).issue(tenant, "alice", 60).unwrap();
-        let resolved = JwtResolver::hs256(SECRET).resolve(&bearer(&token)).unwrap().unwrap();
+        let resolved = JwtResolver::hs256(SECRET)
+            .resolve(&bearer(&token))
+            .unwrap()
+            .unwrap();
         assert_eq!(resolved.tenant, TenantRef::Id(tenant));
         assert_eq!(resolved.subject.as_deref(), Some("alice"));
     }
@@ -494,12 +505,54 @@ mod tests {
         let right = EncodingKey::from_secret(SECRET);
         let wrong = EncodingKey::from_secret(b"another-secret-another-secret-!!");
         let cases = [
-            ("wrong key", sign(serde_json::json!({"tenant_id": tenant, "exp": now() + 60}), Algorithm::HS256, &wrong)),
-            ("expired", sign(serde_json::json!({"tenant_id": tenant, "exp": now() - 3600}), Algorithm::HS256, &right)),
-            ("no exp", sign(serde_json::json!({"tenant_id": tenant}), Algorithm::HS256, &right)),
-            ("no tenant", sign(serde_json::json!({"exp": now() + 60}), Algorithm::HS256, &right)),
-            ("bad tenant", sign(serde_json::json!({"tenant_id": "acme", "exp": now() + 60}), Algorithm::HS256, &right)),
-            ("other alg", sign(serde_json::json!({"tenant_id": tenant, "exp": now() + 60}), Algorithm::HS384, &right)),
+            (
+                "wrong key",
+                sign(
+                    serde_json::json!({"tenant_id": tenant, "exp": now() + 60}),
+                    Algorithm::HS256,
+                    &wrong,
+                ),
+            ),
+            (
+                "expired",
+                sign(
+                    serde_json::json!({"tenant_id": tenant, "exp": now() - 3600}),
+                    Algorithm::HS256,
+                    &right,
+                ),
+            ),
+            (
+                "no exp",
+                sign(
+                    serde_json::json!({"tenant_id": tenant}),
+                    Algorithm::HS256,
+                    &right,
+                ),
+            ),
+            (
+                "no tenant",
+                sign(
+                    serde_json::json!({"exp": now() + 60}),
+                    Algorithm::HS256,
+                    &right,
+                ),
+            ),
+            (
+                "bad tenant",
+                sign(
+                    serde_json::json!({"tenant_id": "acme", "exp": now() + 60}),
+                    Algorithm::HS256,
+                    &right,
+                ),
+            ),
+            (
+                "other alg",
+                sign(
+                    serde_json::json!({"tenant_id": tenant, "exp": now() + 60}),
+                    Algorithm::HS384,
+                    &right,
+                ),
+            ),
             ("garbage", "not.a.token".to_string()),
         ];
         for (why, token) in cases {
@@ -528,7 +581,9 @@ mod tests {
         let resolver = JwtResolver::hs256(SECRET);
         assert!(resolver.resolve(&parts(&[])).unwrap().is_none());
         for value in ["Basic abc", "Bearer", "Bearer ", "token"] {
-            let err = resolver.resolve(&parts(&[("authorization", value)])).unwrap_err();
+            let err = resolver
+                .resolve(&parts(&[("authorization", value)]))
+                .unwrap_err();
             assert_eq!(err.status(), 401, "{value}");
         }
     }
@@ -536,12 +591,25 @@ mod tests {
     #[test]
     fn subdomain_resolves_slug_under_base_domain_only() {
         let r = SubdomainResolver::new("example.com");
-        let found = r.resolve(&parts(&[("host", "acme.example.com:8080")])).unwrap().unwrap();
+        let found = r
+            .resolve(&parts(&[("host", "acme.example.com:8080")]))
+            .unwrap()
+            .unwrap();
         assert_eq!(found.tenant, TenantRef::Slug("acme".into()));
-        assert!(r.resolve(&parts(&[("host", "example.com")])).unwrap().is_none());
-        assert!(r.resolve(&parts(&[("host", "acme.evil.com")])).unwrap().is_none());
+        assert!(
+            r.resolve(&parts(&[("host", "example.com")]))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            r.resolve(&parts(&[("host", "acme.evil.com")]))
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            r.resolve(&parts(&[("host", "x.y.example.com")])).unwrap_err().status(),
+            r.resolve(&parts(&[("host", "x.y.example.com")]))
+                .unwrap_err()
+                .status(),
             401
         );
     }
@@ -550,9 +618,17 @@ mod tests {
     fn header_resolver_rejects_non_uuid_values() {
         let r = HeaderResolver::trusted_internal_only(http::HeaderName::from_static("x-tenant-id"));
         assert!(r.resolve(&parts(&[])).unwrap().is_none());
-        assert_eq!(r.resolve(&parts(&[("x-tenant-id", "acme")])).unwrap_err().status(), 401);
+        assert_eq!(
+            r.resolve(&parts(&[("x-tenant-id", "acme")]))
+                .unwrap_err()
+                .status(),
+            401
+        );
         let id = TenantId::new_random();
-        let found = r.resolve(&parts(&[("x-tenant-id", &id.to_string())])).unwrap().unwrap();
+        let found = r
+            .resolve(&parts(&[("x-tenant-id", &id.to_string())]))
+            .unwrap()
+            .unwrap();
         assert_eq!(found.tenant, TenantRef::Id(id));
     }
 

@@ -154,7 +154,7 @@ impl TenantTx {
                 // bound connection goes back; its setting is the same tenant's).
                 self.held = None;
                 let pool = self.tenancy.bound_pool(self.tenant).await?;
-                let pool = pool.ok_or_else(|| unavailable_bound())?;
+                let pool = pool.ok_or_else(unavailable_bound)?;
                 let tx = pool.begin_with(self.begin_statement(true)).await?;
                 self.held = Some(Held::Tx(tx));
             }
@@ -177,7 +177,9 @@ impl TenantTx {
         match self.held.as_mut() {
             Some(Held::Tx(tx)) => Ok(&mut **tx),
             Some(Held::Bound(conn)) => Ok(&mut **conn),
-            None => Err(Error::Internal(anyhow::anyhow!("tenant connection vanished"))),
+            None => Err(Error::Internal(anyhow::anyhow!(
+                "tenant connection vanished"
+            ))),
         }
     }
 }
@@ -216,14 +218,14 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantTx {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ctx = TenantCtx::from_request_parts(parts, state).await?;
-        let tenancy = parts
-            .extensions
-            .get::<Tenancy>()
-            .cloned()
-            .ok_or_else(|| Error::Config("TenantTxLayer is not installed on this router".into()))?;
-        let slot = parts.extensions.get::<Slot>().cloned().ok_or_else(|| {
-            Error::Config("TenantTxLayer is not installed on this router".into())
-        })?;
+        let tenancy =
+            parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
+                Error::Config("TenantTxLayer is not installed on this router".into())
+            })?;
+        let slot =
+            parts.extensions.get::<Slot>().cloned().ok_or_else(|| {
+                Error::Config("TenantTxLayer is not installed on this router".into())
+            })?;
         Ok(TenantTx {
             tenant: ctx.tenant.id,
             tenancy,

@@ -81,7 +81,9 @@ impl Env {
     }
 
     pub fn token(&self, tenant: &Tenant) -> String {
-        JwtIssuer::hs256(SECRET).issue(tenant.id, "tester", 600).unwrap()
+        JwtIssuer::hs256(SECRET)
+            .issue(tenant.id, "tester", 600)
+            .unwrap()
     }
 
     pub fn router(&self) -> Router {

@@ -1,0 +1,70 @@
+//! taskboard: a multi-tenant project and task tracker built on saas-core, the framework's
+//! reference application. Its HTTP contract is fixed (see the repository's docs).
+
+pub mod admin;
+pub mod models;
+pub mod v2;
+
+use axum::Router;
+use axum::routing::get;
+use rand::Rng;
+use saas_core::app::SaasApp;
+use saas_core::tenancy::pool::Tenancy;
+use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
+
+/// The taskboard's migrations (tables only; the framework adds RLS).
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Secrets the app runs with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Bearer token of the admin API.
+    pub admin_token: String,
+    /// HS256 secret of tenant tokens.
+    pub jwt_secret: String,
+}
+
+fn random_secret() -> String {
+    let mut rng = rand::rng();
+    (0..40)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
+}
+
+impl Settings {
+    /// Reads `TASKBOARD_ADMIN_TOKEN` and `TASKBOARD_JWT_SECRET`, generating what is unset.
+    /// The second value says whether the admin token was generated (and should be printed).
+    pub fn from_env() -> (Settings, bool) {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let admin = var("TASKBOARD_ADMIN_TOKEN");
+        let generated = admin.is_none();
+        (
+            Settings {
+                admin_token: admin.unwrap_or_else(random_secret),
+                jwt_secret: var("TASKBOARD_JWT_SECRET").unwrap_or_else(random_secret),
+            },
+            generated,
+        )
+    }
+}
+
+/// Every route of the app, unwrapped (the framework's layers are added by `SaasApp`).
+pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
+    let admin = admin::AdminState {
+        tenancy: tenancy.clone(),
+        admin_token: settings.admin_token.clone(),
+        issuer: JwtIssuer::hs256(settings.jwt_secret.as_bytes()),
+    };
+    Router::new()
+        .nest("/v2", v2::routes())
+        .merge(admin::routes(admin))
+        .route("/healthz", get(|| async { "ok" }))
+}
+
+/// The application: resolvers, migrations and routes.
+pub fn app(settings: Settings) -> SaasApp {
+    SaasApp::builder()
+        .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()))
+        .migrations(&MIGRATIONS)
+        .routes(move |tenancy| routes(tenancy, &settings))
+}

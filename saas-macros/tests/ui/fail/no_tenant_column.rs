@@ -1,0 +1,10 @@
+use saas_core::prelude::*;
+
+#[derive(TenantScoped, sqlx::FromRow)]
+#[tenant(table = "projects")]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+}
+
+fn main() {}

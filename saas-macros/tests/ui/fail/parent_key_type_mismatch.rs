@@ -1,0 +1,18 @@
+use saas_core::prelude::*;
+
+#[derive(TenantScoped, sqlx::FromRow)]
+#[tenant(table = "projects")]
+pub struct Project {
+    pub tenant_id: TenantId,
+    pub id: Uuid,
+}
+
+#[derive(TenantScoped, sqlx::FromRow)]
+#[tenant(table = "tasks", parent(project_id -> Project))]
+pub struct Task {
+    pub tenant_id: TenantId,
+    pub id: Uuid,
+    pub project_id: i64,
+}
+
+fn main() {}
