@@ -13,6 +13,7 @@ use crate::tenancy::pool::{Tenancy, TenancyConfig};
 use crate::tenancy::registry::NewTenant;
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
 use crate::tenancy::{TenantTxLayer, Tier};
+use crate::versioning::{Api, VersionedApi, VersioningOptions};
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -39,6 +40,9 @@ pub struct SaasApp {
     migrations: Option<&'static sqlx::migrate::Migrator>,
     routes: Option<RoutesFn>,
     body_limit: usize,
+    api: Option<Api>,
+    versioning: VersioningOptions,
+    openapi_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for SaasApp {
@@ -59,6 +63,9 @@ impl SaasApp {
             migrations: None,
             routes: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            api: None,
+            versioning: VersioningOptions::default(),
+            openapi_dir: "openapi".into(),
         }
     }
 
@@ -86,6 +93,36 @@ impl SaasApp {
         self
     }
 
+    /// The versioned endpoints (`routes!(VERSIONS; ...)`): mounted under each version they
+    /// live in, with one OpenAPI document per version and `/docs`.
+    pub fn api(mut self, api: Api) -> Self {
+        self.api = Some(api);
+        self
+    }
+
+    /// How versions are negotiated, the clock, document settings.
+    pub fn versioning(mut self, options: VersioningOptions) -> Self {
+        self.versioning = options;
+        self
+    }
+
+    /// Where `openapi export` writes and `openapi check` reads the committed documents
+    /// (default `openapi`, relative to the working directory).
+    pub fn openapi_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.openapi_dir = dir.into();
+        self
+    }
+
+    /// The versioned API with its documents, without touching the database.
+    pub fn versioned_api(&self) -> ApiResult<Option<VersionedApi>> {
+        let Some(api) = &self.api else {
+            return Ok(None);
+        };
+        let versioned = VersionedApi::new(api.clone(), self.versioning.clone());
+        versioned.check().map_err(Error::Config)?;
+        Ok(Some(versioned))
+    }
+
     /// The request body limit in bytes (default 1 MiB); larger bodies get 413.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -105,12 +142,16 @@ impl SaasApp {
 
     /// Starts the runtime (migrations, audit) and returns it with the wrapped router.
     pub async fn build(self) -> ApiResult<(Tenancy, Router)> {
+        let versioned = self.versioned_api()?;
         let config = self.resolved_config()?;
         let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
-        let router = match self.routes {
+        let mut router = match self.routes {
             Some(routes) => routes(&tenancy),
             None => Router::new(),
         };
+        if let Some(versioned) = versioned {
+            router = router.merge(versioned.router());
+        }
         let router = wrap_router(router, &tenancy, self.body_limit);
         Ok((tenancy, router))
     }
@@ -120,6 +161,27 @@ impl SaasApp {
         let cli = Cli::parse();
         init_tracing();
         match cli.command {
+            Command::Openapi { command } => {
+                let versioned = self
+                    .versioned_api()?
+                    .ok_or_else(|| anyhow::anyhow!("this app declares no versioned API"))?;
+                match command {
+                    OpenapiCommand::Export { dir } => {
+                        let dir = dir.unwrap_or(self.openapi_dir);
+                        for path in crate::openapi::contract::export(&versioned, &dir)? {
+                            println!("wrote {}", path.display());
+                        }
+                    }
+                    OpenapiCommand::Check { dir } => {
+                        let dir = dir.unwrap_or(self.openapi_dir);
+                        let report = crate::openapi::contract::check(&versioned, &dir)?;
+                        print!("{}", report.render());
+                        if report.is_breaking() {
+                            std::process::exit(1);
+                        }
+                    }
+                }
+            }
             Command::Serve { listen } => {
                 let (tenancy, router) = self.build().await?;
                 serve(router, listen).await?;
@@ -146,7 +208,6 @@ impl SaasApp {
 /// limit, panics as 500 problems, and problem documents for every error axum makes itself.
 pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Router {
     router
-        .fallback(crate::http::not_found)
         .layer(TenantTxLayer::new(tenancy.clone()))
         .layer(axum::middleware::from_fn(
             crate::http::problem_for_plain_errors,
@@ -220,6 +281,27 @@ enum Command {
     Tenants {
         #[command(subcommand)]
         command: TenantsCommand,
+    },
+    /// Export or check the per-version OpenAPI documents (no database needed).
+    Openapi {
+        #[command(subcommand)]
+        command: OpenapiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OpenapiCommand {
+    /// Write every version's document (3.1, plus a 3.0.3 export) to the folder.
+    Export {
+        /// The folder (default: the app's configured one).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Compare the generated documents with the committed ones; fail on breaking changes.
+    Check {
+        /// The folder (default: the app's configured one).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
     },
 }
 

@@ -5,7 +5,9 @@ pub mod error;
 pub mod http;
 pub mod migrate;
 pub mod model;
+pub mod openapi;
 pub mod tenancy;
+pub mod versioning;
 
 pub use error::{ApiResult, Error, Problem};
 pub use model::{Page, PageRequest, TenantScoped};
@@ -13,7 +15,7 @@ pub use tenancy::{TenantExecutor, TenantId, TenantTx};
 
 /// The `#[derive(TenantScoped)]` macro (feature `macros`, on by default).
 #[cfg(feature = "macros")]
-pub use saas_macros::TenantScoped;
+pub use saas_macros::{TenantScoped, api_versions, endpoint, routes, version_change};
 
 /// Everything an application module usually needs, in one import.
 pub mod prelude {
@@ -21,7 +23,7 @@ pub mod prelude {
     pub use crate::model::{Page, PageRequest, TenantScoped};
     pub use crate::tenancy::{TenantExecutor, TenantId, TenantTx};
     #[cfg(feature = "macros")]
-    pub use saas_macros::TenantScoped;
+    pub use saas_macros::{TenantScoped, endpoint, version_change};
     pub use time::OffsetDateTime;
     pub use uuid::Uuid;
 }
@@ -35,6 +37,13 @@ pub mod __private {
         TenantScoped,
     };
     pub use crate::tenancy::{TenantExecutor, TenantId};
+    pub use crate::versioning::{
+        Api, ApiVersion, Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange,
+        VersionDecl, VersionSet, assert_endpoint,
+    };
+    pub use axum;
     pub use inventory;
+    pub use serde_json;
     pub use sqlx;
+    pub use utoipa;
 }

@@ -2,15 +2,17 @@
 //! reference application. Its HTTP contract is fixed (see the repository's docs).
 
 pub mod admin;
+pub mod api;
 pub mod models;
-pub mod v2;
 
 use axum::Router;
 use axum::routing::get;
 use rand::Rng;
 use saas_core::app::SaasApp;
+use saas_core::openapi::document::DocSettings;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
+use saas_core::versioning::VersioningOptions;
 
 /// The taskboard's migrations (tables only; the framework adds RLS).
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -56,7 +58,6 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
         issuer: JwtIssuer::hs256(settings.jwt_secret.as_bytes()),
     };
     Router::new()
-        .nest("/v2", v2::routes())
         .merge(admin::routes(admin))
         .route("/healthz", get(|| async { "ok" }))
 }
@@ -66,5 +67,15 @@ pub fn app(settings: Settings) -> SaasApp {
     SaasApp::builder()
         .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()))
         .migrations(&MIGRATIONS)
+        .api(api::api())
+        .versioning(VersioningOptions {
+            docs: DocSettings {
+                title: "taskboard".into(),
+                description: Some("A multi-tenant project and task tracker.".into()),
+                bearer: true,
+            },
+            ..VersioningOptions::default()
+        })
+        .openapi_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi"))
         .routes(move |tenancy| routes(tenancy, &settings))
 }

@@ -576,6 +576,46 @@ mod tests {
         }
     }
 
+    const RSA_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/rs256-private.pem");
+    const RSA_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/rs256-public.pem");
+    const RSA_OTHER: &[u8] = include_bytes!("../../tests/fixtures/rs256-other-private.pem");
+
+    #[test]
+    fn rs256_accepts_its_key_and_rejects_others_and_algorithm_confusion() {
+        let resolver = JwtResolver::rs256_pem(RSA_PUBLIC).unwrap();
+        let tenant = TenantId::new_random();
+        let claims =
+            serde_json::json!({"tenant_id": tenant.to_string(), "sub": "bob", "exp": now() + 60});
+        let good = sign(
+            claims.clone(),
+            Algorithm::RS256,
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        );
+        let found = resolver.resolve(&bearer(&good)).unwrap().unwrap();
+        assert_eq!(found.tenant, TenantRef::Id(tenant));
+
+        let other = sign(
+            claims.clone(),
+            Algorithm::RS256,
+            &EncodingKey::from_rsa_pem(RSA_OTHER).unwrap(),
+        );
+        assert_eq!(rejected(&resolver, &other).status(), 401);
+        // The classic confusion: an HS256 token signed with the *public key* as the secret.
+        let confused = sign(
+            claims.clone(),
+            Algorithm::HS256,
+            &EncodingKey::from_secret(RSA_PUBLIC),
+        );
+        assert_eq!(rejected(&resolver, &confused).status(), 401);
+        let expired = sign(
+            serde_json::json!({"tenant_id": tenant.to_string(), "exp": now() - 3600}),
+            Algorithm::RS256,
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        );
+        assert_eq!(rejected(&resolver, &expired).status(), 401);
+        assert!(JwtResolver::rs256_pem(b"not a key").is_err());
+    }
+
     #[test]
     fn malformed_authorization_header_is_401_and_absent_is_none() {
         let resolver = JwtResolver::hs256(SECRET);

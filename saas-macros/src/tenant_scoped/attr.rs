@@ -9,7 +9,7 @@ use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitStr, Path, Token, parenthesized, token};
 
-use super::ctxt::Ctxt;
+use crate::ctxt::Ctxt;
 
 /// The struct-level keys, for `help:` lines.
 const CONTAINER_KEYS: &str =

@@ -3,7 +3,6 @@
 //! the unit tests beside them need no compiler round trip.
 
 mod attr;
-mod ctxt;
 mod expand;
 mod model;
 mod sql;

@@ -9,8 +9,8 @@ use quote::{ToTokens, format_ident, quote};
 use syn::{Data, DeriveInput, Field, Fields, Ident, Path, Type, Visibility};
 
 use super::attr::{self, ContainerAttrs, FieldAttrs, FieldRef, Json};
-use super::ctxt::Ctxt;
 use super::sql::TableSql;
+use crate::ctxt::Ctxt;
 
 /// The most columns in a key: `saas_core::model::ModelKey` is implemented for tuples up to 4.
 const MAX_KEY_COLUMNS: usize = 4;

@@ -1,4 +1,4 @@
-//! Collects every error of one derive input, so the user sees them all in one build.
+//! Collects every error of one macro input, so the user sees them all in one build.
 
 use std::fmt::Display;
 

@@ -1,0 +1,66 @@
+//! Per-request overhead of the versioned router against a plain axum `Router` serving the
+//! same handler, in one run. Run: `cargo bench -p saas-core --bench versioned_router`, then
+//! `scripts/bench-ratios.py versioned_router plain_axum`.
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use saas_core::endpoint;
+use saas_core::versioning::{VersionedApi, VersioningOptions};
+use tower::ServiceExt;
+
+saas_core::api_versions! {
+    const VERSIONS = {
+        1 => deprecated(since = "2026-01-01", sunset = "2099-01-01", docs = "https://example.com/v1"),
+        2 => current,
+    };
+}
+
+#[endpoint(get, "/hello/{name}", versions = 1.., responses((status = 200, body = String)))]
+async fn hello(axum::extract::Path(name): axum::extract::Path<String>) -> String {
+    format!("hello {name}")
+}
+
+fn request(path: &str) -> http::Request<Body> {
+    http::Request::builder()
+        .uri(path)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plain: Router = Router::new().route("/v2/hello/{name}", get(hello));
+    let versioned = VersionedApi::new(
+        saas_core::routes!(VERSIONS; hello),
+        VersioningOptions::default(),
+    )
+    .router();
+    let mut group = c.benchmark_group("versioned_router");
+    group.bench_function("plain_axum", |b| {
+        b.to_async(&rt).iter(|| {
+            let router = plain.clone();
+            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
+        })
+    });
+    group.bench_function("versioned_current", |b| {
+        b.to_async(&rt).iter(|| {
+            let router = versioned.clone();
+            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
+        })
+    });
+    group.bench_function("versioned_deprecated", |b| {
+        b.to_async(&rt).iter(|| {
+            let router = versioned.clone();
+            async move { router.oneshot(request("/v1/hello/world")).await.unwrap() }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

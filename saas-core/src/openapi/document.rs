@@ -1,0 +1,291 @@
+//! One OpenAPI 3.1 document per API version, assembled from the same declarations the router
+//! uses: exactly the operations that live in the version, `deprecated: true` and `x-sunset`
+//! where the version or the endpoint is deprecated, that version's schema shapes (through
+//! version changes), bearer security from the resolvers, and problem+json error responses.
+
+use serde_json::{Map, Value, json};
+
+use crate::versioning::changes::Changes;
+use crate::versioning::headers::iso_date;
+use crate::versioning::{Api, ApiVersion, EndpointEntry, Negotiation};
+
+/// What a document says about the API as a whole.
+#[derive(Debug, Clone)]
+pub struct DocSettings {
+    /// `info.title`.
+    pub title: String,
+    /// `info.description`.
+    pub description: Option<String>,
+    /// Declare the bearer (JWT) security scheme and require it on every operation.
+    pub bearer: bool,
+}
+
+impl Default for DocSettings {
+    fn default() -> Self {
+        DocSettings {
+            title: "API".into(),
+            description: None,
+            bearer: true,
+        }
+    }
+}
+
+const SCHEMA_PREFIX: &str = "#/components/schemas/";
+
+/// Every schema the endpoints refer to, in the current (newest) shapes, as JSON.
+pub fn current_components(api: &Api) -> Map<String, Value> {
+    let mut schemas = Vec::new();
+    for entry in &api.endpoints {
+        (entry.schemas)(&mut schemas);
+    }
+    let mut out = Map::new();
+    for (name, schema) in schemas {
+        out.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+    }
+    out.insert("Problem".into(), problem_schema());
+    out
+}
+
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "An RFC 9457 problem document.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "description": "A URI reference naming the problem type."},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "format": "int32"},
+            "detail": {"type": "string"}
+        }
+    })
+}
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": format!("{SCHEMA_PREFIX}Problem")}}}
+    })
+}
+
+/// Rewrites `$ref`s in `value` with `rename` (which returns the new name, if any).
+fn rename_refs(value: &mut Value, rename: &dyn Fn(&str) -> Option<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get_mut("$ref")
+                && let Some(name) = reference.strip_prefix(SCHEMA_PREFIX)
+                && let Some(new) = rename(name)
+            {
+                *reference = format!("{SCHEMA_PREFIX}{new}");
+            }
+            for (_, child) in object.iter_mut() {
+                rename_refs(child, rename);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_refs(v, rename)),
+        _ => {}
+    }
+}
+
+/// The older name a schema has for clients of `version`, following chains of changes.
+fn shape_for(changes: &Changes, name: &str, version: ApiVersion) -> Option<String> {
+    let mut current: Option<String> = None;
+    for _ in 0..16 {
+        let name_now = current.as_deref().unwrap_or(name);
+        let next = changes
+            .response_change(name_now, version)
+            .map(|c| (c.output)().0)
+            .or_else(|| {
+                changes
+                    .request_change_into(name_now, version)
+                    .map(|c| (c.input)().0)
+            });
+        match next {
+            Some(n) if Some(&n) != current.as_ref() => current = Some(n),
+            _ => break,
+        }
+    }
+    current
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(name) = object
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(SCHEMA_PREFIX))
+            {
+                out.push(name.to_string());
+            }
+            object.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+fn operation_for(
+    entry: &EndpointEntry,
+    api: &Api,
+    version: ApiVersion,
+    negotiation: &Negotiation,
+    settings: &DocSettings,
+) -> Value {
+    let mut op = serde_json::to_value((entry.operation)()).unwrap_or_else(|_| json!({}));
+    let decl = entry.decl;
+    let version_decl = api.versions.find(&version);
+    let deprecated = decl.deprecated.or(version_decl.and_then(|v| v.deprecated));
+    let sunset = decl.sunset.or(version_decl.and_then(|v| v.sunset));
+    let object = op
+        .as_object_mut()
+        .expect("an operation serializes to an object");
+    if deprecated.is_some() {
+        object.insert("deprecated".into(), Value::Bool(true));
+    }
+    if let Some(sunset) = sunset {
+        object.insert("x-sunset".into(), Value::String(iso_date(sunset)));
+    }
+    if settings.bearer && !object.contains_key("security") {
+        object.insert("security".into(), json!([{"bearer": []}]));
+    }
+    if let Negotiation::Header { name, .. } = negotiation {
+        let params = object.entry("parameters").or_insert_with(|| json!([]));
+        if let Some(params) = params.as_array_mut() {
+            params.push(json!({
+                "name": name.as_str(),
+                "in": "header",
+                "required": false,
+                "description": "The API version; the default version when absent.",
+                "schema": {"type": "string", "enum": [version.to_string()]}
+            }));
+        }
+    }
+    let has_input = object.contains_key("requestBody")
+        || object
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|p| !p.is_empty());
+    let responses = object.entry("responses").or_insert_with(|| json!({}));
+    if let Some(responses) = responses.as_object_mut() {
+        if settings.bearer {
+            responses.entry("401").or_insert_with(|| {
+                problem_response("Missing, malformed, expired or forged credentials.")
+            });
+        }
+        if decl.path.contains('{') {
+            responses
+                .entry("404")
+                .or_insert_with(|| problem_response("No such resource for this tenant."));
+        }
+        if has_input {
+            responses
+                .entry("422")
+                .or_insert_with(|| problem_response("The input breaks a rule."));
+        }
+        responses
+            .entry("default")
+            .or_insert_with(|| problem_response("Any other error, as a problem document."));
+        // OpenAPI requires a description on every response.
+        for (code, response) in responses.iter_mut() {
+            if let Some(response) = response.as_object_mut() {
+                let missing = response
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty);
+                if missing {
+                    let reason = code
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|c| http::StatusCode::from_u16(c).ok())
+                        .and_then(|c| c.canonical_reason())
+                        .unwrap_or("Response");
+                    response.insert("description".into(), Value::String(reason.to_string()));
+                }
+            }
+        }
+    }
+    op
+}
+
+/// The document of one version.
+pub fn document(
+    api: &Api,
+    version: ApiVersion,
+    negotiation: &Negotiation,
+    changes: &Changes,
+    settings: &DocSettings,
+) -> Value {
+    let mut paths = Map::new();
+    for entry in &api.endpoints {
+        if !entry.decl.lives_in(&version) {
+            continue;
+        }
+        let key = match negotiation {
+            Negotiation::PathPrefix => format!("/{}{}", version.path_segment(), entry.decl.path),
+            Negotiation::Header { .. } => entry.decl.path.to_string(),
+        };
+        let op = operation_for(entry, api, version, negotiation, settings);
+        let item = paths.entry(key).or_insert_with(|| json!({}));
+        if let Some(item) = item.as_object_mut() {
+            item.insert(entry.decl.method.to_ascii_lowercase(), op);
+        }
+    }
+    let mut all = current_components(api);
+    for change in changes.all() {
+        for (name, schema) in [(change.input)(), (change.output)()] {
+            all.entry(name)
+                .or_insert_with(|| serde_json::to_value(schema).unwrap_or(Value::Null));
+        }
+    }
+    let rename = |name: &str| shape_for(changes, name, version);
+    let mut paths = Value::Object(paths);
+    rename_refs(&mut paths, &rename);
+    for schema in all.values_mut() {
+        rename_refs(schema, &rename);
+    }
+    // Keep only the schemas this version's operations reach.
+    let mut reached: Vec<String> = Vec::new();
+    let mut queue = Vec::new();
+    collect_refs(&paths, &mut queue);
+    while let Some(name) = queue.pop() {
+        if reached.contains(&name) {
+            continue;
+        }
+        if let Some(schema) = all.get(&name) {
+            collect_refs(schema, &mut queue);
+        }
+        reached.push(name);
+    }
+    reached.sort();
+    let mut schemas = Map::new();
+    for name in reached {
+        if let Some(schema) = all.get(&name) {
+            schemas.insert(name, schema.clone());
+        }
+    }
+    let mut components = json!({"schemas": schemas});
+    if settings.bearer {
+        components["securitySchemes"] = json!({
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "A tenant token: its `tenant_id` claim selects the tenant."}
+        });
+    }
+    let mut info = json!({"title": settings.title, "version": version.to_string()});
+    if let Some(description) = &settings.description {
+        info["description"] = Value::String(description.clone());
+    }
+    if let Some(decl) = api.versions.find(&version)
+        && let Some(deprecated) = decl.deprecated
+    {
+        info["x-deprecated-since"] = Value::String(iso_date(deprecated));
+        if let Some(sunset) = decl.sunset {
+            info["x-sunset"] = Value::String(iso_date(sunset));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": info,
+        "paths": paths,
+        "components": components,
+    })
+}

@@ -1,0 +1,609 @@
+//! The versioned router: every endpoint mounted under each version it lives in, with the
+//! version's headers, the 410 after sunset, and version changes for older shapes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Map, Value};
+
+use super::changes::Changes;
+use super::clock::{Clock, SystemClock};
+use super::headers::{deprecation_value, fill_path, imf_fixdate, link};
+use super::{Api, ApiVersion, EndpointDecl};
+use crate::error::{Error, Problem};
+use crate::openapi::document::{DocSettings, current_components, document};
+
+/// The response header naming the version that served a request.
+pub const API_VERSION_HEADER: &str = "api-version";
+
+/// How a request chooses its version.
+#[derive(Debug, Clone)]
+pub enum Negotiation {
+    /// `/v1/...`, `/v2/...` (the default).
+    PathPrefix,
+    /// A request header (`Api-Version: 2`); requests without it get `default`. Responses
+    /// carry `Vary: <header>` so caches never serve one version's response to another.
+    Header {
+        /// The header's name.
+        name: HeaderName,
+        /// The version of requests that name none.
+        default: ApiVersion,
+    },
+}
+
+/// Settings of the versioned router.
+#[derive(Debug, Clone)]
+pub struct VersioningOptions {
+    /// How versions are chosen.
+    pub negotiation: Negotiation,
+    /// The clock deprecation and sunset are judged by.
+    pub clock: Arc<dyn Clock>,
+    /// Answer 410 Gone once a version's (or endpoint's) sunset has passed (default on).
+    pub gone_after_sunset: bool,
+    /// What the documents say about the API.
+    pub docs: DocSettings,
+    /// The largest body a version change buffers (larger bodies pass unchanged).
+    pub max_transform_body: usize,
+}
+
+impl Default for VersioningOptions {
+    fn default() -> Self {
+        VersioningOptions {
+            negotiation: Negotiation::PathPrefix,
+            clock: Arc::new(SystemClock),
+            gone_after_sunset: true,
+            docs: DocSettings::default(),
+            max_transform_body: 1024 * 1024,
+        }
+    }
+}
+
+/// An [`Api`] ready to serve: its documents are built once, at start-up.
+#[derive(Debug, Clone)]
+pub struct VersionedApi {
+    api: Api,
+    options: VersioningOptions,
+    changes: Changes,
+    documents: Vec<(ApiVersion, Value)>,
+}
+
+/// What the version layer of one endpoint in one version needs.
+#[derive(Debug)]
+struct RouteVersion {
+    version: ApiVersion,
+    version_header: HeaderValue,
+    route_template: String,
+    deprecated: Option<i64>,
+    sunset: Option<i64>,
+    docs: Option<&'static str>,
+    successor_template: Option<String>,
+    vary: Option<HeaderName>,
+    clock: Arc<dyn Clock>,
+    gone_after_sunset: bool,
+    changes: Changes,
+    max_body: usize,
+    /// The current-shape response schema, when a change touches it for this version.
+    response_schema: Option<(Value, Arc<Map<String, Value>>)>,
+    /// This version's request schema, when a change touches it.
+    request_schema: Option<(Value, Arc<Map<String, Value>>)>,
+}
+
+impl RouteVersion {
+    fn decorate(&self, response: &mut Response, path: &str) {
+        let headers = response.headers_mut();
+        headers.insert(
+            HeaderName::from_static(API_VERSION_HEADER),
+            self.version_header.clone(),
+        );
+        if let Some(name) = &self.vary {
+            headers.append(
+                header::VARY,
+                HeaderValue::from_str(name.as_str())
+                    .unwrap_or(HeaderValue::from_static("api-version")),
+            );
+        }
+        let Some(deprecated) = self.deprecated else {
+            return;
+        };
+        if let Ok(v) = HeaderValue::from_str(&deprecation_value(deprecated)) {
+            headers.insert(HeaderName::from_static("deprecation"), v);
+        }
+        if let Some(sunset) = self.sunset
+            && let Ok(v) = HeaderValue::from_str(&imf_fixdate(sunset))
+        {
+            headers.insert(HeaderName::from_static("sunset"), v);
+        }
+        let mut links = Vec::new();
+        if let Some(docs) = self.docs {
+            links.push(link(docs, "deprecation"));
+            if self.sunset.is_some() {
+                links.push(link(docs, "sunset"));
+            }
+        }
+        if let Some(successor) = self.successor(path) {
+            links.push(link(&successor, "successor-version"));
+        }
+        for l in links {
+            if let Ok(v) = HeaderValue::from_str(&l) {
+                headers.append(header::LINK, v);
+            }
+        }
+    }
+
+    fn successor(&self, path: &str) -> Option<String> {
+        self.successor_template
+            .as_ref()
+            .map(|t| fill_path(&self.route_template, path, t))
+    }
+
+    fn is_gone(&self) -> bool {
+        self.gone_after_sunset && self.sunset.is_some_and(|s| self.clock.now() >= s)
+    }
+}
+
+/// The version layer of one endpoint in one version.
+#[derive(Debug, Clone)]
+struct VersionLayer(Arc<RouteVersion>);
+
+impl<S> tower::Layer<S> for VersionLayer {
+    type Service = VersionService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        VersionService {
+            inner,
+            info: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct VersionService<S> {
+    inner: S,
+    info: Arc<RouteVersion>,
+}
+
+async fn json_body(body: Body, limit: usize) -> Result<Option<(Value, Vec<u8>)>, Error> {
+    let bytes = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|_| Error::PayloadTooLarge("the request body is too large".into()))?
+        .to_bytes();
+    Ok(serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .map(|v| (v, bytes.to_vec())))
+}
+
+impl<S> tower::Service<Request<Body>> for VersionService<S>
+where
+    S: tower::Service<Request<Body>, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let info = self.info.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_string();
+            let mut response = match serve(&info, &mut inner, request, &path).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            };
+            info.decorate(&mut response, &path);
+            Ok(response)
+        })
+    }
+}
+
+async fn serve<S>(
+    info: &RouteVersion,
+    inner: &mut S,
+    request: Request<Body>,
+    path: &str,
+) -> Result<Response, Error>
+where
+    S: tower::Service<Request<Body>, Error = Infallible>,
+    S::Response: IntoResponse,
+{
+    if info.is_gone() {
+        let detail = match info.successor(path) {
+            Some(s) => format!(
+                "API version {} of this endpoint is gone; use {s}",
+                info.version
+            ),
+            None => format!("API version {} of this endpoint is gone", info.version),
+        };
+        return Ok(Problem::new(StatusCode::GONE, detail).into_response());
+    }
+    let request = match &info.request_schema {
+        Some((schema, components)) => {
+            let (parts, body) = request.into_parts();
+            match json_body(body, info.max_body).await? {
+                Some((value, _)) => {
+                    let upgraded = info
+                        .changes
+                        .upgrade(value, schema, components, info.version)
+                        .map_err(Error::Validation)?;
+                    let bytes = serde_json::to_vec(&upgraded).unwrap_or_default();
+                    let mut parts = parts;
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    Request::from_parts(parts, Body::from(bytes))
+                }
+                // Not JSON: the handler's extractor answers with the right problem.
+                None => Request::from_parts(parts, Body::empty()),
+            }
+        }
+        None => request,
+    };
+    let Ok(response) = inner.call(request).await;
+    let response = response.into_response();
+    let Some((schema, components)) = &info.response_schema else {
+        return Ok(response);
+    };
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !response.status().is_success() || !is_json {
+        return Ok(response);
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = http_body_util::Limited::new(body, info.max_body)
+        .collect()
+        .await
+        .map_err(|_| Error::Internal(anyhow::anyhow!("response too large to convert")))?
+        .to_bytes();
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("response is not JSON: {e}")))?;
+    let old = info
+        .changes
+        .downgrade(value, schema, components, info.version)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("version change failed: {e}")))?;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Ok(Response::from_parts(
+        parts,
+        Body::from(serde_json::to_vec(&old).unwrap_or_default()),
+    ))
+}
+
+fn success_schema(op: &Value) -> Option<Value> {
+    let responses = op.get("responses")?.as_object()?;
+    responses
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .find_map(|(_, r)| r.pointer("/content/application~1json/schema").cloned())
+}
+
+fn request_schema(op: &Value) -> Option<Value> {
+    op.pointer("/requestBody/content/application~1json/schema")
+        .cloned()
+}
+
+impl VersionedApi {
+    /// Builds the documents of every version.
+    pub fn new(api: Api, options: VersioningOptions) -> VersionedApi {
+        let changes = Changes::registered();
+        let documents = api
+            .versions
+            .iter()
+            .map(|v| {
+                (
+                    v.version,
+                    document(
+                        &api,
+                        v.version,
+                        &options.negotiation,
+                        &changes,
+                        &options.docs,
+                    ),
+                )
+            })
+            .collect();
+        VersionedApi {
+            api,
+            options,
+            changes,
+            documents,
+        }
+    }
+
+    /// The API.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// The options.
+    pub fn options(&self) -> &VersioningOptions {
+        &self.options
+    }
+
+    /// Every version's document, oldest first.
+    pub fn documents(&self) -> &[(ApiVersion, Value)] {
+        &self.documents
+    }
+
+    /// One version's document.
+    pub fn document(&self, version: ApiVersion) -> Option<&Value> {
+        self.documents
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, d)| d)
+    }
+
+    /// Checks what the compiler cannot: the newest declared version is served by at least one
+    /// endpoint and is not deprecated.
+    pub fn check(&self) -> Result<(), String> {
+        let newest = self
+            .api
+            .versions
+            .versions
+            .last()
+            .ok_or("no versions declared")?;
+        if newest.deprecated.is_some() {
+            return Err(format!(
+                "the newest version {} is deprecated",
+                newest.version
+            ));
+        }
+        if !self
+            .api
+            .endpoints
+            .iter()
+            .any(|e| e.decl.lives_in(&newest.version))
+        {
+            return Err(format!(
+                "no endpoint lives in the newest declared version {}: the router would not serve it",
+                newest.version
+            ));
+        }
+        Ok(())
+    }
+
+    /// The newest version the router serves.
+    pub fn newest_served(&self) -> Option<ApiVersion> {
+        self.api
+            .versions
+            .iter()
+            .filter(|v| {
+                self.api
+                    .endpoints
+                    .iter()
+                    .any(|e| e.decl.lives_in(&v.version))
+            })
+            .map(|v| v.version)
+            .next_back()
+    }
+
+    fn route_version(
+        &self,
+        decl: &'static EndpointDecl,
+        version: ApiVersion,
+        op: &Value,
+        current: &Arc<Map<String, Value>>,
+    ) -> RouteVersion {
+        let vdecl = self.api.versions.find(&version);
+        let prefix = |v: ApiVersion| match self.options.negotiation {
+            Negotiation::PathPrefix => format!("/{}", v.path_segment()),
+            Negotiation::Header { .. } => String::new(),
+        };
+        let deprecated = decl.deprecated.or(vdecl.and_then(|v| v.deprecated));
+        let successor_template = match decl.successor {
+            Some(s) => Some(format!(
+                "{}{}",
+                prefix(s.version),
+                s.path.unwrap_or(decl.path)
+            )),
+            None if deprecated.is_some() => self
+                .api
+                .versions
+                .iter()
+                .filter(|v| v.version > version && v.deprecated.is_none())
+                .find(|v| {
+                    self.api.endpoints.iter().any(|e| {
+                        e.decl.path == decl.path
+                            && e.decl.method == decl.method
+                            && e.decl.lives_in(&v.version)
+                    })
+                })
+                .map(|v| format!("{}{}", prefix(v.version), decl.path)),
+            None => None,
+        };
+        let doc = self.document(version);
+        let version_components = Arc::new(
+            doc.and_then(|d| d.pointer("/components/schemas"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let response_schema = success_schema(op)
+            .filter(|s| self.changes.touches(s, current, true, version))
+            .map(|s| (s, current.clone()));
+        let doc_op = doc.and_then(|d| {
+            d.get("paths")?
+                .get(format!("{}{}", prefix(version), decl.path))?
+                .get(decl.method.to_ascii_lowercase())
+        });
+        let request_schema = doc_op
+            .and_then(request_schema)
+            .filter(|s| self.changes.touches(s, &version_components, false, version))
+            .map(|s| (s, version_components.clone()));
+        RouteVersion {
+            version,
+            version_header: HeaderValue::from_str(&version.to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+            route_template: format!("{}{}", prefix(version), decl.path),
+            deprecated,
+            sunset: decl.sunset.or(vdecl.and_then(|v| v.sunset)),
+            docs: decl.docs.or(vdecl.and_then(|v| v.docs)),
+            successor_template,
+            vary: match &self.options.negotiation {
+                Negotiation::Header { name, .. } => Some(name.clone()),
+                Negotiation::PathPrefix => None,
+            },
+            clock: self.options.clock.clone(),
+            gone_after_sunset: self.options.gone_after_sunset,
+            changes: self.changes.clone(),
+            max_body: self.options.max_transform_body,
+            response_schema,
+            request_schema,
+        }
+    }
+
+    fn version_router(&self, version: ApiVersion, current: &Arc<Map<String, Value>>) -> Router {
+        let mut router = Router::new();
+        for entry in &self.api.endpoints {
+            if !entry.decl.lives_in(&version) {
+                continue;
+            }
+            let op = serde_json::to_value((entry.operation)()).unwrap_or(Value::Null);
+            let info = self.route_version(entry.decl, version, &op, current);
+            let path = match self.options.negotiation {
+                Negotiation::PathPrefix => {
+                    format!("/{}{}", version.path_segment(), entry.decl.path)
+                }
+                Negotiation::Header { .. } => entry.decl.path.to_string(),
+            };
+            router = router.route(
+                &path,
+                (entry.method_router)().layer(VersionLayer(Arc::new(info))),
+            );
+        }
+        router
+    }
+
+    fn supported(&self) -> String {
+        self.api
+            .versions
+            .iter()
+            .map(|v| v.version.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn unknown_version(&self, asked: &str) -> Response {
+        let detail = format!(
+            "API version {asked:?} does not exist; supported versions: {}",
+            self.supported()
+        );
+        Problem::new(StatusCode::NOT_FOUND, detail).into_response()
+    }
+
+    /// The router serving every version, the documents (`/openapi/{version}.json`, and
+    /// `/openapi/{version}-3.0.json` for 3.0 generators) and the API reference (`/docs`).
+    pub fn router(&self) -> Router {
+        let current = Arc::new(current_components(&self.api));
+        let this = Arc::new(self.clone());
+        let api_router = match &self.options.negotiation {
+            Negotiation::PathPrefix => {
+                let mut router = Router::new();
+                for v in self.api.versions.iter() {
+                    router = router.merge(self.version_router(v.version, &current));
+                }
+                let this = this.clone();
+                router.fallback(move |request: Request<Body>| {
+                    let this = this.clone();
+                    async move { this.fallback(request.uri().path()) }
+                })
+            }
+            Negotiation::Header { name, default } => {
+                let routers: HashMap<ApiVersion, Router> = self
+                    .api
+                    .versions
+                    .iter()
+                    .map(|v| (v.version, self.version_router(v.version, &current)))
+                    .collect();
+                let routers = Arc::new(routers);
+                let (name, default) = (name.clone(), *default);
+                let this = this.clone();
+                Router::new().fallback(move |request: Request<Body>| {
+                    let (routers, name, this) = (routers.clone(), name.clone(), this.clone());
+                    async move {
+                        use tower::ServiceExt;
+                        let asked = request
+                            .headers()
+                            .get(&name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let version = match &asked {
+                            None => Some(default),
+                            Some(text) => ApiVersion::parse(text),
+                        };
+                        let mut response = match version.and_then(|v| routers.get(&v)) {
+                            Some(router) => match router.clone().oneshot(request).await {
+                                Ok(r) => r,
+                                Err(never) => match never {},
+                            },
+                            None => this.unknown_version(asked.as_deref().unwrap_or("")),
+                        };
+                        if let Ok(v) = HeaderValue::from_str(name.as_str()) {
+                            response.headers_mut().append(header::VARY, v);
+                        }
+                        response
+                    }
+                })
+            }
+        };
+        crate::openapi::serve::routes(this).merge(api_router)
+    }
+
+    /// 404s outside every route: an undeclared version names the supported ones; a declared
+    /// version's 404 still carries that version's headers.
+    fn fallback(&self, path: &str) -> Response {
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        let mut response = Error::NotFound { resource: "route" }.into_response();
+        match ApiVersion::parse(first) {
+            Some(v) if self.api.versions.find(&v).is_none() => return self.unknown_version(first),
+            Some(v) => {
+                let info = self.version_level(v);
+                info.decorate(&mut response, path);
+            }
+            None => {}
+        }
+        response
+    }
+
+    /// The headers of a version as a whole (for responses outside its routes).
+    fn version_level(&self, version: ApiVersion) -> RouteVersion {
+        let vdecl = self.api.versions.find(&version);
+        let deprecated = vdecl.and_then(|v| v.deprecated);
+        let successor = self
+            .api
+            .versions
+            .iter()
+            .filter(|v| v.version > version && v.deprecated.is_none())
+            .map(|v| format!("/{}", v.version.path_segment()))
+            .next_back();
+        RouteVersion {
+            version,
+            version_header: HeaderValue::from_str(&version.to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+            route_template: format!("/{}", version.path_segment()),
+            deprecated,
+            sunset: vdecl.and_then(|v| v.sunset),
+            docs: vdecl.and_then(|v| v.docs),
+            successor_template: successor.filter(|_| deprecated.is_some()),
+            vary: None,
+            clock: self.options.clock.clone(),
+            gone_after_sunset: false,
+            changes: Changes::default(),
+            max_body: 0,
+            response_schema: None,
+            request_schema: None,
+        }
+    }
+}

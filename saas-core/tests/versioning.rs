@@ -1,0 +1,392 @@
+//! Versioned routing, deprecation and sunset headers, version changes and per-version
+//! documents, through the HTTP stack (no database needed).
+
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use saas_core::endpoint;
+use saas_core::http::{Json, Path};
+use saas_core::version_change;
+use saas_core::versioning::clock::TestClock;
+use saas_core::versioning::{ApiVersion, Negotiation, VersionedApi, VersioningOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use utoipa::ToSchema;
+
+saas_core::api_versions! {
+    const VERSIONS = {
+        1 => deprecated(since = "2026-01-01", sunset = "2027-06-30", docs = "https://example.com/v1-retirement"),
+        2 => current,
+    };
+}
+
+const SINCE: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const SUNSET: i64 = 1_814_313_600; // 2027-06-30T00:00:00Z
+
+/// A thing (v2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Thing {
+    pub id: String,
+    pub state: String,
+}
+
+/// A thing in v1.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ThingV1 {
+    pub id: String,
+    pub active: bool,
+}
+
+/// A new thing (v2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewThing {
+    pub state: String,
+}
+
+/// A new thing (v1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewThingV1 {
+    pub active: bool,
+}
+
+#[version_change(from = 2, to = 1)]
+fn thing_to_v1(thing: Thing) -> ThingV1 {
+    ThingV1 {
+        id: thing.id,
+        active: thing.state == "active",
+    }
+}
+
+#[version_change(from = 1, to = 2)]
+fn new_thing_from_v1(input: NewThingV1) -> NewThing {
+    NewThing {
+        state: if input.active {
+            "active".into()
+        } else {
+            "idle".into()
+        },
+    }
+}
+
+#[endpoint(get, "/things/{id}", versions = 1.., tag = "things",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Thing)))]
+async fn get_thing(Path(id): Path<String>) -> saas_core::ApiResult<Json<Thing>> {
+    if id == "missing" {
+        return Err(saas_core::Error::NotFound { resource: "Thing" });
+    }
+    Ok(Json(Thing {
+        id,
+        state: "active".into(),
+    }))
+}
+
+#[endpoint(post, "/things", versions = 1.., tag = "things",
+    request_body = NewThing,
+    responses((status = 201, body = Thing)))]
+async fn create_thing(Json(input): Json<NewThing>) -> (StatusCode, Json<Thing>) {
+    (
+        StatusCode::CREATED,
+        Json(Thing {
+            id: "new".into(),
+            state: input.state,
+        }),
+    )
+}
+
+#[endpoint(get, "/legacy", versions = 1..2, tag = "things", responses((status = 200, body = String)))]
+async fn legacy() -> &'static str {
+    "old"
+}
+
+fn api() -> saas_core::versioning::Api {
+    saas_core::routes!(VERSIONS; get_thing, create_thing, legacy)
+}
+
+fn versioned(clock: &TestClock, negotiation: Negotiation) -> VersionedApi {
+    VersionedApi::new(
+        api(),
+        VersioningOptions {
+            negotiation,
+            clock: std::sync::Arc::new(clock.clone()),
+            ..VersioningOptions::default()
+        },
+    )
+}
+
+async fn send(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = match body {
+        Some(b) => request
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, headers, value)
+}
+
+fn links(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn current_version_carries_its_name_and_no_deprecation() {
+    let clock = TestClock::at(SINCE + 10);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let (status, headers, body) = send(&router, "GET", "/v2/things/a1", &[], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"id": "a1", "state": "active"}));
+    assert_eq!(headers["api-version"], "2");
+    for h in ["deprecation", "sunset", "link"] {
+        assert!(headers.get(h).is_none(), "{h} on a current version");
+    }
+}
+
+#[tokio::test]
+async fn deprecated_version_headers_parse_back() {
+    let clock = TestClock::at(SINCE + 10);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let (status, headers, body) = send(&router, "GET", "/v1/things/8d0c", &[], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"id": "8d0c", "active": true}),
+        "v1 shape through the version change"
+    );
+    assert_eq!(headers["api-version"], "1");
+    let deprecation = headers["deprecation"].to_str().unwrap();
+    assert_eq!(
+        deprecation
+            .strip_prefix('@')
+            .unwrap()
+            .parse::<i64>()
+            .unwrap(),
+        SINCE
+    );
+    let sunset = headers["sunset"].to_str().unwrap();
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let parsed = time::PrimitiveDateTime::parse(sunset, &format)
+        .unwrap()
+        .assume_utc();
+    assert_eq!(parsed.unix_timestamp(), SUNSET);
+    assert!(
+        parsed.unix_timestamp() >= SINCE,
+        "Sunset must not precede Deprecation"
+    );
+    let links = links(&headers);
+    assert!(
+        links.contains(&"<https://example.com/v1-retirement>; rel=\"deprecation\"".to_string()),
+        "{links:?}"
+    );
+    assert!(
+        links.contains(&"<https://example.com/v1-retirement>; rel=\"sunset\"".to_string()),
+        "{links:?}"
+    );
+    assert!(
+        links.contains(&"</v2/things/8d0c>; rel=\"successor-version\"".to_string()),
+        "{links:?}"
+    );
+}
+
+#[tokio::test]
+async fn errors_of_a_deprecated_version_carry_its_headers_too() {
+    let clock = TestClock::at(SINCE + 10);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    for uri in ["/v1/things/missing", "/v1/nowhere"] {
+        let (status, headers, _) = send(&router, "GET", uri, &[], None).await;
+        assert_eq!(status, 404, "{uri}");
+        assert!(headers.get("deprecation").is_some(), "{uri}");
+        assert!(headers.get("sunset").is_some(), "{uri}");
+        assert_eq!(headers["content-type"], "application/problem+json", "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn after_the_sunset_the_route_is_gone_unless_disabled() {
+    let clock = TestClock::at(SUNSET - 1);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    assert_eq!(send(&router, "GET", "/v1/things/x", &[], None).await.0, 200);
+    clock.set(SUNSET);
+    let (status, headers, body) = send(&router, "GET", "/v1/things/x", &[], None).await;
+    assert_eq!(status, 410);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(
+        body["detail"].as_str().unwrap().contains("/v2/things/x"),
+        "{body}"
+    );
+    assert_eq!(send(&router, "GET", "/v2/things/x", &[], None).await.0, 200);
+
+    let lenient = VersionedApi::new(
+        api(),
+        VersioningOptions {
+            clock: std::sync::Arc::new(clock.clone()),
+            gone_after_sunset: false,
+            ..Default::default()
+        },
+    )
+    .router();
+    assert_eq!(
+        send(&lenient, "GET", "/v1/things/x", &[], None).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn unknown_version_is_a_404_naming_the_supported_ones() {
+    let clock = TestClock::at(SINCE);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let (status, headers, body) = send(&router, "GET", "/v9/things/x", &[], None).await;
+    assert_eq!(status, 404);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("1, 2"), "{detail}");
+}
+
+#[tokio::test]
+async fn endpoints_live_only_in_their_range() {
+    let clock = TestClock::at(SINCE);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    assert_eq!(send(&router, "GET", "/v1/legacy", &[], None).await.0, 200);
+    assert_eq!(send(&router, "GET", "/v2/legacy", &[], None).await.0, 404);
+}
+
+#[tokio::test]
+async fn old_request_shapes_are_upgraded_for_the_current_handler() {
+    let clock = TestClock::at(SINCE);
+    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let (status, _, body) = send(
+        &router,
+        "POST",
+        "/v1/things",
+        &[],
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(body, json!({"id": "new", "active": false}));
+    let (status, _, body) = send(
+        &router,
+        "POST",
+        "/v2/things",
+        &[],
+        Some(json!({"state": "idle"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::CREATED, json!({"id": "new", "state": "idle"}))
+    );
+    let (status, _, _) = send(
+        &router,
+        "POST",
+        "/v1/things",
+        &[],
+        Some(json!({"active": "yes"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn header_negotiation_varies_on_the_header() {
+    let clock = TestClock::at(SINCE);
+    let negotiation = Negotiation::Header {
+        name: http::HeaderName::from_static("api-version"),
+        default: ApiVersion::Int(2),
+    };
+    let router = versioned(&clock, negotiation).router();
+    let (status, headers, body) =
+        send(&router, "GET", "/things/a", &[("api-version", "1")], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"id": "a", "active": true}));
+    assert!(headers.get("deprecation").is_some());
+    assert!(headers.get_all("vary").iter().any(|v| v == "api-version"));
+    let (status, headers, body) = send(&router, "GET", "/things/a", &[], None).await;
+    assert_eq!(
+        (status, &body["state"]),
+        (StatusCode::OK, &json!("active")),
+        "default version"
+    );
+    assert_eq!(headers["api-version"], "2");
+    assert!(headers.get_all("vary").iter().any(|v| v == "api-version"));
+    let (status, headers, body) =
+        send(&router, "GET", "/things/a", &[("api-version", "9")], None).await;
+    assert_eq!(status, 404);
+    assert!(body["detail"].as_str().unwrap().contains("1, 2"));
+    assert!(headers.get_all("vary").iter().any(|v| v == "api-version"));
+}
+
+#[tokio::test]
+async fn each_version_has_its_own_document() {
+    let clock = TestClock::at(SINCE);
+    let api = versioned(&clock, Negotiation::PathPrefix);
+    let v1 = api.document(ApiVersion::Int(1)).unwrap();
+    let v2 = api.document(ApiVersion::Int(2)).unwrap();
+    assert_eq!(v1["openapi"], "3.1.0");
+    assert!(v1["paths"]["/v1/legacy"]["get"].is_object());
+    assert!(v2["paths"].get("/v2/legacy").is_none());
+    for (_, item) in v1["paths"].as_object().unwrap() {
+        for (_, op) in item.as_object().unwrap() {
+            assert_eq!(op["deprecated"], true);
+            assert_eq!(op["x-sunset"], "2027-06-30");
+        }
+    }
+    assert!(
+        v2["paths"]["/v2/things/{id}"]["get"]
+            .get("deprecated")
+            .is_none()
+    );
+    let v1_thing = &v1["paths"]["/v1/things/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(v1_thing["$ref"], "#/components/schemas/ThingV1");
+    assert!(v1["components"]["schemas"]["ThingV1"].is_object());
+    let v1_input =
+        &v1["paths"]["/v1/things"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(v1_input["$ref"], "#/components/schemas/NewThingV1");
+    assert_eq!(
+        v2["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let router = api.router();
+    let (status, _, served) = send(&router, "GET", "/openapi/v1.json", &[], None).await;
+    assert_eq!((status, &served), (StatusCode::OK, v1));
+    let (status, _, html) = send(&router, "GET", "/docs", &[], None).await;
+    assert_eq!(status, 200);
+    assert!(html.as_str().unwrap().contains("/openapi/v2.json"));
+    assert!(
+        !html.as_str().unwrap().contains("https://"),
+        "the docs page loads nothing from outside"
+    );
+    insta::assert_json_snapshot!("thing_v1_document", v1);
+    insta::assert_json_snapshot!("thing_v2_document", v2);
+}
+
+#[test]
+fn the_router_serves_the_newest_declared_version() {
+    let clock = TestClock::at(SINCE);
+    let api = versioned(&clock, Negotiation::PathPrefix);
+    api.check().unwrap();
+    assert_eq!(api.newest_served(), VERSIONS.newest());
+}
