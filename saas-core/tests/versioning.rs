@@ -390,3 +390,61 @@ fn the_router_serves_the_newest_declared_version() {
     api.check().unwrap();
     assert_eq!(api.newest_served(), VERSIONS.newest());
 }
+
+#[test]
+fn export_then_check_passes_and_a_breaking_edit_fails_located() {
+    let clock = TestClock::at(SINCE);
+    let api = versioned(&clock, Negotiation::PathPrefix);
+    let dir = std::env::temp_dir().join(format!("saas-openapi-{}", uuid::Uuid::new_v4().simple()));
+    saas_core::openapi::contract::export(&api, &dir).unwrap();
+    let report = saas_core::openapi::contract::check(&api, &dir).unwrap();
+    assert!(
+        !report.is_breaking() && !report.stale,
+        "{}",
+        report.render()
+    );
+
+    // The committed v1 document promised an operation the code no longer has...
+    let path = dir.join("v1.json");
+    let mut committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    committed["paths"]["/v1/gone"] = json!({"get": {"responses": {"200": {"description": "OK"}}}});
+    // ...and a response field that the code no longer returns.
+    committed["components"]["schemas"]["ThingV1"]["properties"]["colour"] =
+        json!({"type": "string"});
+    std::fs::write(&path, serde_json::to_string_pretty(&committed).unwrap()).unwrap();
+    let report = saas_core::openapi::contract::check(&api, &dir).unwrap();
+    let text = report.render();
+    assert!(report.is_breaking(), "{text}");
+    assert!(text.contains("/v1/gone"), "{text}");
+    assert!(text.contains("colour"), "{text}");
+
+    // An additive change (a new optional field in the committed past) passes.
+    saas_core::openapi::contract::export(&api, &dir).unwrap();
+    let mut committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    committed["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/v1/legacy");
+    std::fs::write(&path, serde_json::to_string_pretty(&committed).unwrap()).unwrap();
+    let report = saas_core::openapi::contract::check(&api, &dir).unwrap();
+    assert!(
+        !report.is_breaking(),
+        "adding an operation is additive: {}",
+        report.render()
+    );
+    assert!(report.stale);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_removed_operation_must_have_been_deprecated() {
+    use saas_core::openapi::diff::removal_policy;
+    let v1 = json!({"paths": {"/v1/a": {"get": {"responses": {}}}, "/v1/b": {"get": {"deprecated": true, "responses": {}}}}});
+    let v2 = json!({"paths": {}});
+    let changes = removal_policy(&[("v1".into(), v1), ("v2".into(), v2)]);
+    let text: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
+    assert_eq!(changes.len(), 1, "{text:?}");
+    assert!(text[0].contains("/a"), "{text:?}");
+}

@@ -1,0 +1,276 @@
+//! The deprecated v1 API: served by the v2 handlers through version changes, every response
+//! marked with Deprecation, Sunset and Link headers; and the committed documents.
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-for-tests";
+
+struct App {
+    router: Router,
+    _db: saas_testkit::TestDb,
+}
+
+impl App {
+    async fn new() -> App {
+        let db = saas_testkit::TestDb::new().await.unwrap();
+        let settings = taskboard::Settings {
+            admin_token: ADMIN.into(),
+            jwt_secret: "jwt-secret-for-tests-0123456789abcdef".into(),
+        };
+        let (_t, router) = taskboard::app(settings)
+            .config(db.config())
+            .build()
+            .await
+            .unwrap();
+        App { router, _db: db }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn token(&self, slug: &str) -> String {
+        let (_, _, t) = self
+            .call(
+                "POST",
+                "/admin/tenants",
+                Some(ADMIN),
+                Some(json!({"slug": slug, "name": slug})),
+            )
+            .await;
+        let id = t["id"].as_str().unwrap();
+        let (_, _, tok) = self
+            .call(
+                "POST",
+                &format!("/admin/tenants/{id}/tokens"),
+                Some(ADMIN),
+                Some(json!({"subject": "a", "ttl_seconds": 600})),
+            )
+            .await;
+        tok["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn assert_deprecated(headers: &HeaderMap, successor: &str) {
+    let deprecation = headers["deprecation"].to_str().unwrap();
+    let since: i64 = deprecation.strip_prefix('@').unwrap().parse().unwrap();
+    let sunset = headers["sunset"].to_str().unwrap();
+    assert!(sunset.ends_with(" GMT"), "{sunset}");
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let sunset = time::PrimitiveDateTime::parse(sunset, &format)
+        .unwrap()
+        .assume_utc()
+        .unix_timestamp();
+    assert!(sunset >= since);
+    let links: Vec<&str> = headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        links.iter().any(|l| l.ends_with("rel=\"deprecation\"")),
+        "{links:?}"
+    );
+    assert!(
+        links.contains(&format!("<{successor}>; rel=\"successor-version\"").as_str()),
+        "{links:?}"
+    );
+}
+
+#[tokio::test]
+async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {
+    let app = App::new().await;
+    let tok = app.token("acme").await;
+    let t = Some(tok.as_str());
+    let (s, h, p) = app
+        .call("POST", "/v1/projects", t, Some(json!({"name": "Old"})))
+        .await;
+    assert_eq!(s, 201);
+    assert_deprecated(&h, "/v2/projects");
+    let pid = p["id"].as_str().unwrap().to_string();
+    assert_eq!(p, json!({"id": pid, "name": "Old"}));
+
+    let (s, h, list) = app.call("GET", "/v1/projects", t, None).await;
+    assert_eq!(s, 200);
+    assert_deprecated(&h, "/v2/projects");
+    assert_eq!(list["items"], json!([{"id": pid, "name": "Old"}]));
+    assert!(list["next_cursor"].is_null());
+
+    let (s, h, got) = app
+        .call("GET", &format!("/v1/projects/{pid}"), t, None)
+        .await;
+    assert_eq!(
+        (s, &got),
+        (StatusCode::OK, &json!({"id": pid, "name": "Old"}))
+    );
+    assert_deprecated(&h, &format!("/v2/projects/{pid}"));
+
+    for (done, status) in [(false, "todo"), (true, "done")] {
+        let (s, h, task) = app
+            .call(
+                "POST",
+                &format!("/v1/projects/{pid}/tasks"),
+                t,
+                Some(json!({"title": "T", "done": done})),
+            )
+            .await;
+        assert_eq!(s, 201, "{task}");
+        assert_deprecated(&h, &format!("/v2/projects/{pid}/tasks"));
+        let tid = task["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            task,
+            json!({"id": tid, "project_id": pid, "title": "T", "done": done})
+        );
+        let (_, _, v1) = app.call("GET", &format!("/v1/tasks/{tid}"), t, None).await;
+        assert_eq!(v1["done"], done);
+        let (_, h, v2) = app.call("GET", &format!("/v2/tasks/{tid}"), t, None).await;
+        assert_eq!(v2["status"], status);
+        for name in ["deprecation", "sunset", "link"] {
+            assert!(h.get(name).is_none(), "v2 carries no {name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn v1_errors_carry_the_headers_and_unknown_versions_name_the_supported_ones() {
+    let app = App::new().await;
+    let tok = app.token("acme").await;
+    let (s, h, body) = app
+        .call(
+            "GET",
+            &format!("/v1/projects/{}", uuid::Uuid::new_v4()),
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(h["content-type"], "application/problem+json");
+    assert!(h.get("deprecation").is_some() && h.get("sunset").is_some());
+    assert_eq!(body["status"], 404);
+    let (s, h, _) = app.call("GET", "/v1/projects", None, None).await;
+    assert_eq!(s, 401);
+    assert!(h.get("deprecation").is_some());
+    let (s, _, body) = app.call("GET", "/v9/projects", Some(&tok), None).await;
+    assert_eq!(s, 404);
+    assert!(body["detail"].as_str().unwrap().contains("1, 2"), "{body}");
+}
+
+#[tokio::test]
+async fn another_tenant_gets_404_through_v1_too() {
+    let app = App::new().await;
+    let a = app.token("acme").await;
+    let b = app.token("globex").await;
+    let (_, _, p) = app
+        .call(
+            "POST",
+            "/v1/projects",
+            Some(&a),
+            Some(json!({"name": "secret"})),
+        )
+        .await;
+    let pid = p["id"].as_str().unwrap();
+    let (_, _, task) = app
+        .call(
+            "POST",
+            &format!("/v1/projects/{pid}/tasks"),
+            Some(&a),
+            Some(json!({"title": "t", "done": false})),
+        )
+        .await;
+    let tid = task["id"].as_str().unwrap();
+    for (m, uri, body) in [
+        ("GET", format!("/v1/projects/{pid}"), None),
+        (
+            "POST",
+            format!("/v1/projects/{pid}/tasks"),
+            Some(json!({"title": "x", "done": true})),
+        ),
+        ("GET", format!("/v1/tasks/{tid}"), None),
+    ] {
+        let (s, _, _) = app.call(m, &uri, Some(&b), body).await;
+        assert_eq!(s, 404, "{m} {uri}");
+    }
+    let (_, _, list) = app.call("GET", "/v1/projects", Some(&b), None).await;
+    assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn committed_documents_equal_what_is_served_and_v1_is_deprecated() {
+    let app = App::new().await;
+    for version in ["v1", "v2"] {
+        let (s, _, served) = app
+            .call("GET", &format!("/openapi/{version}.json"), None, None)
+            .await;
+        assert_eq!(s, 200);
+        let path = format!("{}/openapi/{version}.json", env!("CARGO_MANIFEST_DIR"));
+        let committed: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            served, committed,
+            "{path} is stale: run `cargo run -p taskboard -- openapi export`"
+        );
+        assert_eq!(
+            served["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        for (_, item) in served["paths"].as_object().unwrap() {
+            for (_, op) in item.as_object().unwrap() {
+                assert_eq!(op["deprecated"] == true, version == "v1", "{op}");
+            }
+        }
+    }
+    let (s, _, _) = app.call("GET", "/openapi/v2-3.0.json", None, None).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn docs_page_and_its_assets_are_served_locally() {
+    let app = App::new().await;
+    let req = Request::builder().uri("/docs").body(Body::empty()).unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(html.contains("/openapi/v2.json"));
+    for src in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
+        assert!(html.contains(src));
+        let req = Request::builder().uri(src).body(Body::empty()).unwrap();
+        let res = app.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200, "{src}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
+}
