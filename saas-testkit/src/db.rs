@@ -7,45 +7,41 @@ use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::{Connection, Executor, PgConnection};
 
-/// The URL of the server tests run against: `SAAS_TEST_DATABASE_URL`, else `DATABASE_URL`,
-/// else the local default `postgres://postgres@127.0.0.1:5432/postgres`.
-pub fn server_url() -> String {
-    ["SAAS_TEST_DATABASE_URL", "DATABASE_URL"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
-    let mut parsed = url::Url::parse(url).context("test database URL")?;
-    parsed.set_path(&format!("/{database}"));
-    Ok(parsed.to_string())
-}
+use crate::server::{server_url, with_database};
+use crate::template::{TEMPLATE_ROLE, ensure_template};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A database of its own for one test, dropped (with its request role) when the value is.
+fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..8)
+            .unwrap_or("x")
+    )
+}
+
+/// A database of its own for one test, dropped when the value is (on success, failure and
+/// panic alike; a crashed process's databases are swept by the next run).
 #[derive(Debug)]
 pub struct TestDb {
     name: String,
     url: String,
     server: String,
+    role: String,
+    own_role: bool,
 }
 
 impl TestDb {
-    /// Creates an empty database with a unique name.
+    /// An empty database with a request role of its own (tests that break the role, or
+    /// migrate by themselves).
     pub async fn new() -> anyhow::Result<TestDb> {
-        let server = server_url();
-        let name = format!(
-            "saas_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            uuid::Uuid::new_v4()
-                .simple()
-                .to_string()
-                .get(..8)
-                .unwrap_or("x")
-        );
+        let server = server_url().await?;
+        let name = unique_name("saas_test");
         let mut conn = PgConnection::connect(&server)
             .await
             .with_context(|| format!("connecting to the test server {server}"))?;
@@ -54,7 +50,46 @@ impl TestDb {
             .context("creating a test database")?;
         conn.close().await.ok();
         let url = with_database(&server, &name)?;
-        Ok(TestDb { name, url, server })
+        let role = format!("{name}_app");
+        Ok(TestDb {
+            name,
+            url,
+            server,
+            role,
+            own_role: true,
+        })
+    }
+
+    /// A database cloned from the template of `migrations` (built once per migration set):
+    /// migrated, protected and audited already.
+    pub async fn from_template(
+        migrations: Option<&sqlx::migrate::Migrator>,
+    ) -> anyhow::Result<TestDb> {
+        Self::clone_template(migrations, "saas_test").await
+    }
+
+    pub(crate) async fn clone_template(
+        migrations: Option<&sqlx::migrate::Migrator>,
+        prefix: &str,
+    ) -> anyhow::Result<TestDb> {
+        let server = server_url().await?;
+        let template = ensure_template(&server, migrations).await?;
+        let name = unique_name(prefix);
+        let mut conn = PgConnection::connect(&server).await?;
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        )))
+        .await
+        .context("cloning the template database")?;
+        conn.close().await.ok();
+        let url = with_database(&server, &name)?;
+        Ok(TestDb {
+            name,
+            url,
+            server,
+            role: TEMPLATE_ROLE.into(),
+            own_role: false,
+        })
     }
 
     /// The owner's URL of this database.
@@ -67,13 +102,12 @@ impl TestDb {
         &self.name
     }
 
-    /// A request role name unique to this database, so tests can break their own role
-    /// (for the audit's sake) without touching other tests.
+    /// The request role requests run as on this database.
     pub fn request_role(&self) -> String {
-        format!("{}_app", self.name)
+        self.role.clone()
     }
 
-    /// A tenancy configuration for this database with its own request role.
+    /// A tenancy configuration for this database (small pools).
     pub fn config(&self) -> TenancyConfig {
         TenancyConfig::new(self.url.clone())
             .request_role(self.request_role())
@@ -93,13 +127,23 @@ impl TestDb {
     pub async fn owner_conn(&self) -> anyhow::Result<PgConnection> {
         Ok(PgConnection::connect(&self.url).await?)
     }
+
+    /// Keeps the database after the test (for inspection); returns its URL.
+    pub fn keep(mut self) -> String {
+        let url = std::mem::take(&mut self.url);
+        self.name.clear();
+        url
+    }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
         let server = self.server.clone();
         let name = self.name.clone();
-        let role = self.request_role();
+        let role = self.own_role.then(|| self.role.clone());
         // Drop from a thread of its own: Drop cannot await, and the test's runtime may be
         // shutting down.
         let dropper = std::thread::spawn(move || {
@@ -114,11 +158,13 @@ impl Drop for TestDb {
                                 "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                             )))
                             .await;
-                        let _ = conn
-                            .execute(sqlx::AssertSqlSafe(format!(
-                                "DROP ROLE IF EXISTS \"{role}\""
-                            )))
-                            .await;
+                        if let Some(role) = role {
+                            let _ = conn
+                                .execute(sqlx::AssertSqlSafe(format!(
+                                    "DROP ROLE IF EXISTS \"{role}\""
+                                )))
+                                .await;
+                        }
                     }
                 });
             }

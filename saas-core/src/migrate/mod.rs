@@ -27,8 +27,10 @@ pub async fn migrate_all(
             .execute(&mut *conn)
             .await?;
         if let Some(migrator) = migrations {
+            // `run_direct` rather than `run`: `run`'s `Acquire` bound makes the future
+            // non-Send (sqlx documents this workaround on `run_direct`).
             migrator
-                .run(&mut *conn)
+                .run_direct(None, &mut *conn, false)
                 .await
                 .map_err(|e| Error::Config(format!("application migration failed: {e}")))?;
         }

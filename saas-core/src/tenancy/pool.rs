@@ -224,6 +224,24 @@ struct Inner {
 }
 
 /// The tenancy runtime: cheap to clone, shared by every request.
+#[cfg(test)]
+mod send_checks {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    #[allow(dead_code)]
+    fn futures_are_send(
+        owner: &PgPool,
+        config: &TenancyConfig,
+        m: Option<&sqlx::migrate::Migrator>,
+    ) {
+        assert_send(crate::migrate::migrate_all(owner, m, config));
+        assert_send(super::super::audit::run(owner, owner, "x"));
+        assert_send(Tenancy::start(config.clone(), ResolverChain::new(), m));
+    }
+}
+
 #[derive(Clone)]
 pub struct Tenancy {
     inner: Arc<Inner>,

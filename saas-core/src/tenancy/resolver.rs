@@ -49,6 +49,12 @@ pub trait TenantResolver: Send + Sync + 'static {
     /// `Ok(None)` when the request carries no credential of this kind; `Err` (a 401) when it
     /// carries one that is invalid.
     fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>>;
+
+    /// An issuer of credentials this resolver accepts, when it can make one (HS256 JWT):
+    /// the testkit uses it to act as a tenant.
+    fn token_issuer(&self) -> Option<JwtIssuer> {
+        None
+    }
 }
 
 /// Several resolvers that must agree.
@@ -75,6 +81,11 @@ impl ResolverChain {
     pub fn with(mut self, resolver: impl TenantResolver) -> Self {
         self.resolvers.push(Arc::new(resolver));
         self
+    }
+
+    /// The first issuer any resolver can make (see [`TenantResolver::token_issuer`]).
+    pub fn token_issuer(&self) -> Option<JwtIssuer> {
+        self.resolvers.iter().find_map(|r| r.token_issuer())
     }
 
     /// The names of the resolvers, in order.
@@ -179,6 +190,8 @@ pub struct JwtResolver {
     key: DecodingKey,
     validation: Validation,
     claim: String,
+    /// The shared secret, for HS256 (so tests can issue matching tokens).
+    secret: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for JwtResolver {
@@ -200,12 +213,16 @@ impl JwtResolver {
             key,
             validation,
             claim: "tenant_id".into(),
+            secret: None,
         }
     }
 
     /// HS256 with a shared secret (its UTF-8 or raw bytes).
     pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
-        Self::with_key(DecodingKey::from_secret(secret.as_ref()), Algorithm::HS256)
+        let mut resolver =
+            Self::with_key(DecodingKey::from_secret(secret.as_ref()), Algorithm::HS256);
+        resolver.secret = Some(secret.as_ref().to_vec());
+        resolver
     }
 
     /// HS256 with the secret in an environment variable.
@@ -313,6 +330,14 @@ pub fn bearer_token(parts: &Parts) -> ApiResult<Option<&str>> {
 impl TenantResolver for JwtResolver {
     fn name(&self) -> &'static str {
         "bearer"
+    }
+
+    fn token_issuer(&self) -> Option<JwtIssuer> {
+        self.secret.as_ref().map(|secret| {
+            let mut issuer = JwtIssuer::hs256(secret);
+            issuer.claim = self.claim.clone();
+            issuer
+        })
     }
 
     fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>> {

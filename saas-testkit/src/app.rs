@@ -1,0 +1,199 @@
+//! [`TestApp`]: the application under test, served on an ephemeral port, with HTTP clients
+//! bound to tenants.
+
+use std::net::SocketAddr;
+
+use saas_core::app::SaasApp;
+use saas_core::tenancy::pool::Tenancy;
+use saas_core::tenancy::registry::Tenant;
+use saas_core::tenancy::resolver::JwtIssuer;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The app under test. Dropping it stops the server.
+#[derive(Debug)]
+pub struct TestApp {
+    addr: SocketAddr,
+    tenancy: Tenancy,
+    issuer: Option<JwtIssuer>,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// Builds `app` (migrations, audit) and serves it on `127.0.0.1:0`.
+    pub async fn serve(app: SaasApp) -> anyhow::Result<TestApp> {
+        let (tenancy, router) = app.build().await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let issuer = tenancy.resolvers().token_issuer();
+        Ok(TestApp {
+            addr,
+            tenancy,
+            issuer,
+            client: reqwest::Client::new(),
+            server,
+        })
+    }
+
+    /// The app's tenancy runtime (its registry, pools).
+    pub fn tenancy(&self) -> &Tenancy {
+        &self.tenancy
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A client acting as `tenant` (a bearer token from the app's own HS256 resolver).
+    pub fn as_tenant(&self, tenant: &Tenant) -> Client<'_> {
+        let issuer = self
+            .issuer
+            .as_ref()
+            .expect("the app has no HS256 JWT resolver to issue test tokens with");
+        let token = issuer
+            .issue(tenant.id, "saas-testkit", 3600)
+            .expect("issuing a test token");
+        Client {
+            app: self,
+            token: Some(token),
+        }
+    }
+
+    /// A client with this bearer token.
+    pub fn with_token(&self, token: impl Into<String>) -> Client<'_> {
+        Client {
+            app: self,
+            token: Some(token.into()),
+        }
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Client<'_> {
+        Client {
+            app: self,
+            token: None,
+        }
+    }
+}
+
+/// An HTTP client bound to one tenant (or none).
+#[derive(Debug, Clone)]
+pub struct Client<'a> {
+    app: &'a TestApp,
+    token: Option<String>,
+}
+
+impl Client<'_> {
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> TestResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self.app.client.request(method.clone(), self.app.url(path));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        TestResponse {
+            request: format!("{method} {path}"),
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send("GET", path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: impl Serialize) -> TestResponse {
+        let body = serde_json::to_value(body).expect("a JSON body");
+        self.send("POST", path, Some(&body)).await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: impl Serialize) -> TestResponse {
+        let body = serde_json::to_value(body).expect("a JSON body");
+        self.send("PATCH", path, Some(&body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.send("DELETE", path, None).await
+    }
+}
+
+/// A response, read to the end.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// `METHOD path`, for messages.
+    pub request: String,
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// Panics unless the status is `expected`, showing the body.
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status,
+            expected,
+            "{} answered {}: {}",
+            self.request,
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+
+    /// The body as JSON of type `T`.
+    #[track_caller]
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{}: body is not the expected JSON ({e}): {}",
+                self.request,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as a JSON value (`Null` when empty or not JSON).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
