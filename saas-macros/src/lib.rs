@@ -446,3 +446,15 @@ pub fn routes(input: TokenStream) -> TokenStream {
 pub fn version_change(args: TokenStream, item: TokenStream) -> TokenStream {
     version_change::version_change(args.into(), item.into()).into()
 }
+
+mod testkit_test;
+
+/// `#[saas_testkit::test]`: use it through `saas_testkit` (which re-exports it). Wraps an
+/// `async fn name(env: TestEnv)` in a multi-threaded `#[tokio::test]` and builds the
+/// environment first. Keys: `migrations = PATH` (a `sqlx::migrate::Migrator` static) and
+/// `isolation = "tenant"` (default: fresh tenants in a database shared by the process) or
+/// `"database"` (a database cloned from the template).
+#[proc_macro_attribute]
+pub fn testkit_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    testkit_test::expand(args.into(), item.into()).into()
+}

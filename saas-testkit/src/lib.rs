@@ -12,6 +12,23 @@ pub use env::{Isolation, TestEnv, TestEnvBuilder};
 pub use server::{server_url, sweep_stale, with_database};
 pub use template::{TEMPLATE_ROLE, ensure_template, template_hash};
 
+/// Marks an `async fn name(env: TestEnv)` as a test with a ready environment:
+///
+/// ```no_run
+/// #[saas_testkit::test]
+/// async fn tenants_start_empty(env: saas_testkit::TestEnv) {
+///     let acme = env.tenant("acme").await;
+///     let mut tx = env.tx(&acme);
+///     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM saas.tenants")
+///         .fetch_one(env.tenancy().owner_pool())
+///         .await
+///         .unwrap();
+///     assert!(n >= 1);
+///     let _ = tx.conn().await.unwrap();
+/// }
+/// ```
+pub use saas_macros::testkit_test as test;
+
 /// Paths used by `#[saas_testkit::test]`. Not public API.
 #[doc(hidden)]
 pub mod __private {

@@ -56,16 +56,20 @@ pub(crate) fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
 }
 
 impl CivilDate {
-    /// Parses exactly `YYYY-MM-DD`, checking the month and the day of the month.
-    pub(crate) fn parse(text: &str) -> Result<CivilDate, String> {
+    /// Whether `text` looks like `YYYY-MM-DD` (digits and dashes in place).
+    fn has_shape(text: &str) -> bool {
         let bytes = text.as_bytes();
-        let shape_ok = bytes.len() == 10
+        bytes.len() == 10
             && bytes[4] == b'-'
             && bytes[7] == b'-'
             && [0, 1, 2, 3, 5, 6, 8, 9]
                 .iter()
-                .all(|&i| bytes[i].is_ascii_digit());
-        if !shape_ok {
+                .all(|&i| bytes[i].is_ascii_digit())
+    }
+
+    /// Parses exactly `YYYY-MM-DD`, checking the month and the day of the month.
+    pub(crate) fn parse(text: &str) -> Result<CivilDate, String> {
+        if !Self::has_shape(text) {
             return Err(format!("`{text}` is not a date of the form YYYY-MM-DD"));
         }
         let year: u16 = digits(&text[0..4]);
@@ -156,7 +160,15 @@ pub(crate) fn parse_instant(text: &str) -> Result<i64, String> {
     let Some(date_part) = text.get(..10) else {
         return CivilDate::parse(text).map(CivilDate::unix_seconds);
     };
-    let date = CivilDate::parse(date_part)?;
+    let date = CivilDate::parse(date_part).map_err(|why| {
+        if CivilDate::has_shape(date_part) {
+            why
+        } else {
+            format!(
+                "`{text}` is neither YYYY-MM-DD nor an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SSZ)"
+            )
+        }
+    })?;
     let rest = &text[10..];
     if rest.is_empty() {
         return Ok(date.unix_seconds());
@@ -282,6 +294,18 @@ mod tests {
         ] {
             assert!(parse_instant(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_quote_the_whole_text() {
+        assert_eq!(
+            parse_instant("next tuesday"),
+            Err("`next tuesday` is neither YYYY-MM-DD nor an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SSZ)".into())
+        );
+        assert_eq!(
+            parse_instant("2026-02-30T00:00:00Z"),
+            Err("`2026-02-30` has day 30; February 2026 has 28 days".into())
+        );
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! What an isolated test costs, for the reference app's migration set, in one run:
+//!
+//! - `sqlx_test_way` (baseline): a new database and every migration run into it, as
+//!   `#[sqlx::test]` does;
+//! - `database_from_template`: a new database cloned from the testkit's template;
+//! - `shared_tier_tenant`: a new tenant in the shared database.
+//!
+//! Run: `cargo bench -p saas-testkit --bench provisioning`, then
+//! `scripts/bench-ratios.py provisioning sqlx_test`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use saas_core::tenancy::registry::NewTenant;
+use saas_testkit::{Isolation, TestEnv};
+use sqlx::{Connection, Executor, PgConnection};
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(saas_testkit::server_url()).unwrap();
+    let template = rt
+        .block_on(saas_testkit::ensure_template(
+            &server,
+            Some(&taskboard::MIGRATIONS),
+        ))
+        .unwrap();
+    let env = rt
+        .block_on(
+            TestEnv::builder()
+                .migrations(&taskboard::MIGRATIONS)
+                .isolation(Isolation::Tenant)
+                .start(),
+        )
+        .unwrap();
+    let mut group = c.benchmark_group("provisioning");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(15));
+
+    let mut n = 0u64;
+    let mut name = || {
+        n += 1;
+        format!("saas_test_{}_bench_{n}", std::process::id())
+    };
+
+    group.bench_function("sqlx_test", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let names: Vec<String> = (0..iters).map(|_| name()).collect();
+            let server = server.clone();
+            async move {
+                let mut admin = PgConnection::connect(&server).await.unwrap();
+                let mut total = Duration::ZERO;
+                for db in &names {
+                    let start = Instant::now();
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+                        .await
+                        .unwrap();
+                    let url = saas_testkit::with_database(&server, db).unwrap();
+                    let mut conn = PgConnection::connect(&url).await.unwrap();
+                    sqlx::raw_sql(
+                        "CREATE SCHEMA saas; CREATE TABLE saas.tenants (id uuid PRIMARY KEY)",
+                    )
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                    taskboard::MIGRATIONS
+                        .run_direct(None, &mut conn, false)
+                        .await
+                        .unwrap();
+                    total += start.elapsed();
+                    conn.close().await.ok();
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE \"{db}\" WITH (FORCE)"
+                        )))
+                        .await
+                        .unwrap();
+                }
+                total
+            }
+        })
+    });
+
+    group.bench_function("database_from_template", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let names: Vec<String> = (0..iters).map(|_| name()).collect();
+            let (server, template) = (server.clone(), template.clone());
+            async move {
+                let mut admin = PgConnection::connect(&server).await.unwrap();
+                let mut total = Duration::ZERO;
+                for db in &names {
+                    let start = Instant::now();
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "CREATE DATABASE \"{db}\" TEMPLATE \"{template}\""
+                        )))
+                        .await
+                        .unwrap();
+                    total += start.elapsed();
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE \"{db}\" WITH (FORCE)"
+                        )))
+                        .await
+                        .unwrap();
+                }
+                total
+            }
+        })
+    });
+
+    let mut t = 0u64;
+    group.bench_function("shared_tier_tenant", |b| {
+        b.to_async(&rt).iter(|| {
+            t += 1;
+            let slug = format!("bench-{}-{t}", std::process::id());
+            let tenants = env.tenancy().tenants().clone();
+            async move {
+                tenants
+                    .create(NewTenant {
+                        slug,
+                        name: "bench".into(),
+                        tier: None,
+                    })
+                    .await
+                    .unwrap()
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
