@@ -98,7 +98,7 @@ fn run(mut command: Command) -> Result<(), DevDbError> {
 }
 
 /// Starts (or reuses) a throwaway cluster in `dir` on `port` and returns its URL. It is
-/// stopped when process `owner_pid` exits.
+/// stopped, and `dir` removed, when process `owner_pid` exits.
 pub async fn start_cluster(dir: &Path, port: u16, owner_pid: u32) -> Result<String, DevDbError> {
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     if answers(&url).await {

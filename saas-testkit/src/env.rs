@@ -160,6 +160,26 @@ impl TestEnv {
         TenantTx::begin(&self.tenancy, tenant.id)
     }
 
+    /// A factory: inserts one row as `tenant` and commits it.
+    ///
+    /// ```no_run
+    /// # async fn demo(env: &saas_testkit::TestEnv, acme: &saas_core::tenancy::registry::Tenant) {
+    /// # use saas_core::prelude::*;
+    /// # #[derive(TenantScoped, sqlx::FromRow)]
+    /// # #[tenant(table = "notes")]
+    /// # struct Note { tenant_id: TenantId, #[tenant(generated)] id: Uuid, body: String }
+    /// let note: Note = env.create(acme, NewNote { body: "hello".into() }).await;
+    /// # }
+    /// ```
+    pub async fn create<M: saas_core::TenantScoped>(&self, tenant: &Tenant, new: M::New) -> M {
+        let mut tx = self.tx(tenant);
+        let row = M::insert(&mut tx, new).await.unwrap_or_else(|e| {
+            panic!("creating a {} as {}: {e}", M::meta().type_name, tenant.slug)
+        });
+        tx.commit().await.expect("committing a factory row");
+        row
+    }
+
     /// Serves `app` on an ephemeral port against this environment's database.
     pub async fn app(&self, app: SaasApp) -> TestApp {
         let mut config = self.config();

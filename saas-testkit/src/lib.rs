@@ -3,12 +3,16 @@
 mod app;
 mod db;
 mod env;
+mod isolation;
 mod server;
 mod template;
 
 pub use app::{Client, TestApp, TestResponse};
 pub use db::TestDb;
 pub use env::{Isolation, TestEnv, TestEnvBuilder};
+pub use isolation::{
+    IsolationCheck, IsolationReport, Violation, assert_isolated, assert_isolated_interleaved,
+};
 pub use server::{server_url, sweep_stale, with_database};
 pub use template::{TEMPLATE_ROLE, ensure_template, template_hash};
 

@@ -172,3 +172,52 @@ async fn the_template_is_built_once_and_shared() {
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("saas_tpl_"));
 }
+
+#[tokio::test]
+async fn factories_create_rows_as_a_tenant() {
+    let env = env(Isolation::Tenant).await;
+    let (acme, globex) = (env.tenant("acme").await, env.tenant("globex").await);
+    let p: taskboard::models::Project = env
+        .create(
+            &acme,
+            taskboard::models::NewProject {
+                name: "made".into(),
+            },
+        )
+        .await;
+    assert_eq!(p.tenant_id, acme.id);
+    use saas_core::TenantScoped;
+    let mut tx = env.tx(&globex);
+    assert_eq!(
+        taskboard::models::Project::get(&mut tx, p.id)
+            .await
+            .unwrap_err()
+            .status(),
+        404
+    );
+}
+
+/// The last resort of provisioning: a cluster of our own from the installed binaries.
+#[tokio::test]
+async fn a_throwaway_cluster_starts_from_the_installed_binaries() {
+    if saas_core::devdb::find_binaries().is_none() {
+        panic!(
+            "PostgreSQL binaries are required for the test suite (scripts/ensure-postgres.sh installs them)"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("saas-testkit-cluster-{}", std::process::id()));
+    let port = 40_000 + (std::process::id() % 10_000) as u16;
+    // Owned by this test process: the watchdog stops it when the process exits.
+    let url = saas_core::devdb::start_cluster(&dir, port, std::process::id())
+        .await
+        .unwrap();
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(fsync, "off");
+    let db = saas_testkit::with_database(&url, "postgres").unwrap();
+    assert!(db.contains(&port.to_string()));
+    conn.close().await.ok();
+}

@@ -225,14 +225,11 @@ pub(crate) fn range(cx: &mut Ctxt, syntax: &RangeSyntax) -> Option<VersionRange>
                 empty(cx, syntax, &written, &introduced);
                 return None;
             }
-            match last.value.successor() {
-                Some(value) => Some(Version {
-                    value,
-                    span: last.span,
-                }),
-                // `..=` the very last version there can be: no end.
-                None => None,
-            }
+            // `..=` the very last version there can be: no end.
+            last.value.successor().map(|value| Version {
+                value,
+                span: last.span,
+            })
         }
         (RangeOp::Exclusive(_), None) => None,
         (RangeOp::Exclusive(_), Some(_)) => {

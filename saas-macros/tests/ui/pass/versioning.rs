@@ -53,7 +53,10 @@ mod projects {
     #[endpoint(get, "/projects/{id}", versions = 2.., tag = "projects",
                responses((status = 200, body = ProjectBody)))]
     pub async fn get_project(_tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Json<ProjectBody>> {
-        Ok(Json(ProjectBody { id, name: "Docs".into() }))
+        Ok(Json(ProjectBody {
+            id,
+            name: "Docs".into(),
+        }))
     }
 
     /// The projects, the version-1 way.
@@ -76,7 +79,10 @@ async fn create_task(Json(task): Json<TaskBody>) -> ApiResult<Json<TaskBody>> {
 /// Version-1 clients get tasks without labels.
 #[version_change(from = 2, to = 1)]
 fn task_to_v1(task: TaskBody) -> TaskV1 {
-    TaskV1 { id: task.id, title: task.title }
+    TaskV1 {
+        id: task.id,
+        title: task.title,
+    }
 }
 
 fn main() {
@@ -88,7 +94,10 @@ fn main() {
     assert_eq!(api.versions.newest(), Some(ApiVersion::Int(2)));
 
     let get = api.endpoints[0].decl;
-    assert_eq!((get.name, get.method, get.path), ("get_project", "GET", "/projects/{id}"));
+    assert_eq!(
+        (get.name, get.method, get.path),
+        ("get_project", "GET", "/projects/{id}")
+    );
     assert_eq!((get.introduced, get.removed), (ApiVersion::Int(2), None));
     assert!(get.lives_in(&ApiVersion::Int(2)) && !get.lives_in(&ApiVersion::Int(1)));
 
@@ -97,16 +106,25 @@ fn main() {
     assert_eq!(old.deprecated, Some(1_772_323_200));
     assert_eq!(old.docs, Some("https://example.com/boards"));
     let successor = old.successor.unwrap();
-    assert_eq!((successor.version, successor.path), (ApiVersion::Int(2), Some("/boards/{id}/projects")));
+    assert_eq!(
+        (successor.version, successor.path),
+        (ApiVersion::Int(2), Some("/boards/{id}/projects"))
+    );
 
     let create = api.endpoints[2].decl;
-    assert_eq!((create.method, create.introduced), ("POST", ApiVersion::Int(1)));
+    assert_eq!(
+        (create.method, create.introduced),
+        ("POST", ApiVersion::Int(1))
+    );
 
     // The router and the OpenAPI operation come from axum and utoipa.
     let _router: axum::routing::MethodRouter = (api.endpoints[0].method_router)();
     let operation = (api.endpoints[0].operation)();
     assert_eq!(operation.tags, Some(vec!["projects".to_owned()]));
-    assert_eq!((api.endpoints[2].operation)().operation_id.as_deref(), Some("create_task"));
+    assert_eq!(
+        (api.endpoints[2].operation)().operation_id.as_deref(),
+        Some("create_task")
+    );
     let mut schemas = Vec::new();
     (api.endpoints[2].schemas)(&mut schemas);
     let names: Vec<&str> = schemas.iter().map(|(name, _)| name.as_str()).collect();
@@ -117,10 +135,21 @@ fn main() {
         .into_iter()
         .find(|c| c.from == ApiVersion::Int(2) && c.to == ApiVersion::Int(1))
         .expect("the version change is registered");
-    assert_eq!(((change.input)().0, (change.output)().0), ("TaskBody".into(), "TaskV1".into()));
+    assert_eq!(
+        ((change.input)().0, (change.output)().0),
+        ("TaskBody".into(), "TaskV1".into())
+    );
     let id = Uuid::nil();
     let v1 = (change.apply)(serde_json::json!({ "id": id, "title": "a", "labels": ["x"] }));
     assert_eq!(v1, Ok(serde_json::json!({ "id": id, "title": "a" })));
     assert!((change.apply)(serde_json::json!({ "title": 3 })).is_err());
-    assert_eq!(task_to_v1(TaskBody { id, title: "b".into(), labels: vec![] }).title, "b");
+    assert_eq!(
+        task_to_v1(TaskBody {
+            id,
+            title: "b".into(),
+            labels: vec![]
+        })
+        .title,
+        "b"
+    );
 }
