@@ -1,81 +1,7 @@
-//! Cross-tenant isolation checks driven by the app's own OpenAPI document: one call tries
-//! every route of the API as another tenant, with real ids.
-//!
-//! # What [`assert_isolated`] proves
-//!
-//! ```no_run
-//! use saas_testkit::{TestEnv, assert_isolated, assert_isolated_interleaved};
-//!
-//! # async fn demo() -> anyhow::Result<()> {
-//! let env = TestEnv::builder().migrations(&taskboard::MIGRATIONS).start().await?;
-//! let app = env
-//!     .app(taskboard::app(taskboard::Settings {
-//!         admin_token: "admin-token".into(),
-//!         jwt_secret: "a-secret-for-tests-0123456789".into(),
-//!     }))
-//!     .await;
-//! assert_isolated(&app, &env).await; // the newest served version's document
-//! assert_isolated_interleaved(&app, &env, 8).await; // 8 random interleavings, 3 tenants
-//! # Ok(()) }
-//! ```
-//!
-//! The check reads `/openapi/{version}.json` from the running app (the newest served version,
-//! as linked from `/docs`, unless [`IsolationCheck::version`] names one), makes two fresh
-//! tenants, A and B, and then:
-//!
-//! 1. **A creates.** Every `POST` runs as A: routes without path parameters first, then those
-//!    whose parameters can be filled with ids A got back (`/v2/projects/{id}/tasks` with a
-//!    project's id), until nothing new can be created. Bodies are generated from the request
-//!    schema (see below). Every UUID under an id-like key (`id`, `*_id`, `*Id`) of A's responses
-//!    is one of A's ids.
-//! 2. **A's reads are recorded.** Every `GET` with path parameters, filled with A's ids, as A;
-//!    the answers that succeed (status and body bytes) are kept.
-//! 3. **B creates its own data**, the same way, so B's lists are not trivially empty.
-//! 4. **B tries A's ids.** Every operation with path parameters (`GET`, then `POST`, `PUT`,
-//!    `PATCH`, and `DELETE` last), with each of A's ids in each parameter, as B: the answer must
-//!    be **404**. A 2xx is a leak, a 403 tells B that the resource exists, a 5xx is a crash;
-//!    anything else means the check's request never reached the lookup, and is reported too.
-//!    Bodies of these requests are generated with B's ids, so only the path is foreign.
-//!    Requests without path parameters whose body holds ids (`{"project_id": ..}`) are also
-//!    sent by B with A's ids there; they must fail with a 4xx other than 403.
-//! 5. **B's reads hold none of A's ids**: every `GET` without path parameters (the lists), and
-//!    every `GET` with path parameters filled with B's own ids. The raw body is searched for
-//!    each of A's ids.
-//! 6. **A's reads are unchanged**, byte for byte: B's writes and deletes changed nothing.
-//!
-//! Every problem is collected; the panic lists them all (method, route, the path sent, status,
-//! and the start of the body), with notes on what could not be covered. To inspect the result
-//! without panicking, use [`IsolationCheck::report`].
-//!
-//! # Generated bodies
-//!
-//! The smallest body the schema accepts, as far as it says: `$ref`s are resolved; objects get
-//! their `required` properties only; strings are `"isolation-probe"` (`"intrusion-probe"` in
-//! tenant B's bodies, so that a write of B's that went through changes A's data), cut or padded to
-//! `minLength`/`maxLength` (`format`s `uuid`, `date-time`, `date`, `email`, `uri` get a value of
-//! that form; a `uuid` is one of the tenant's ids, preferring one whose kind matches the
-//! property's name, `project_id` -> a project's); integers and numbers are 1, or the `minimum`
-//! when there is one; booleans are `false`; enums and `const`s their first value; arrays are
-//! empty unless `minItems`; `oneOf`/`anyOf` take the first branch that is not `null`, and
-//! `allOf` merges its branches. `pattern` is not honoured: a route whose body needs one can be
-//! left out with [`IsolationCheck::skip`] (and tested by hand).
-//!
-//! # The interleaved variant
-//!
-//! [`assert_isolated_interleaved`] (or [`IsolationCheck::assert_interleaved`]) uses proptest to
-//! draw sequences of up to [`IsolationCheck::max_steps`] operations of the document by three
-//! tenants (each seeded with the creation walk above). Each step is an operation, the tenant
-//! that sends it, and whose ids fill its path. The invariant: a tenant's responses never hold
-//! another tenant's ids, and another tenant's ids always answer 404. A failing sequence is
-//! shrunk (with a bounded budget, on fresh tenants each try) and reported with the seed that
-//! replays it ([`IsolationCheck::seed`]).
-//!
-//! # Limits
-//!
-//! The document must use path-prefix versioning (`/v2/...`, the default), and the app must be
-//! served with an HS256 resolver ([`TestApp::as_tenant`]). Responses that change on their own
-//! between two reads (a `now` timestamp, a counter) fail step 6: leave such routes out with
-//! [`IsolationCheck::skip`].
+//! Cross-tenant isolation checks driven by the app's own OpenAPI document: every route of the
+//! API, tried by another tenant with real ids. The crate exports [`IsolationCheck`], whose page
+//! says what is checked, and the shorthands [`assert_isolated`] and
+//! [`assert_isolated_interleaved`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -107,8 +33,8 @@ const INTRUDER_PROBE: &str = "intrusion-probe";
 /// Checks that two fresh tenants cannot see or touch each other's data through any route of
 /// the app's newest served API version; panics listing every violation.
 ///
-/// Shorthand for `IsolationCheck::new().assert(app, env)`; see [the module](self) for what is
-/// checked and [`IsolationCheck`] for the options.
+/// Shorthand for `IsolationCheck::new().assert(app, env)`; see [`IsolationCheck`] for what is
+/// checked, and its options.
 pub async fn assert_isolated(app: &TestApp, env: &TestEnv) {
     IsolationCheck::new().assert(app, env).await;
 }
@@ -124,7 +50,87 @@ pub async fn assert_isolated_interleaved(app: &TestApp, env: &TestEnv, cases: u3
         .await;
 }
 
-/// An isolation check with options; [`assert_isolated`] runs the defaults.
+/// Proves, through HTTP, that tenants cannot see or touch each other's data: walks the app's
+/// OpenAPI document and tries every route as another tenant. [`assert_isolated`] runs the
+/// defaults.
+///
+/// # What [`assert_isolated`] proves
+///
+/// ```no_run
+/// use saas_testkit::{TestEnv, assert_isolated, assert_isolated_interleaved};
+///
+/// # async fn demo() -> anyhow::Result<()> {
+/// let env = TestEnv::builder().migrations(&taskboard::MIGRATIONS).start().await?;
+/// let app = env
+///     .app(taskboard::app(taskboard::Settings {
+///         admin_token: "admin-token".into(),
+///         jwt_secret: "a-secret-for-tests-0123456789".into(),
+///     }))
+///     .await;
+/// assert_isolated(&app, &env).await; // the newest served version's document
+/// assert_isolated_interleaved(&app, &env, 8).await; // 8 random interleavings, 3 tenants
+/// # Ok(()) }
+/// ```
+///
+/// The check reads `/openapi/{version}.json` from the running app (the newest served version,
+/// as linked from `/docs`, unless [`IsolationCheck::version`] names one), makes two fresh
+/// tenants, A and B, and then:
+///
+/// 1. **A creates.** Every `POST` runs as A: routes without path parameters first, then those
+///    whose parameters can be filled with ids A got back (`/v2/projects/{id}/tasks` with a
+///    project's id), until nothing new can be created. Bodies are generated from the request
+///    schema (see below). Every UUID under an id-like key (`id`, `*_id`, `*Id`) of A's responses
+///    is one of A's ids.
+/// 2. **A's reads are recorded.** Every `GET` with path parameters, filled with A's ids, as A;
+///    the answers that succeed (status and body bytes) are kept.
+/// 3. **B creates its own data**, the same way, so B's lists are not trivially empty.
+/// 4. **B tries A's ids.** Every operation with path parameters (`GET`, then `POST`, `PUT`,
+///    `PATCH`, and `DELETE` last), with each of A's ids in each parameter, as B: the answer must
+///    be **404**. A 2xx is a leak, a 403 tells B that the resource exists, a 5xx is a crash;
+///    anything else means the check's request never reached the lookup, and is reported too.
+///    Bodies of these requests are generated with B's ids, so only the path is foreign.
+///    Requests without path parameters whose body holds ids (`{"project_id": ..}`) are also
+///    sent by B with A's ids there; they must fail with a 4xx other than 403.
+/// 5. **B's reads hold none of A's ids**: every `GET` without path parameters (the lists), and
+///    every `GET` with path parameters filled with B's own ids. The raw body is searched for
+///    each of A's ids.
+/// 6. **A's reads are unchanged**, byte for byte: B's writes and deletes changed nothing.
+///
+/// Every problem is collected; the panic lists them all (method, route, the path sent, status,
+/// and the start of the body), with notes on what could not be covered. To inspect the result
+/// without panicking, use [`IsolationCheck::report`].
+///
+/// # Generated bodies
+///
+/// The smallest body the schema accepts, as far as it says: `$ref`s are resolved; objects get
+/// their `required` properties only; strings are `"isolation-probe"` (`"intrusion-probe"` in
+/// tenant B's bodies, so that a write of B's that went through changes A's data), cut or padded to
+/// `minLength`/`maxLength` (`format`s `uuid`, `date-time`, `date`, `email`, `uri` get a value of
+/// that form; a `uuid` is one of the tenant's ids, preferring one whose kind matches the
+/// property's name, `project_id` -> a project's); integers and numbers are 1, or the `minimum`
+/// when there is one; booleans are `false`; enums and `const`s their first value; arrays are
+/// empty unless `minItems`; `oneOf`/`anyOf` take the first branch that is not `null`, and
+/// `allOf` merges its branches. `pattern` is not honoured: a route whose body needs one can be
+/// left out with [`IsolationCheck::skip`] (and tested by hand).
+///
+/// # The interleaved variant
+///
+/// [`assert_isolated_interleaved`] (or [`IsolationCheck::assert_interleaved`]) uses proptest to
+/// draw sequences of up to [`IsolationCheck::max_steps`] operations of the document by three
+/// tenants (each seeded with the creation walk above). Each step is an operation, the tenant
+/// that sends it, and whose ids fill its path. The invariant: a tenant's responses never hold
+/// another tenant's ids, and another tenant's ids always answer 404. A failing sequence is
+/// shrunk (with a bounded budget, on fresh tenants each try) and reported with the seed that
+/// replays it ([`IsolationCheck::seed`]).
+///
+/// # Limits
+///
+/// The document must use path-prefix versioning (`/v2/...`, the default), and the app must be
+/// served with an HS256 resolver ([`TestApp::as_tenant`]). Responses that change on their own
+/// between two reads (a `now` timestamp, a counter) fail step 6: leave such routes out with
+/// [`IsolationCheck::skip`].
+///
+/// # Options
 ///
 /// ```no_run
 /// use saas_testkit::IsolationCheck;
@@ -210,7 +216,7 @@ impl IsolationCheck {
         self
     }
 
-    /// Runs the check (see [the module](self)) and panics listing every violation.
+    /// Runs the check (steps 1 to 6 above) and panics listing every violation.
     pub async fn assert(&self, app: &TestApp, env: &TestEnv) {
         let report = self.report(app, env).await;
         if !report.is_clean() {
@@ -365,7 +371,7 @@ impl IsolationCheck {
         report
     }
 
-    /// Random interleavings (see [the module](self)): panics with the shortest failing sequence
+    /// Random interleavings (see above): panics with the shortest failing sequence
     /// found, its violations and the seed.
     pub async fn assert_interleaved(&self, app: &TestApp, env: &TestEnv) {
         let (source, document) = self.document(app).await;
@@ -1226,6 +1232,14 @@ async fn run_interleaving(
         .await;
         log.push(format!("t{i} seeds {} ids", pools[i].all.len()));
     }
+    if pools.iter().all(Ids::is_empty) {
+        let notes = scratch.notes.join("; ");
+        violations.push(format!(
+            "no tenant could create anything, so no step can use another tenant's id: the check \
+             proves nothing ({notes})"
+        ));
+        return Some(InterleavingFailure { log, violations });
+    }
     for step in steps {
         let op = &api.ops[step.op.index(api.ops.len())];
         let (actor, owner) = (step.actor, step.owner);
@@ -1316,7 +1330,7 @@ async fn run_interleaving(
 // ---------------------------------------------------------------------------------------------
 // Bodies.
 
-/// Generates the smallest body a schema accepts (see the module's docs).
+/// Generates the smallest body a schema accepts (see [`IsolationCheck`]).
 struct Generator<'a> {
     document: &'a Value,
     ids: &'a Ids,

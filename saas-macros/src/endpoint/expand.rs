@@ -1,6 +1,5 @@
 //! Code generation from a checked [`Endpoint`]: the handler under `utoipa::path`, and a marker
-//! type `__endpoint_<fn>` implementing `Endpoint` (declaration, axum router, OpenAPI operation
-//! with its tags).
+//! type `__endpoint_<fn>` implementing `Endpoint` (declaration, axum router, OpenAPI operation).
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -66,16 +65,7 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
                 }
 
                 fn operation() -> #private::utoipa::openapi::path::Operation {
-                    // utoipa keeps `tag`/`tags` beside the operation (its `OpenApi` derive
-                    // merges them); the framework reads the operation alone, so merge here.
-                    let mut operation = <#path_struct as #private::utoipa::Path>::operation();
-                    let tags = <#path_struct as #private::utoipa::__dev::Tags<'static>>::tags();
-                    if !tags.is_empty() {
-                        operation.tags = ::core::option::Option::Some(
-                            tags.into_iter().map(::std::string::String::from).collect(),
-                        );
-                    }
-                    operation
+                    <#path_struct as #private::utoipa::Path>::operation()
                 }
 
                 fn schemas(

@@ -120,7 +120,7 @@ fn main() {
     // The router and the OpenAPI operation come from axum and utoipa.
     let _router: axum::routing::MethodRouter = (api.endpoints[0].method_router)();
     let operation = (api.endpoints[0].operation)();
-    assert_eq!(operation.tags, Some(vec!["projects".to_owned()]));
+    assert!(operation.responses.responses.contains_key("200"));
     assert_eq!(
         (api.endpoints[2].operation)().operation_id.as_deref(),
         Some("create_task")
