@@ -65,7 +65,16 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
                 }
 
                 fn operation() -> #private::utoipa::openapi::path::Operation {
-                    <#path_struct as #private::utoipa::Path>::operation()
+                    // utoipa keeps `tag`/`tags` apart from the operation (its OpenApi derive adds
+                    // them back); copy them in so per-version documents group operations.
+                    let mut operation = <#path_struct as #private::utoipa::Path>::operation();
+                    let tags = <#path_struct as #private::utoipa::__dev::Tags<'static>>::tags();
+                    if !tags.is_empty() {
+                        operation.tags = ::std::option::Option::Some(
+                            tags.into_iter().map(::std::string::String::from).collect(),
+                        );
+                    }
+                    operation
                 }
 
                 fn schemas(
