@@ -40,6 +40,7 @@ pub struct SaasApp {
     migrations: Option<&'static sqlx::migrate::Migrator>,
     routes: Option<RoutesFn>,
     body_limit: usize,
+    name: String,
     api: Option<Api>,
     versioning: VersioningOptions,
     openapi_dir: std::path::PathBuf,
@@ -63,6 +64,7 @@ impl SaasApp {
             migrations: None,
             routes: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            name: "saas-app".into(),
             api: None,
             versioning: VersioningOptions::default(),
             openapi_dir: "openapi".into(),
@@ -129,21 +131,33 @@ impl SaasApp {
         self
     }
 
-    fn resolved_config(&self) -> ApiResult<TenancyConfig> {
-        match &self.config {
-            Some(config) => Ok(config.clone()),
-            None => {
-                let url = std::env::var("DATABASE_URL")
-                    .map_err(|_| Error::Config("DATABASE_URL is not set".into()))?;
-                Ok(TenancyConfig::new(url).with_env_overrides())
-            }
+    /// The application's name: the development database is named after it.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    async fn resolved_config(&self) -> ApiResult<TenancyConfig> {
+        if let Some(config) = &self.config {
+            return Ok(config.clone());
         }
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                let url = crate::devdb::app_database(&self.name)
+                    .await
+                    .map_err(|e| Error::Config(format!("DATABASE_URL is not set and {e}")))?;
+                eprintln!("DATABASE_URL is not set: using the development database {url}");
+                url
+            }
+        };
+        Ok(TenancyConfig::new(url).with_env_overrides())
     }
 
     /// Starts the runtime (migrations, audit) and returns it with the wrapped router.
     pub async fn build(self) -> ApiResult<(Tenancy, Router)> {
         let versioned = self.versioned_api()?;
-        let config = self.resolved_config()?;
+        let config = self.resolved_config().await?;
         let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
         let mut router = match self.routes {
             Some(routes) => routes(&tenancy),
@@ -183,18 +197,19 @@ impl SaasApp {
                 }
             }
             Command::Serve { listen } => {
+                let docs = self.api.is_some();
                 let (tenancy, router) = self.build().await?;
-                serve(router, listen).await?;
+                serve_with_docs(router, listen, docs).await?;
                 tenancy.close().await;
             }
             Command::Migrate => {
-                let config = self.resolved_config()?;
+                let config = self.resolved_config().await?;
                 let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
                 println!("migrations applied; isolation audit passed");
                 tenancy.close().await;
             }
             Command::Tenants { command } => {
-                let config = self.resolved_config()?;
+                let config = self.resolved_config().await?;
                 let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
                 run_tenants(&tenancy, command).await?;
                 tenancy.close().await;
@@ -224,8 +239,20 @@ pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Rout
 /// Serves until SIGINT or SIGTERM, finishing in-flight requests. Prints `listening on ADDR`
 /// once connections are accepted.
 pub async fn serve(router: Router, listen: SocketAddr) -> std::io::Result<()> {
+    serve_with_docs(router, listen, false).await
+}
+
+/// [`serve`], also printing the API reference's URL when `docs` is set.
+pub async fn serve_with_docs(
+    router: Router,
+    listen: SocketAddr,
+    docs: bool,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
+    if docs {
+        println!("API reference: http://{addr}/docs");
+    }
     println!("listening on http://{addr}");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

@@ -100,6 +100,17 @@ fn run(mut command: Command) -> Result<(), DevDbError> {
 /// Starts (or reuses) a throwaway cluster in `dir` on `port` and returns its URL. It is
 /// stopped, and `dir` removed, when process `owner_pid` exits.
 pub async fn start_cluster(dir: &Path, port: u16, owner_pid: u32) -> Result<String, DevDbError> {
+    start_cluster_with(dir, port, owner_pid, true).await
+}
+
+/// Like [`start_cluster`]; `remove_on_exit: false` keeps the data directory (an app's
+/// development database survives restarts).
+pub async fn start_cluster_with(
+    dir: &Path,
+    port: u16,
+    owner_pid: u32,
+    remove_on_exit: bool,
+) -> Result<String, DevDbError> {
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     if answers(&url).await {
         return Ok(url);
@@ -144,8 +155,14 @@ pub async fn start_cluster(dir: &Path, port: u16, owner_pid: u32) -> Result<Stri
     } else {
         format!("{} -D {} -m fast stop", pg_ctl.display(), dir.display())
     };
-    let script =
-        format!("while kill -0 {owner_pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1");
+    let cleanup = if remove_on_exit {
+        format!("; rm -rf '{}'", dir.display())
+    } else {
+        String::new()
+    };
+    let script = format!(
+        "while kill -0 {owner_pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1{cleanup}"
+    );
     let _ = Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -188,4 +205,85 @@ fn parent_pid() -> Option<u32> {
     // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
     let rest = stat.rsplit_once(')')?.1;
     rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Installs PostgreSQL with apt-get when this process may (root, or password-less sudo);
+/// otherwise says which command to run.
+pub fn install_postgres() -> Result<(), DevDbError> {
+    let apt = |prefix: &[&str]| {
+        let mut update = Command::new(prefix.first().copied().unwrap_or("apt-get"));
+        update.args(&prefix[1..]).args(["update", "-qq"]);
+        let mut install = Command::new(prefix.first().copied().unwrap_or("apt-get"));
+        install
+            .args(&prefix[1..])
+            .args(["install", "-y", "-qq", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run(update).and_then(|()| run(install))
+    };
+    if is_root() {
+        apt(&["apt-get"])
+    } else if Command::new("sudo")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        apt(&["sudo", "-n", "apt-get"])
+    } else {
+        Err(DevDbError::NoBinaries)
+    }
+}
+
+/// The development database of an application when `DATABASE_URL` is unset: the local
+/// server if it answers, else a cluster of the app's own in `~/.local/share/saas/<app>/pg`
+/// (kept across runs, stopped when the app exits), installing PostgreSQL first when needed.
+/// Creates the database `<app>` and returns its URL.
+pub async fn app_database(app: &str) -> Result<String, DevDbError> {
+    let server = if answers(LOCAL_URL).await {
+        LOCAL_URL.to_string()
+    } else {
+        if find_binaries().is_none() {
+            eprintln!("PostgreSQL is not installed; installing it with apt-get ...");
+            install_postgres()?;
+        }
+        let base = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".local/share/saas")
+            .join(app)
+            .join("pg");
+        start_cluster_with(&base, 55_433, std::process::id(), false).await?
+    };
+    let database: String = app
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut conn = PgConnection::connect(&server)
+        .await
+        .map_err(|e| DevDbError::Start(e.to_string()))?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&database)
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(|e| DevDbError::Start(e.to_string()))?;
+    if exists.is_none() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{database}\""
+        )))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| DevDbError::Start(e.to_string()))?;
+    }
+    conn.close().await.ok();
+    let mut url = server;
+    if let Some(slash) = url.rfind('/') {
+        url.truncate(slash + 1);
+        url.push_str(&database);
+    }
+    Ok(url)
 }

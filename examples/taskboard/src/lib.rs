@@ -65,6 +65,7 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
 /// The application: resolvers, migrations and routes.
 pub fn app(settings: Settings) -> SaasApp {
     SaasApp::builder()
+        .name("taskboard")
         .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()))
         .migrations(&MIGRATIONS)
         .api(api::api())
