@@ -7,7 +7,10 @@ plain_axum, sqlx_test, baseline that exists)"""
 import json, os, sys
 
 group = sys.argv[1]
-root = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion", group)
+# Criterion writes under the target folder of the bench's working directory (its package).
+candidates = [os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion", group)]
+candidates += [os.path.join(pkg, "target", "criterion", group) for pkg in ("saas-core", "saas-testkit")]
+root = next((c for c in candidates if os.path.isdir(c)), candidates[0])
 benches = {}
 for name in sorted(os.listdir(root)):
     path = os.path.join(root, name, "new", "estimates.json")
