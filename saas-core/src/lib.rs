@@ -38,6 +38,7 @@ pub mod __private {
         TenantScoped,
     };
     pub use crate::tenancy::{TenantExecutor, TenantId};
+    pub use crate::versioning::router::VersionLayer;
     pub use crate::versioning::{
         Api, ApiVersion, Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange,
         VersionDecl, VersionSet, assert_endpoint,

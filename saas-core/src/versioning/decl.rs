@@ -184,6 +184,9 @@ pub trait Endpoint {
     const DECL: EndpointDecl;
     /// The axum method router serving the handler.
     fn method_router() -> MethodRouter;
+    /// The same, with the version layer wrapped around the handler itself (one boxing, not
+    /// two, per request).
+    fn versioned_method_router(layer: super::router::VersionLayer) -> MethodRouter;
     /// The OpenAPI operation (from utoipa).
     fn operation() -> Operation;
     /// The schemas the operation refers to.
@@ -197,6 +200,8 @@ pub struct EndpointEntry {
     pub decl: &'static EndpointDecl,
     /// See [`Endpoint::method_router`].
     pub method_router: fn() -> MethodRouter,
+    /// See [`Endpoint::versioned_method_router`].
+    pub versioned_method_router: fn(super::router::VersionLayer) -> MethodRouter,
     /// See [`Endpoint::operation`].
     pub operation: fn() -> Operation,
     /// See [`Endpoint::schemas`].
@@ -217,6 +222,7 @@ impl EndpointEntry {
         EndpointEntry {
             decl: &E::DECL,
             method_router: E::method_router,
+            versioned_method_router: E::versioned_method_router,
             operation: E::operation,
             schemas: E::schemas,
         }

@@ -77,7 +77,9 @@ pub struct VersionedApi {
 
 /// What the version layer of one endpoint in one version needs.
 #[derive(Debug)]
-struct RouteVersion {
+pub struct RouteVersion {
+    /// Nothing but the version header to add (current, no sunset, no changes).
+    plain: bool,
     version: ApiVersion,
     version_header: HeaderValue,
     route_template: String,
@@ -149,9 +151,9 @@ impl RouteVersion {
     }
 }
 
-/// The version layer of one endpoint in one version.
+/// The version layer of one endpoint in one version (built by the versioned router).
 #[derive(Debug, Clone)]
-struct VersionLayer(Arc<RouteVersion>);
+pub struct VersionLayer(Arc<RouteVersion>);
 
 impl<S> tower::Layer<S> for VersionLayer {
     type Service = VersionService<S>;
@@ -163,8 +165,9 @@ impl<S> tower::Layer<S> for VersionLayer {
     }
 }
 
+/// The service of [`VersionLayer`].
 #[derive(Debug, Clone)]
-struct VersionService<S> {
+pub struct VersionService<S> {
     inner: S,
     info: Arc<RouteVersion>,
 }
@@ -188,25 +191,69 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = VersionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if self.info.plain {
+            // A current version with nothing to convert: name the version, nothing else. No
+            // allocation, so the versioned router costs about what a plain one does.
+            return VersionFuture::Plain {
+                inner: self.inner.call(request),
+                info: Some(self.info.clone()),
+            };
+        }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let info = self.info.clone();
-        Box::pin(async move {
-            let path = request.uri().path().to_string();
-            let mut response = match serve(&info, &mut inner, request, &path).await {
-                Ok(r) => r,
-                Err(e) => e.into_response(),
-            };
-            info.decorate(&mut response, &path);
-            Ok(response)
-        })
+        VersionFuture::Full {
+            inner: Box::pin(async move {
+                let path = request.uri().path().to_string();
+                let mut response = match serve(&info, &mut inner, request, &path).await {
+                    Ok(r) => r,
+                    Err(e) => e.into_response(),
+                };
+                info.decorate(&mut response, &path);
+                Ok(response)
+            }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of a versioned route.
+    #[project = VersionFutureProj]
+    #[allow(missing_debug_implementations)]
+    pub enum VersionFuture<F> {
+        /// A current route: the handler's future, then the version header.
+        Plain { #[pin] inner: F, info: Option<Arc<RouteVersion>> },
+        /// Deprecation, sunset or version changes at work.
+        Full { inner: BoxFuture<'static, Result<Response, Infallible>> },
+    }
+}
+
+impl<F, R> std::future::Future for VersionFuture<F>
+where
+    F: std::future::Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            VersionFutureProj::Plain { inner, info } => {
+                let Ok(response) = std::task::ready!(inner.poll(cx));
+                let mut response = response.into_response();
+                if let Some(info) = info.take() {
+                    info.decorate(&mut response, "");
+                }
+                Poll::Ready(Ok(response))
+            }
+            VersionFutureProj::Full { inner } => inner.as_mut().poll(cx),
+        }
     }
 }
 
@@ -442,13 +489,18 @@ impl VersionedApi {
             .and_then(request_schema)
             .filter(|s| self.changes.touches(s, &version_components, false, version))
             .map(|s| (s, version_components.clone()));
+        let sunset = decl.sunset.or(vdecl.and_then(|v| v.sunset));
         RouteVersion {
+            plain: deprecated.is_none()
+                && sunset.is_none()
+                && response_schema.is_none()
+                && request_schema.is_none(),
             version,
             version_header: HeaderValue::from_str(&version.to_string())
                 .unwrap_or(HeaderValue::from_static("unknown")),
             route_template: format!("{}{}", prefix(version), decl.path),
             deprecated,
-            sunset: decl.sunset.or(vdecl.and_then(|v| v.sunset)),
+            sunset,
             docs: decl.docs.or(vdecl.and_then(|v| v.docs)),
             successor_template,
             vary: match &self.options.negotiation {
@@ -480,7 +532,7 @@ impl VersionedApi {
             };
             router = router.route(
                 &path,
-                (entry.method_router)().layer(VersionLayer(Arc::new(info))),
+                (entry.versioned_method_router)(VersionLayer(Arc::new(info))),
             );
         }
         router
@@ -589,6 +641,7 @@ impl VersionedApi {
             .map(|v| format!("/{}", v.version.path_segment()))
             .next_back();
         RouteVersion {
+            plain: false,
             version,
             version_header: HeaderValue::from_str(&version.to_string())
                 .unwrap_or(HeaderValue::from_static("unknown")),

@@ -64,6 +64,14 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
                     #private::axum::routing::#method_word(#fn_ident)
                 }
 
+                fn versioned_method_router(
+                    layer: #private::VersionLayer,
+                ) -> #private::axum::routing::MethodRouter {
+                    #private::axum::routing::#method_word(
+                        #private::axum::handler::Handler::layer(#fn_ident, layer),
+                    )
+                }
+
                 fn operation() -> #private::utoipa::openapi::path::Operation {
                     // utoipa keeps `tag`/`tags` apart from the operation (its OpenApi derive adds
                     // them back); copy them in so per-version documents group operations.
@@ -131,6 +139,12 @@ pub(crate) fn fallback(fallback: &Fallback<'_>) -> TokenStream {
                 const DECL: #private::EndpointDecl = #decl;
 
                 fn method_router() -> #private::axum::routing::MethodRouter {
+                    #unreachable
+                }
+
+                fn versioned_method_router(
+                    _: #private::VersionLayer,
+                ) -> #private::axum::routing::MethodRouter {
                     #unreachable
                 }
 
