@@ -224,10 +224,11 @@ impl SaasApp {
 pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Router {
     router
         .layer(TenantTxLayer::new(tenancy.clone()))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Outside the body limit, so its 413 becomes a problem document too.
         .layer(axum::middleware::from_fn(
             crate::http::problem_for_plain_errors,
         ))
-        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
                 use axum::response::IntoResponse;

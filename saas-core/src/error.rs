@@ -94,6 +94,14 @@ impl From<sqlx::Error> for Error {
                 }
                 // invalid_text_representation (e.g. a bad enum label)
                 Some("22P02") => return Error::Validation(db.message().to_string()),
+                // character_not_in_repertoire (a NUL in text), untranslatable_character,
+                // numeric_value_out_of_range: the client's input, not a fault of ours
+                Some("22021") | Some("22P05") | Some("22003") => {
+                    return Error::Validation(format!(
+                        "the input cannot be stored: {}",
+                        db.message()
+                    ));
+                }
                 // insufficient_privilege / RLS WITH CHECK: never reveal that the row exists.
                 Some("42501") => {
                     return Error::NotFound {

@@ -227,6 +227,18 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
         (send("GET", "/nowhere", None, vec![]), 404),
         (send("PUT", "/projects", None, vec![]), 405),
     ];
+    // A declared Content-Length over the limit is refused before the body is read.
+    let mut declared = send(
+        "POST",
+        "/projects",
+        Some("application/json"),
+        vec![b' '; 2 * 1024 * 1024],
+    );
+    declared
+        .headers_mut()
+        .insert("content-length", http::HeaderValue::from(2 * 1024 * 1024));
+    let mut cases = cases;
+    cases.push((declared, 413));
     for (request, expected) in cases {
         let what = format!("{} {}", request.method(), request.uri());
         let response = router.clone().oneshot(request).await.unwrap();

@@ -30,7 +30,11 @@ struct Project {
     created_at: time::OffsetDateTime,
 }
 
-async fn get_project(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+async fn get_project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -38,20 +42,30 @@ async fn get_project(State(state): State<AppState>, headers: HeaderMap, Path(id)
     let Some(token) = token else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &state.key, &state.validation) else {
+    let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &state.key, &state.validation)
+    else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Some(tenant) = data.claims["tenant_id"].as_str().and_then(|t| t.parse::<Uuid>().ok()) else {
+    let Some(tenant) = data.claims["tenant_id"]
+        .as_str()
+        .and_then(|t| t.parse::<Uuid>().ok())
+    else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let row: Result<Option<(Uuid, String, time::OffsetDateTime)>, _> =
-        sqlx::query_as("SELECT id, name, created_at FROM projects WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await;
+    let row: Result<Option<(Uuid, String, time::OffsetDateTime)>, _> = sqlx::query_as(
+        "SELECT id, name, created_at FROM projects WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await;
     match row {
-        Ok(Some((id, name, created_at))) => axum::Json(Project { id, name, created_at }).into_response(),
+        Ok(Some((id, name, created_at))) => axum::Json(Project {
+            id,
+            name,
+            created_at,
+        })
+        .into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
@@ -59,7 +73,9 @@ async fn get_project(State(state): State<AppState>, headers: HeaderMap, Path(id)
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listen = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8081".into());
+    let listen = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8081".into());
     let url = std::env::var("DATABASE_URL")?;
     let secret = std::env::var("TASKBOARD_JWT_SECRET")?;
     let pool = PgPoolOptions::new()
@@ -69,8 +85,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp"]);
-    let state = AppState { pool, key: DecodingKey::from_secret(secret.as_bytes()), validation };
-    let app = Router::new().route("/v2/projects/{id}", get(get_project)).with_state(state);
+    let state = AppState {
+        pool,
+        key: DecodingKey::from_secret(secret.as_bytes()),
+        validation,
+    };
+    let app = Router::new()
+        .route("/v2/projects/{id}", get(get_project))
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;

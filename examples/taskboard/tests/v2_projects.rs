@@ -357,3 +357,27 @@ async fn validation_pagination_and_bad_input() {
     let (s, _) = app.call("GET", "/healthz", None, None).await;
     assert_eq!(s, 200);
 }
+
+#[tokio::test]
+async fn text_that_cannot_be_stored_is_a_422_not_a_500() {
+    let app = App::new().await;
+    let (_, tok) = app.tenant("acme").await;
+    let (s, _) = app
+        .call(
+            "POST",
+            "/v2/projects",
+            Some(&tok),
+            Some(json!({"name": "a\u{0}b"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let (s, _) = app
+        .call(
+            "POST",
+            "/admin/tenants",
+            Some(ADMIN),
+            Some(json!({"slug": "nul-name", "name": "a\u{0}b"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+}

@@ -51,6 +51,7 @@ pub fn check_text(field: &str, value: &str) -> ApiResult<()> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -42,6 +42,7 @@ pub struct ProjectPage {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProjectInput {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 

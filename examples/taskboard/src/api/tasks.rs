@@ -73,6 +73,7 @@ pub struct TaskPage {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskInput {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Defaults to `todo`.
     #[serde(default)]
@@ -82,6 +83,8 @@ pub struct TaskInput {
 /// Changes to a task; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TaskPatch {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
     pub status: Option<Status>,
 }

@@ -30,6 +30,8 @@ pub struct TaskV1 {
 /// A new task in v1.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskInputV1 {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     #[serde(default)]
     pub done: bool,
