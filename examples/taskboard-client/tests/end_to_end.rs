@@ -51,7 +51,7 @@ async fn another_tenants_client_gets_404_for_a_project_and_task_created_through_
     // Tenant A writes...
     let created = alice
         .create_project(&ProjectInput {
-            name: "Launch".into(),
+            name: "Launch".parse().expect("a valid project name"),
         })
         .await?;
     assert_eq!(created.status(), StatusCode::CREATED);
@@ -62,7 +62,7 @@ async fn another_tenants_client_gets_404_for_a_project_and_task_created_through_
         .create_task(
             &project.id,
             &TaskInput {
-                title: "Book the venue".into(),
+                title: "Book the venue".parse().expect("a valid task title"),
                 status: Some(Status::Doing),
             },
         )
