@@ -35,6 +35,13 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let plain: Router = Router::new().route("/v2/hello/{name}", get(hello));
+    // The same route table a hand-rolled versioned app has: both versions and its documents.
+    let plain_same_routes: Router = Router::new()
+        .route("/v1/hello/{name}", get(hello))
+        .route("/v2/hello/{name}", get(hello))
+        .route("/openapi/{file}", get(|| async { "{}" }))
+        .route("/docs", get(|| async { "docs" }))
+        .fallback(|| async { http::StatusCode::NOT_FOUND });
     let versioned = VersionedApi::new(
         saas_core::routes!(VERSIONS; hello),
         VersioningOptions::default(),
@@ -44,6 +51,12 @@ fn bench(c: &mut Criterion) {
     group.bench_function("plain_axum", |b| {
         b.to_async(&rt).iter(|| {
             let router = plain.clone();
+            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
+        })
+    });
+    group.bench_function("plain_axum_same_routes", |b| {
+        b.to_async(&rt).iter(|| {
+            let router = plain_same_routes.clone();
             async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
         })
     });

@@ -24,6 +24,18 @@ use crate::openapi::document::{DocSettings, current_components, document};
 /// The response header naming the version that served a request.
 pub const API_VERSION_HEADER: &str = "api-version";
 
+const API_VERSION: HeaderName = HeaderName::from_static(API_VERSION_HEADER);
+
+/// The header value naming `version`; small integer versions use static values, so cloning
+/// one per response costs no reference counting.
+fn version_value(version: ApiVersion) -> HeaderValue {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match version {
+        ApiVersion::Int(n) if (n as usize) < SMALL.len() => HeaderValue::from_static(SMALL[n as usize]),
+        other => HeaderValue::from_str(&other.to_string()).unwrap_or(HeaderValue::from_static("unknown")),
+    }
+}
+
 /// How a request chooses its version.
 #[derive(Debug, Clone)]
 pub enum Negotiation {
@@ -101,10 +113,7 @@ pub struct RouteVersion {
 impl RouteVersion {
     fn decorate(&self, response: &mut Response, path: &str) {
         let headers = response.headers_mut();
-        headers.insert(
-            HeaderName::from_static(API_VERSION_HEADER),
-            self.version_header.clone(),
-        );
+        headers.insert(API_VERSION, self.version_header.clone());
         if let Some(name) = &self.vary {
             headers.append(
                 header::VARY,
@@ -203,7 +212,8 @@ where
             // allocation, so the versioned router costs about what a plain one does.
             return VersionFuture::Plain {
                 inner: self.inner.call(request),
-                info: Some(self.info.clone()),
+                version: Some(self.info.version_header.clone()),
+                vary: self.info.vary.clone(),
             };
         }
         let clone = self.inner.clone();
@@ -229,7 +239,7 @@ pin_project_lite::pin_project! {
     #[allow(missing_debug_implementations)]
     pub enum VersionFuture<F> {
         /// A current route: the handler's future, then the version header.
-        Plain { #[pin] inner: F, info: Option<Arc<RouteVersion>> },
+        Plain { #[pin] inner: F, version: Option<HeaderValue>, vary: Option<HeaderName> },
         /// Deprecation, sunset or version changes at work.
         Full { inner: BoxFuture<'static, Result<Response, Infallible>> },
     }
@@ -244,11 +254,14 @@ where
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            VersionFutureProj::Plain { inner, info } => {
+            VersionFutureProj::Plain { inner, version, vary } => {
                 let Ok(response) = std::task::ready!(inner.poll(cx));
                 let mut response = response.into_response();
-                if let Some(info) = info.take() {
-                    info.decorate(&mut response, "");
+                if let Some(version) = version.take() {
+                    response.headers_mut().insert(API_VERSION, version);
+                }
+                if let Some(vary) = vary.take() {
+                    response.headers_mut().append(header::VARY, HeaderValue::from(vary));
                 }
                 Poll::Ready(Ok(response))
             }
@@ -496,8 +509,7 @@ impl VersionedApi {
                 && response_schema.is_none()
                 && request_schema.is_none(),
             version,
-            version_header: HeaderValue::from_str(&version.to_string())
-                .unwrap_or(HeaderValue::from_static("unknown")),
+            version_header: version_value(version),
             route_template: format!("{}{}", prefix(version), decl.path),
             deprecated,
             sunset,
@@ -643,8 +655,7 @@ impl VersionedApi {
         RouteVersion {
             plain: false,
             version,
-            version_header: HeaderValue::from_str(&version.to_string())
-                .unwrap_or(HeaderValue::from_static("unknown")),
+            version_header: version_value(version),
             route_template: format!("/{}", version.path_segment()),
             deprecated,
             sunset: vdecl.and_then(|v| v.sunset),
