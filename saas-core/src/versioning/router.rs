@@ -31,8 +31,12 @@ const API_VERSION: HeaderName = HeaderName::from_static(API_VERSION_HEADER);
 fn version_value(version: ApiVersion) -> HeaderValue {
     const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
     match version {
-        ApiVersion::Int(n) if (n as usize) < SMALL.len() => HeaderValue::from_static(SMALL[n as usize]),
-        other => HeaderValue::from_str(&other.to_string()).unwrap_or(HeaderValue::from_static("unknown")),
+        ApiVersion::Int(n) if (n as usize) < SMALL.len() => {
+            HeaderValue::from_static(SMALL[n as usize])
+        }
+        other => {
+            HeaderValue::from_str(&other.to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+        }
     }
 }
 
@@ -254,14 +258,20 @@ where
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            VersionFutureProj::Plain { inner, version, vary } => {
+            VersionFutureProj::Plain {
+                inner,
+                version,
+                vary,
+            } => {
                 let Ok(response) = std::task::ready!(inner.poll(cx));
                 let mut response = response.into_response();
                 if let Some(version) = version.take() {
                     response.headers_mut().insert(API_VERSION, version);
                 }
                 if let Some(vary) = vary.take() {
-                    response.headers_mut().append(header::VARY, HeaderValue::from(vary));
+                    response
+                        .headers_mut()
+                        .append(header::VARY, HeaderValue::from(vary));
                 }
                 Poll::Ready(Ok(response))
             }
