@@ -21,7 +21,7 @@ use saas_core::tenancy::registry::NewTenant;
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::postgres::PgPoolOptions;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("benches/migrations");
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
 
 #[derive(Debug, TenantScoped, sqlx::FromRow)]
 #[tenant(table = "projects")]
