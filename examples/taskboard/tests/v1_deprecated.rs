@@ -1,84 +1,14 @@
 //! The deprecated v1 API: served by the v2 handlers through version changes, every response
 //! marked with Deprecation, Sunset and Link headers; and the committed documents.
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
+use common::App;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const ADMIN: &str = "admin-token-for-tests";
-
-struct App {
-    router: Router,
-    _db: saas_testkit::TestDb,
-}
-
-impl App {
-    async fn new() -> App {
-        let db = saas_testkit::TestDb::new().await.unwrap();
-        let settings = taskboard::Settings {
-            admin_token: ADMIN.into(),
-            jwt_secret: "jwt-secret-for-tests-0123456789abcdef".into(),
-        };
-        let (_t, router) = taskboard::app(settings)
-            .config(db.config())
-            .build()
-            .await
-            .unwrap();
-        App { router, _db: db }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, HeaderMap, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let (status, headers) = (res.status(), res.headers().clone());
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            headers,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn token(&self, slug: &str) -> String {
-        let (_, _, t) = self
-            .call(
-                "POST",
-                "/admin/tenants",
-                Some(ADMIN),
-                Some(json!({"slug": slug, "name": slug})),
-            )
-            .await;
-        let id = t["id"].as_str().unwrap();
-        let (_, _, tok) = self
-            .call(
-                "POST",
-                &format!("/admin/tenants/{id}/tokens"),
-                Some(ADMIN),
-                Some(json!({"subject": "a", "ttl_seconds": 600})),
-            )
-            .await;
-        tok["token"].as_str().unwrap().to_string()
-    }
-}
 
 fn assert_deprecated(headers: &HeaderMap, successor: &str) {
     let deprecation = headers["deprecation"].to_str().unwrap();
@@ -111,24 +41,24 @@ fn assert_deprecated(headers: &HeaderMap, successor: &str) {
 #[tokio::test]
 async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {
     let app = App::new().await;
-    let tok = app.token("acme").await;
+    let tok = app.tenant("acme").await.1;
     let t = Some(tok.as_str());
     let (s, h, p) = app
-        .call("POST", "/v1/projects", t, Some(json!({"name": "Old"})))
+        .send("POST", "/v1/projects", t, Some(json!({"name": "Old"})))
         .await;
     assert_eq!(s, 201);
     assert_deprecated(&h, "/v2/projects");
     let pid = p["id"].as_str().unwrap().to_string();
     assert_eq!(p, json!({"id": pid, "name": "Old"}));
 
-    let (s, h, list) = app.call("GET", "/v1/projects", t, None).await;
+    let (s, h, list) = app.send("GET", "/v1/projects", t, None).await;
     assert_eq!(s, 200);
     assert_deprecated(&h, "/v2/projects");
     assert_eq!(list["items"], json!([{"id": pid, "name": "Old"}]));
     assert!(list["next_cursor"].is_null());
 
     let (s, h, got) = app
-        .call("GET", &format!("/v1/projects/{pid}"), t, None)
+        .send("GET", &format!("/v1/projects/{pid}"), t, None)
         .await;
     assert_eq!(
         (s, &got),
@@ -138,7 +68,7 @@ async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {
 
     for (done, status) in [(false, "todo"), (true, "done")] {
         let (s, h, task) = app
-            .call(
+            .send(
                 "POST",
                 &format!("/v1/projects/{pid}/tasks"),
                 t,
@@ -152,9 +82,9 @@ async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {
             task,
             json!({"id": tid, "project_id": pid, "title": "T", "done": done})
         );
-        let (_, _, v1) = app.call("GET", &format!("/v1/tasks/{tid}"), t, None).await;
+        let (_, _, v1) = app.send("GET", &format!("/v1/tasks/{tid}"), t, None).await;
         assert_eq!(v1["done"], done);
-        let (_, h, v2) = app.call("GET", &format!("/v2/tasks/{tid}"), t, None).await;
+        let (_, h, v2) = app.send("GET", &format!("/v2/tasks/{tid}"), t, None).await;
         assert_eq!(v2["status"], status);
         for name in ["deprecation", "sunset", "link"] {
             assert!(h.get(name).is_none(), "v2 carries no {name}");
@@ -165,9 +95,9 @@ async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {
 #[tokio::test]
 async fn v1_errors_carry_the_headers_and_unknown_versions_name_the_supported_ones() {
     let app = App::new().await;
-    let tok = app.token("acme").await;
+    let tok = app.tenant("acme").await.1;
     let (s, h, body) = app
-        .call(
+        .send(
             "GET",
             &format!("/v1/projects/{}", uuid::Uuid::new_v4()),
             Some(&tok),
@@ -178,10 +108,10 @@ async fn v1_errors_carry_the_headers_and_unknown_versions_name_the_supported_one
     assert_eq!(h["content-type"], "application/problem+json");
     assert!(h.get("deprecation").is_some() && h.get("sunset").is_some());
     assert_eq!(body["status"], 404);
-    let (s, h, _) = app.call("GET", "/v1/projects", None, None).await;
+    let (s, h, _) = app.send("GET", "/v1/projects", None, None).await;
     assert_eq!(s, 401);
     assert!(h.get("deprecation").is_some());
-    let (s, _, body) = app.call("GET", "/v9/projects", Some(&tok), None).await;
+    let (s, _, body) = app.send("GET", "/v9/projects", Some(&tok), None).await;
     assert_eq!(s, 404);
     assert!(body["detail"].as_str().unwrap().contains("1, 2"), "{body}");
 }
@@ -189,10 +119,10 @@ async fn v1_errors_carry_the_headers_and_unknown_versions_name_the_supported_one
 #[tokio::test]
 async fn another_tenant_gets_404_through_v1_too() {
     let app = App::new().await;
-    let a = app.token("acme").await;
-    let b = app.token("globex").await;
+    let a = app.tenant("acme").await.1;
+    let b = app.tenant("globex").await.1;
     let (_, _, p) = app
-        .call(
+        .send(
             "POST",
             "/v1/projects",
             Some(&a),
@@ -201,7 +131,7 @@ async fn another_tenant_gets_404_through_v1_too() {
         .await;
     let pid = p["id"].as_str().unwrap();
     let (_, _, task) = app
-        .call(
+        .send(
             "POST",
             &format!("/v1/projects/{pid}/tasks"),
             Some(&a),
@@ -218,10 +148,10 @@ async fn another_tenant_gets_404_through_v1_too() {
         ),
         ("GET", format!("/v1/tasks/{tid}"), None),
     ] {
-        let (s, _, _) = app.call(m, &uri, Some(&b), body).await;
+        let (s, _, _) = app.send(m, &uri, Some(&b), body).await;
         assert_eq!(s, 404, "{m} {uri}");
     }
-    let (_, _, list) = app.call("GET", "/v1/projects", Some(&b), None).await;
+    let (_, _, list) = app.send("GET", "/v1/projects", Some(&b), None).await;
     assert_eq!(list["items"], json!([]));
 }
 
@@ -230,7 +160,7 @@ async fn committed_documents_equal_what_is_served_and_v1_is_deprecated() {
     let app = App::new().await;
     for version in ["v1", "v2"] {
         let (s, _, served) = app
-            .call("GET", &format!("/openapi/{version}.json"), None, None)
+            .send("GET", &format!("/openapi/{version}.json"), None, None)
             .await;
         assert_eq!(s, 200);
         let path = format!("{}/openapi/{version}.json", env!("CARGO_MANIFEST_DIR"));
@@ -250,7 +180,7 @@ async fn committed_documents_equal_what_is_served_and_v1_is_deprecated() {
             }
         }
     }
-    let (s, _, _) = app.call("GET", "/openapi/v2-3.0.json", None, None).await;
+    let (s, _, _) = app.send("GET", "/openapi/v2-3.0.json", None, None).await;
     assert_eq!(s, 200);
 }
 

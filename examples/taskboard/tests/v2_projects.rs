@@ -1,93 +1,11 @@
 //! The taskboard's tenant API (v2) and admin API, through the whole HTTP stack, on a real
 //! PostgreSQL: every route, its errors, and that no tenant reaches another's data.
 
-use axum::Router;
-use axum::body::Body;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use tower::ServiceExt;
+mod common;
 
-struct App {
-    router: Router,
-    _db: saas_testkit::TestDb,
-}
-
-const ADMIN: &str = "admin-token-for-tests";
-
-impl App {
-    async fn new() -> App {
-        let db = saas_testkit::TestDb::new().await.unwrap();
-        let settings = taskboard::Settings {
-            admin_token: ADMIN.into(),
-            jwt_secret: "jwt-secret-for-tests-0123456789abcdef".into(),
-        };
-        let (_tenancy, router) = taskboard::app(settings)
-            .config(db.config())
-            .build()
-            .await
-            .unwrap();
-        App { router, _db: db }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        if status.is_client_error() || status.is_server_error() {
-            assert_eq!(
-                res.headers()["content-type"],
-                "application/problem+json",
-                "{method} {uri}"
-            );
-        }
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    /// Registers a tenant and returns (id, token).
-    async fn tenant(&self, slug: &str) -> (String, String) {
-        let (s, t) = self
-            .call(
-                "POST",
-                "/admin/tenants",
-                Some(ADMIN),
-                Some(json!({"slug": slug, "name": slug, "tier": "shared"})),
-            )
-            .await;
-        assert_eq!(s, 201, "{t}");
-        let id = t["id"].as_str().unwrap().to_string();
-        let (s, tok) = self
-            .call(
-                "POST",
-                &format!("/admin/tenants/{id}/tokens"),
-                Some(ADMIN),
-                Some(json!({"subject": "alice", "ttl_seconds": 3600})),
-            )
-            .await;
-        assert_eq!(s, 201);
-        (id, tok["token"].as_str().unwrap().to_string())
-    }
-}
+use common::{ADMIN, App};
+use http::StatusCode;
+use serde_json::json;
 
 #[tokio::test]
 async fn admin_api_registers_tenants_and_guards_itself() {

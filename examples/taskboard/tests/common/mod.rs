@@ -1,0 +1,106 @@
+//! The HTTP harness the taskboard's integration tests share: the whole app on a fresh
+//! database, requests through its router, tenants registered through the admin API.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const ADMIN: &str = "admin-token-for-tests";
+pub const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
+
+pub struct App {
+    pub router: Router,
+    _db: saas_testkit::TestDb,
+}
+
+impl App {
+    pub async fn new() -> App {
+        let db = saas_testkit::TestDb::new().await.unwrap();
+        let settings = taskboard::Settings {
+            admin_token: ADMIN.into(),
+            jwt_secret: SECRET.into(),
+        };
+        let (_tenancy, router) = taskboard::app(settings)
+            .config(db.config())
+            .build()
+            .await
+            .unwrap();
+        App { router, _db: db }
+    }
+
+    /// Sends a request (JSON body, bearer token) and returns status, headers and JSON body.
+    /// Every error must be a problem document.
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(
+                headers["content-type"], "application/problem+json",
+                "{method} {uri}"
+            );
+        }
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// [`App::send`] without the headers.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, body) = self.send(method, uri, token, body).await;
+        (status, body)
+    }
+
+    /// Registers a tenant through the admin API and returns (id, token).
+    pub async fn tenant(&self, slug: &str) -> (String, String) {
+        let (s, t) = self
+            .call(
+                "POST",
+                "/admin/tenants",
+                Some(ADMIN),
+                Some(json!({"slug": slug, "name": slug, "tier": "shared"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{t}");
+        let id = t["id"].as_str().unwrap().to_string();
+        let (s, tok) = self
+            .call(
+                "POST",
+                &format!("/admin/tenants/{id}/tokens"),
+                Some(ADMIN),
+                Some(json!({"subject": "alice", "ttl_seconds": 3600})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        (id, tok["token"].as_str().unwrap().to_string())
+    }
+}
