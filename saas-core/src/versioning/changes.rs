@@ -44,6 +44,14 @@ impl Changes {
         &self.changes
     }
 
+    /// The registered changes that satisfy `predicate`.
+    fn matching<'a>(
+        &'a self,
+        predicate: impl Fn(&VersionChange) -> bool + 'a,
+    ) -> impl Iterator<Item = &'static VersionChange> + 'a {
+        self.changes.iter().copied().filter(move |c| predicate(c))
+    }
+
     /// The response change turning schema `name` into an older shape for `version`: the one
     /// closest to `name`'s version that still applies.
     pub fn response_change(
@@ -51,10 +59,7 @@ impl Changes {
         name: &str,
         version: ApiVersion,
     ) -> Option<&'static VersionChange> {
-        self.changes
-            .iter()
-            .copied()
-            .filter(|c| c.from > c.to && version <= c.to && (c.input)().0 == name)
+        self.matching(|c| c.from > c.to && version <= c.to && (c.input)().0 == name)
             .max_by_key(|c| c.to)
     }
 
@@ -64,10 +69,7 @@ impl Changes {
         name: &str,
         version: ApiVersion,
     ) -> Option<&'static VersionChange> {
-        self.changes
-            .iter()
-            .copied()
-            .filter(|c| c.from < c.to && version <= c.from && (c.input)().0 == name)
+        self.matching(|c| c.from < c.to && version <= c.from && (c.input)().0 == name)
             .min_by_key(|c| c.to)
     }
 
@@ -77,10 +79,7 @@ impl Changes {
         name: &str,
         version: ApiVersion,
     ) -> Option<&'static VersionChange> {
-        self.changes
-            .iter()
-            .copied()
-            .filter(|c| c.from < c.to && version <= c.from && (c.output)().0 == name)
+        self.matching(|c| c.from < c.to && version <= c.from && (c.output)().0 == name)
             .min_by_key(|c| c.from)
     }
 
