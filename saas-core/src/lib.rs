@@ -3,6 +3,7 @@
 pub mod app;
 pub mod devdb;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod migrate;
 pub mod model;

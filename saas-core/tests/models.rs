@@ -271,5 +271,15 @@ fn every_model_is_registered_for_the_migrator_and_the_audit() {
         .iter()
         .map(|m| m.table)
         .collect();
-    assert_eq!(tables, vec!["memberships", "projects", "tasks"]);
+    assert_eq!(
+        tables,
+        vec![
+            "memberships",
+            "projects",
+            "saas_audit_log",
+            "saas_outbox",
+            "saas_processed_events",
+            "tasks"
+        ]
+    );
 }

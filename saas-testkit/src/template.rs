@@ -19,6 +19,9 @@ pub fn template_hash(migrations: Option<&sqlx::migrate::Migrator>) -> String {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION"));
     hasher.update(saas_core::tenancy::TENANT_SETTING);
+    for ddl in saas_core::migrate::framework_schema_fingerprint() {
+        hasher.update(ddl);
+    }
     if let Some(migrator) = migrations {
         for m in migrator.iter() {
             hasher.update(m.version.to_le_bytes());

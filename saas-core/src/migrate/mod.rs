@@ -11,6 +11,12 @@ use crate::tenancy::{registry, roles};
 /// Serializes concurrent migrators (several app instances, parallel tests) on one database.
 const MIGRATION_LOCK: i64 = 0x5a_a5_c0_de;
 
+/// A fingerprint of the schema the framework itself creates (registry, event tables): test
+/// templates built from an older framework schema are rebuilt when it changes.
+pub fn framework_schema_fingerprint() -> [&'static str; 2] {
+    [registry::REGISTRY_DDL, crate::events::schema::EVENTS_DDL]
+}
+
 /// Applies everything, idempotently, under an advisory lock.
 pub async fn migrate_all(
     owner: &PgPool,
@@ -24,6 +30,9 @@ pub async fn migrate_all(
         .await?;
     let result = async {
         sqlx::raw_sql(registry::REGISTRY_DDL)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::raw_sql(crate::events::schema::EVENTS_DDL)
             .execute(&mut *conn)
             .await?;
         if let Some(migrator) = migrations {
@@ -43,6 +52,7 @@ pub async fn migrate_all(
         for model in registered_models() {
             protect_model(&mut conn, model, &config.request_role).await?;
         }
+        crate::events::schema::restrict_request_role(&mut conn, &config.request_role).await?;
         Ok::<(), Error>(())
     }
     .await;

@@ -173,11 +173,18 @@ async fn check_model(
             "let migrations own the tables and requests use a separate role",
         );
     }
+    // Only policies that can apply to the request role matter: one written `TO` another role
+    // (the framework's owner-only policy on the event tables, say) widens nothing for requests.
     let policies: Vec<(String, bool, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT polname::text, polpermissive, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
-           FROM pg_policy WHERE polrelid = $1::int8::oid",
+           FROM pg_policy
+          WHERE polrelid = $1::int8::oid
+            AND (0::oid = ANY (polroles)
+                 OR EXISTS (SELECT 1 FROM unnest(polroles) AS r(oid)
+                             WHERE pg_has_role($2, r.oid, 'MEMBER')))",
     )
     .bind(oid)
+    .bind(role)
     .fetch_all(owner)
     .await?;
     let setting = format!("current_setting('{TENANT_SETTING}'");

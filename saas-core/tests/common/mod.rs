@@ -15,6 +15,8 @@ use saas_testkit::TestDb;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 
+pub mod events;
+
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
 
 pub const SECRET: &str = "integration-test-secret-0123456789";

@@ -1,0 +1,95 @@
+//! The audit trail: every event a tenant emitted, newest first, append-only.
+//!
+//! Entries are written by [`super::emit`] in the same statement as the outbox row, so the
+//! trail has exactly the events whose transactions committed. Reads go through the tenant's
+//! transaction (row-level security applies); only the retention purge, run as the owner,
+//! ever deletes, and nothing ever updates an entry.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiResult;
+use crate::model::{Cursor, Page, PageRequest};
+use crate::tenancy::{Access, TenantExecutor};
+
+/// One entry of the trail.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// The event's id.
+    pub id: Uuid,
+    /// The event type, e.g. `project.created`.
+    #[serde(rename = "type")]
+    #[sqlx(rename = "event_type")]
+    pub event_type: String,
+    /// The aggregate the event is about.
+    pub aggregate_id: Uuid,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: OffsetDateTime,
+    /// The event's payload.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Position in the log: newer entries have larger numbers.
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+const PAGE_FIRST: &str = "SELECT id, event_type, aggregate_id, occurred_at, payload, seq
+    FROM saas_audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2";
+const PAGE_AFTER: &str = "SELECT id, event_type, aggregate_id, occurred_at, payload, seq
+    FROM saas_audit_log WHERE tenant_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
+
+/// One page of the tenant's trail, newest first (keyset pagination: pass the page's
+/// `next_cursor` back for the following one; entries written meanwhile never shift pages).
+pub async fn page<X: TenantExecutor>(
+    tx: &mut X,
+    page: PageRequest<i64>,
+) -> ApiResult<Page<AuditEntry>> {
+    let tenant = tx.tenant_id();
+    let fetch = i64::from(page.limit) + 1;
+    let query = match page.after {
+        None => sqlx::query_as::<_, AuditEntry>(PAGE_FIRST)
+            .bind(tenant)
+            .bind(fetch),
+        Some(after) => sqlx::query_as::<_, AuditEntry>(PAGE_AFTER)
+            .bind(tenant)
+            .bind(after)
+            .bind(fetch),
+    };
+    let conn = tx.scoped_conn(Access::Read).await?;
+    let mut items = query.fetch_all(conn).await?;
+    let has_more = items.len() > page.limit as usize;
+    items.truncate(page.limit as usize);
+    let next_cursor = if has_more {
+        items
+            .last()
+            .map(|last| Cursor::encode(&last.seq).as_str().to_string())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Deletes every tenant's entries older than `age` (the retention setting), as the owner.
+/// Returns how many went. The append-only trigger lets this statement, and only this one,
+/// delete.
+pub async fn purge_older_than(owner: &PgPool, age: Duration) -> ApiResult<u64> {
+    let mut tx = owner.begin().await?;
+    sqlx::query("SELECT set_config('saas.audit_purge', 'on', true)")
+        .execute(&mut *tx)
+        .await?;
+    let deleted = sqlx::query(
+        "DELETE FROM saas_audit_log WHERE occurred_at < now() - make_interval(secs => $1)",
+    )
+    .bind(age.as_secs_f64())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(deleted)
+}

@@ -1,0 +1,625 @@
+//! The relay: moves committed events from the outbox to a [`Publisher`].
+//!
+//! One cycle ([`Relay::run_once`]) is one owner transaction:
+//! 1. claim up to `batch_size` pending events in outbox order with `FOR UPDATE SKIP LOCKED`,
+//!    so several relays (threads, processes, machines) share the work and never take the same
+//!    event at once;
+//! 2. keep, per aggregate, only the claimed events that no earlier pending event of the same
+//!    aggregate precedes (one claimed by another relay, or waiting for a retry): events of one
+//!    aggregate are published in the order they were emitted;
+//! 3. publish in waves (the first remaining event of every aggregate, then the second, ...),
+//!    stopping an aggregate at its first failure;
+//! 4. delete what was published; record failures with exponential backoff; park an event that
+//!    failed `max_attempts` times (it stays in the outbox with `parked_at` set, listed by
+//!    [`parked`], requeued by [`requeue`], and no longer holds back its aggregate);
+//! 5. commit.
+//!
+//! A crash anywhere before the commit leaves every claimed event in the outbox, unlocked: it is
+//! published again (at-least-once; brokers deduplicate by event id, [`super::consumer::Idempotent`]
+//! consumers apply it once). A broker that is unreachable is a *transient* failure: events are
+//! left untouched (no attempt counted, never parked for an outage) and the relay backs off.
+//!
+//! [`Relay::spawn`] runs cycles in the background: woken by `LISTEN saas_outbox` (the outbox
+//! trigger notifies on commit) and, since notifications can be missed (a dropped connection, a
+//! restart), also every `poll_interval`. Database errors (a restart) are logged and retried
+//! with backoff; the relay recovers by itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::EventEnvelope;
+use super::publish::{PublishError, Publisher};
+use super::schema::NOTIFY_CHANNEL;
+use crate::error::ApiResult;
+use crate::tenancy::TenantId;
+
+/// Settings of a relay. [`RelayConfig::default`] suits most apps.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Events claimed per cycle.
+    pub batch_size: i64,
+    /// Failed publications after which an event is parked.
+    pub max_attempts: i32,
+    /// Delay before the first retry; doubled for each further attempt.
+    pub backoff_base: Duration,
+    /// Longest delay between retries.
+    pub backoff_max: Duration,
+    /// How often to look for events when no notification arrives.
+    pub poll_interval: Duration,
+    /// Wake up on `NOTIFY saas_outbox` (on by default).
+    pub listen: bool,
+    /// Delete audit entries older than this (off by default: keep everything).
+    pub audit_retention: Option<Duration>,
+    /// How often the retention purge runs when `audit_retention` is set.
+    pub retention_interval: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            batch_size: 500,
+            max_attempts: 10,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(500),
+            listen: true,
+            audit_retention: None,
+            retention_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleOutcome {
+    /// Events locked by this cycle.
+    pub claimed: usize,
+    /// Published and removed from the outbox.
+    pub published: usize,
+    /// Failed and scheduled for a retry.
+    pub failed: usize,
+    /// Failed for the last allowed time and parked.
+    pub parked: usize,
+    /// Left for later: an earlier event of the same aggregate was pending, or the broker was
+    /// unreachable.
+    pub deferred: usize,
+    /// Events whose failure was transient (broker unreachable): not counted as attempts.
+    pub transient: usize,
+}
+
+/// Counters since the relay started.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    published: AtomicU64,
+    failed: AtomicU64,
+    parked: AtomicU64,
+    cycles: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl RelayStats {
+    /// Events published.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+    /// Publication failures (each retry counts).
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+    /// Events parked.
+    pub fn parked(&self) -> u64 {
+        self.parked.load(Ordering::Relaxed)
+    }
+    /// Cycles run.
+    pub fn cycles(&self) -> u64 {
+        self.cycles.load(Ordering::Relaxed)
+    }
+    /// Cycles that ended in a database error.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, outcome: &CycleOutcome) {
+        self.cycles.fetch_add(1, Ordering::Relaxed);
+        self.published
+            .fetch_add(outcome.published as u64, Ordering::Relaxed);
+        self.failed
+            .fetch_add(outcome.failed as u64, Ordering::Relaxed);
+        self.parked
+            .fetch_add(outcome.parked as u64, Ordering::Relaxed);
+    }
+}
+
+/// Moves events from the outbox to a publisher. Cheap to clone; see the module documentation.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    publisher: Arc<dyn Publisher>,
+    config: RelayConfig,
+    stats: Arc<RelayStats>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("publisher", &self.publisher.name())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+struct Claimed {
+    seq: i64,
+    attempts: i32,
+    envelope: EventEnvelope,
+}
+
+const CLAIM_SQL: &str = "SELECT tenant_id, id, seq, event_type, schema_version, aggregate_id,
+        occurred_at, payload, attempts
+    FROM saas_outbox
+    WHERE parked_at IS NULL AND available_at <= now()
+    ORDER BY seq
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED";
+
+/// Every pending event of the claimed aggregates up to the last claimed position, locked or
+/// not: what decides which claimed events may go now.
+const PENDING_SQL: &str = "SELECT o.tenant_id, o.aggregate_id, o.seq
+    FROM saas_outbox o
+    JOIN unnest($1::uuid[], $2::uuid[]) AS a(tenant_id, aggregate_id)
+      ON o.tenant_id = a.tenant_id AND o.aggregate_id = a.aggregate_id
+    WHERE o.parked_at IS NULL AND o.seq <= $3
+    ORDER BY o.seq";
+
+const DELETE_SQL: &str = "DELETE FROM saas_outbox WHERE parked_at IS NULL AND seq = ANY($1)";
+
+const FAIL_SQL: &str = "UPDATE saas_outbox o
+    SET attempts = o.attempts + 1,
+        last_error = f.error,
+        available_at = now() + make_interval(secs => f.delay),
+        parked_at = CASE WHEN o.attempts + 1 >= $4 THEN now() END
+    FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS f(seq, error, delay)
+    WHERE o.seq = f.seq AND o.parked_at IS NULL";
+
+impl Relay {
+    /// A relay reading the outbox of the database `owner` connects to (as the owner: the
+    /// relay works across tenants). It opens a small pool of its own (2 connections).
+    pub fn new(owner: &PgPool, publisher: impl Publisher, config: RelayConfig) -> Relay {
+        Relay::with_publisher(owner, Arc::new(publisher), config)
+    }
+
+    /// [`Relay::new`] with a shared publisher.
+    pub fn with_publisher(
+        owner: &PgPool,
+        publisher: Arc<dyn Publisher>,
+        config: RelayConfig,
+    ) -> Relay {
+        let options = (*owner.connect_options()).clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options);
+        Relay {
+            pool,
+            publisher,
+            config,
+            stats: Arc::new(RelayStats::default()),
+        }
+    }
+
+    /// Counters since this relay was created.
+    pub fn stats(&self) -> &RelayStats {
+        &self.stats
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// One cycle: claim, publish, record, commit. See the module documentation.
+    pub async fn run_once(&self) -> ApiResult<CycleOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(CLAIM_SQL)
+            .bind(self.config.batch_size)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut outcome = CycleOutcome {
+            claimed: rows.len(),
+            ..CycleOutcome::default()
+        };
+        if rows.is_empty() {
+            tx.commit().await?;
+            self.stats.record(&outcome);
+            return Ok(outcome);
+        }
+        let claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(Claimed {
+                    seq: row.try_get("seq")?,
+                    attempts: row.try_get("attempts")?,
+                    envelope: EventEnvelope {
+                        id: row.try_get("id")?,
+                        tenant_id: row.try_get("tenant_id")?,
+                        event_type: row.try_get("event_type")?,
+                        schema_version: row.try_get("schema_version")?,
+                        aggregate_id: row.try_get("aggregate_id")?,
+                        occurred_at: row.try_get("occurred_at")?,
+                        payload: row.try_get("payload")?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<Claimed>, sqlx::Error>>()?;
+        let streams = self.ready_streams(&mut tx, &claimed).await?;
+
+        let mut published: Vec<i64> = Vec::new();
+        let mut failed: Vec<(i64, i32, String)> = Vec::new();
+        let mut streams: Vec<std::collections::VecDeque<&Claimed>> = streams
+            .into_iter()
+            .map(|s| s.into_iter().collect())
+            .collect();
+        let mut transient = false;
+        while !transient {
+            let wave: Vec<&Claimed> = streams.iter().filter_map(|s| s.front().copied()).collect();
+            if wave.is_empty() {
+                break;
+            }
+            let envelopes: Vec<EventEnvelope> = wave.iter().map(|c| c.envelope.clone()).collect();
+            let results = self.publisher.publish(&envelopes).await;
+            for (stream, (event, result)) in streams
+                .iter_mut()
+                .filter(|s| !s.is_empty())
+                .zip(wave.iter().zip(pad(results, envelopes.len())))
+            {
+                match result {
+                    Ok(()) => {
+                        published.push(event.seq);
+                        stream.pop_front();
+                    }
+                    Err(err) if err.transient => {
+                        transient = true;
+                        outcome.transient += 1;
+                        tracing::warn!(publisher = self.publisher.name(), error = %err, "publisher unreachable; retrying later");
+                        stream.clear();
+                    }
+                    Err(err) => {
+                        failed.push((event.seq, event.attempts, err.message.clone()));
+                        stream.clear();
+                    }
+                }
+            }
+        }
+        if !published.is_empty() {
+            sqlx::query(DELETE_SQL)
+                .bind(&published)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !failed.is_empty() {
+            let seqs: Vec<i64> = failed.iter().map(|f| f.0).collect();
+            let errors: Vec<String> = failed.iter().map(|f| truncate(&f.2, 2000)).collect();
+            let delays: Vec<f64> = failed
+                .iter()
+                .map(|f| self.backoff(f.1).as_secs_f64())
+                .collect();
+            sqlx::query(FAIL_SQL)
+                .bind(&seqs)
+                .bind(&errors)
+                .bind(&delays)
+                .bind(self.config.max_attempts)
+                .execute(&mut *tx)
+                .await?;
+            outcome.parked = failed
+                .iter()
+                .filter(|f| f.1 + 1 >= self.config.max_attempts)
+                .count();
+            outcome.failed = failed.len() - outcome.parked;
+            for (seq, attempts, error) in &failed {
+                tracing::warn!(seq, attempts = attempts + 1, error, "event publication failed");
+            }
+        }
+        tx.commit().await?;
+        outcome.published = published.len();
+        // Everything claimed that was neither published nor failed waits for a later cycle.
+        outcome.deferred = outcome.claimed - outcome.published - failed.len();
+        self.stats.record(&outcome);
+        Ok(outcome)
+    }
+
+    /// Splits the claimed events into per-aggregate streams (in outbox order), each cut at the
+    /// first pending event of its aggregate that this cycle did not claim.
+    async fn ready_streams<'c>(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        claimed: &'c [Claimed],
+    ) -> ApiResult<Vec<Vec<&'c Claimed>>> {
+        let mut order: Vec<(TenantId, Uuid)> = Vec::new();
+        let mut by_aggregate: HashMap<(TenantId, Uuid), Vec<&Claimed>> = HashMap::new();
+        for c in claimed {
+            let key = (c.envelope.tenant_id, c.envelope.aggregate_id);
+            by_aggregate
+                .entry(key)
+                .or_insert_with(|| {
+                    order.push(key);
+                    Vec::new()
+                })
+                .push(c);
+        }
+        let tenants: Vec<TenantId> = order.iter().map(|k| k.0).collect();
+        let aggregates: Vec<Uuid> = order.iter().map(|k| k.1).collect();
+        let last = claimed.iter().map(|c| c.seq).max().unwrap_or(0);
+        let pending = sqlx::query(PENDING_SQL)
+            .bind(&tenants)
+            .bind(&aggregates)
+            .bind(last)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut pending_by: HashMap<(TenantId, Uuid), Vec<i64>> = HashMap::new();
+        for row in pending {
+            let key: (TenantId, Uuid) = (row.try_get(0)?, row.try_get(1)?);
+            pending_by.entry(key).or_default().push(row.try_get(2)?);
+        }
+        Ok(order
+            .iter()
+            .map(|key| {
+                let mine = &by_aggregate[key];
+                let theirs = pending_by.get(key).map(Vec::as_slice).unwrap_or(&[]);
+                // Both are in outbox order; keep my events while they are the aggregate's
+                // next pending ones.
+                mine.iter()
+                    .zip(theirs.iter())
+                    .take_while(|(c, seq)| c.seq == **seq)
+                    .map(|(c, _)| *c)
+                    .collect()
+            })
+            .filter(|s: &Vec<&Claimed>| !s.is_empty())
+            .collect())
+    }
+
+    fn backoff(&self, attempts_before: i32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts_before.clamp(0, 20) as u32);
+        self.config
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.config.backoff_max)
+    }
+
+    /// Runs cycles until the outbox has nothing ready. Returns how many events were
+    /// published. Handy in tests and one-shot jobs.
+    pub async fn drain(&self) -> ApiResult<u64> {
+        Ok(self.drain_until_idle().await?.0)
+    }
+
+    /// Cycles until nothing is ready, or the publisher is unreachable (the second value).
+    async fn drain_until_idle(&self) -> ApiResult<(u64, bool)> {
+        let mut total = 0;
+        loop {
+            let outcome = self.run_once().await?;
+            total += outcome.published as u64;
+            if outcome.transient > 0 {
+                return Ok((total, true));
+            }
+            let progressed = outcome.published + outcome.failed + outcome.parked > 0;
+            if outcome.claimed < self.config.batch_size as usize || !progressed {
+                return Ok((total, false));
+            }
+        }
+    }
+
+    /// Runs the relay in the background until [`RelayHandle::shutdown`].
+    pub fn spawn(self) -> RelayHandle {
+        let (stop, stopped) = watch::channel(false);
+        let relay = self.clone();
+        let task = tokio::spawn(async move { relay.run(stopped).await });
+        RelayHandle {
+            relay: self,
+            stop,
+            task,
+        }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut listener: Option<PgListener> = None;
+        let mut errors: u32 = 0;
+        let mut unreachable: u32 = 0;
+        let mut last_purge: Option<tokio::time::Instant> = None;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let wait = match self.drain_until_idle().await {
+                Ok((_, false)) => {
+                    errors = 0;
+                    unreachable = 0;
+                    self.config.poll_interval
+                }
+                Ok((_, true)) => {
+                    errors = 0;
+                    unreachable = unreachable.saturating_add(1);
+                    growing_delay(unreachable)
+                }
+                Err(err) => {
+                    errors = errors.saturating_add(1);
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    listener = None;
+                    tracing::warn!(error = %err, "relay cycle failed; retrying");
+                    growing_delay(errors)
+                }
+            };
+            self.maybe_purge(&mut last_purge).await;
+            if self.config.listen && listener.is_none() && errors == 0 {
+                listener = self.listen().await;
+            }
+            let woke = tokio::select! {
+                _ = stop.changed() => Wake::Stop,
+                _ = tokio::time::sleep(wait) => Wake::Timer,
+                r = next_notification(&mut listener) => if r { Wake::Notified } else { Wake::ListenerLost },
+            };
+            match woke {
+                Wake::Stop => break,
+                Wake::ListenerLost => listener = None,
+                Wake::Timer | Wake::Notified => {}
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
+        listener.listen(NOTIFY_CHANNEL).await.ok()?;
+        Some(listener)
+    }
+
+    async fn maybe_purge(&self, last: &mut Option<tokio::time::Instant>) {
+        let Some(age) = self.config.audit_retention else {
+            return;
+        };
+        let due = last.is_none_or(|t| t.elapsed() >= self.config.retention_interval);
+        if !due {
+            return;
+        }
+        *last = Some(tokio::time::Instant::now());
+        match super::audit::purge_older_than(&self.pool, age).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "audit retention purge"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "audit retention purge failed"),
+        }
+    }
+}
+
+/// 200 ms, doubling per consecutive failure, at most 5 s.
+fn growing_delay(failures: u32) -> Duration {
+    Duration::from_millis(100)
+        .saturating_mul(2u32.saturating_pow(failures.min(6)))
+        .min(Duration::from_secs(5))
+}
+
+enum Wake {
+    Stop,
+    Timer,
+    Notified,
+    ListenerLost,
+}
+
+/// Waits for the next notification; `false` when the listening connection is gone. Without a
+/// listener it never resolves (the timer wakes the relay).
+async fn next_notification(listener: &mut Option<PgListener>) -> bool {
+    match listener {
+        Some(l) => matches!(l.try_recv().await, Ok(Some(_))),
+        None => std::future::pending().await,
+    }
+}
+
+/// One result per event, whatever the publisher returned.
+fn pad(
+    mut results: Vec<Result<(), PublishError>>,
+    len: usize,
+) -> impl Iterator<Item = Result<(), PublishError>> {
+    results.truncate(len);
+    while results.len() < len {
+        results.push(Err(PublishError::rejected("publisher returned no result")));
+    }
+    results.into_iter()
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// A relay running in the background.
+#[derive(Debug)]
+pub struct RelayHandle {
+    relay: Relay,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// The relay's counters.
+    pub fn stats(&self) -> &RelayStats {
+        self.relay.stats()
+    }
+
+    /// Stops after the cycle in progress (its events are published and recorded, or stay in
+    /// the outbox), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.relay.pool.close().await;
+    }
+
+    /// Stops at once, as a crash would: the cycle in progress is abandoned and its claimed
+    /// events are published again by the next relay.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+/// An event that failed `max_attempts` times.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParkedEvent {
+    /// The event.
+    pub envelope: EventEnvelope,
+    /// How many times publishing failed.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was parked.
+    #[serde(with = "time::serde::rfc3339")]
+    pub parked_at: OffsetDateTime,
+}
+
+/// Every parked event, oldest first (as the owner, across tenants).
+pub async fn parked(owner: &PgPool) -> ApiResult<Vec<ParkedEvent>> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload,
+                attempts, last_error, parked_at
+           FROM saas_outbox WHERE parked_at IS NOT NULL ORDER BY seq",
+    )
+    .fetch_all(owner)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ParkedEvent {
+                envelope: EventEnvelope {
+                    id: row.try_get("id")?,
+                    tenant_id: row.try_get("tenant_id")?,
+                    event_type: row.try_get("event_type")?,
+                    schema_version: row.try_get("schema_version")?,
+                    aggregate_id: row.try_get("aggregate_id")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                    payload: row.try_get("payload")?,
+                },
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+                parked_at: row.try_get("parked_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Puts a parked event back in line with a fresh attempt count. Returns whether it was parked.
+pub async fn requeue(owner: &PgPool, event_id: Uuid) -> ApiResult<bool> {
+    let done = sqlx::query(
+        "UPDATE saas_outbox SET parked_at = NULL, attempts = 0, available_at = now()
+          WHERE id = $1 AND parked_at IS NOT NULL",
+    )
+    .bind(event_id)
+    .execute(owner)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

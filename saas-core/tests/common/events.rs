@@ -1,0 +1,109 @@
+//! Publishers and events for the event tests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use saas_core::events::publish::{PublishError, Publisher};
+use saas_core::events::{DomainEvent, EventEnvelope};
+use saas_core::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Noted {
+    pub aggregate: Uuid,
+    pub n: u32,
+}
+
+impl DomainEvent for Noted {
+    const TYPE: &'static str = "note.added";
+    fn aggregate_id(&self) -> Uuid {
+        self.aggregate
+    }
+}
+
+/// What a [`Recorder`] does with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Accept,
+    Reject,
+    Unreachable,
+    /// Records the event, then never answers (a relay that dies mid-batch).
+    Hang,
+}
+
+/// Records every publication; behaviour per event type (default: accept).
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub seen: Arc<Mutex<Vec<EventEnvelope>>>,
+    behaviour: Arc<Mutex<HashMap<String, Behaviour>>>,
+    default: Arc<Mutex<Option<Behaviour>>>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder::default()
+    }
+
+    pub fn set(&self, event_type: &str, behaviour: Behaviour) {
+        self.behaviour
+            .lock()
+            .unwrap()
+            .insert(event_type.to_string(), behaviour);
+    }
+
+    pub fn set_all(&self, behaviour: Behaviour) {
+        *self.default.lock().unwrap() = Some(behaviour);
+    }
+
+    pub fn events(&self) -> Vec<EventEnvelope> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    fn behaviour(&self, event: &EventEnvelope) -> Behaviour {
+        if let Some(b) = self.behaviour.lock().unwrap().get(&event.event_type) {
+            return *b;
+        }
+        self.default.lock().unwrap().unwrap_or(Behaviour::Accept)
+    }
+}
+
+impl Publisher for Recorder {
+    fn publish<'a>(
+        &'a self,
+        events: &'a [EventEnvelope],
+    ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+        Box::pin(async move {
+            let mut results = Vec::new();
+            let mut hang = false;
+            for event in events {
+                match self.behaviour(event) {
+                    Behaviour::Accept => {
+                        self.seen.lock().unwrap().push(event.clone());
+                        results.push(Ok(()));
+                    }
+                    Behaviour::Reject => results.push(Err(PublishError::rejected("refused"))),
+                    Behaviour::Unreachable => {
+                        results.push(Err(PublishError::transient("unreachable")))
+                    }
+                    Behaviour::Hang => {
+                        self.seen.lock().unwrap().push(event.clone());
+                        hang = true;
+                    }
+                }
+            }
+            if hang {
+                std::future::pending::<()>().await;
+            }
+            results
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+}
