@@ -180,6 +180,20 @@ pub async fn start_cluster_with(
     }
 }
 
+/// Restarts a cluster started by [`start_cluster`] (fast shutdown: open connections are cut,
+/// as in a crash of the server process). Used by fault tests.
+pub fn restart_cluster(dir: &Path) -> Result<(), DevDbError> {
+    let bin = find_binaries().ok_or(DevDbError::NoBinaries)?;
+    let mut restart = pg_command(&bin, "pg_ctl");
+    restart
+        .arg("-D")
+        .arg(dir)
+        .arg("-l")
+        .arg(dir.join("server.log"))
+        .args(["-w", "-t", "60", "-m", "fast", "restart"]);
+    run(restart)
+}
+
 /// Finds or starts a server; see the module documentation for the order.
 pub async fn ensure_server() -> Result<String, DevDbError> {
     for var in ["SAAS_TEST_DATABASE_URL", "DATABASE_URL"] {

@@ -1,0 +1,148 @@
+//! PostgreSQL restarted under load: the relay and the request path recover by themselves and
+//! every event whose transaction was acknowledged is published.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::events::{Noted, Recorder};
+use saas_core::events::relay::{Relay, RelayConfig};
+use saas_core::events::{self};
+use saas_core::prelude::*;
+use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
+use saas_core::tenancy::registry::NewTenant;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_under_load_loses_no_acknowledged_event() {
+    // A cluster of this test's own, so restarting it disturbs nobody else.
+    let dir = std::env::temp_dir().join(format!("saas-restart-{}", std::process::id()));
+    let url = saas_core::devdb::start_cluster(&dir, free_port(), std::process::id())
+        .await
+        .expect("a throwaway PostgreSQL cluster (needs the PostgreSQL server binaries)");
+    let tenancy = Tenancy::start(
+        TenancyConfig::new(url).request_pool_size(4).bound_tenants(0),
+        common::resolvers(),
+        Some(&common::MIGRATIONS),
+    )
+    .await
+    .unwrap();
+    let tenant = tenancy
+        .tenants()
+        .create(NewTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            tier: None,
+        })
+        .await
+        .unwrap();
+
+    let recorder = Recorder::new();
+    let relay = Relay::new(
+        tenancy.owner_pool(),
+        recorder.clone(),
+        RelayConfig {
+            poll_interval: Duration::from_millis(50),
+            ..RelayConfig::default()
+        },
+    )
+    .spawn();
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<Uuid>::new()));
+    let failures = Arc::new(Mutex::new(0u32));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (tenancy, acknowledged, failures, stop) = (
+                tenancy.clone(),
+                acknowledged.clone(),
+                failures.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let mut tx = TenantTx::begin(&tenancy, tenant.id);
+                    let result = async {
+                        let id = events::emit(
+                            &mut tx,
+                            &Noted {
+                                aggregate: Uuid::from_u128(w),
+                                n,
+                            },
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        Ok::<Uuid, saas_core::Error>(id)
+                    }
+                    .await;
+                    match result {
+                        // Only a successful commit is an acknowledgement.
+                        Ok(id) => acknowledged.lock().unwrap().push(id),
+                        Err(_) => {
+                            *failures.lock().unwrap() += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = acknowledged.lock().unwrap().len();
+    tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || saas_core::devdb::restart_cluster(&dir)
+    })
+    .await
+    .unwrap()
+    .expect("pg_ctl restart");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acknowledged: HashSet<Uuid> = acknowledged.lock().unwrap().iter().copied().collect();
+    assert!(before > 0, "writers made progress before the restart");
+    // The restart really cut connections: some writes failed (and were not acknowledged).
+    assert!(*failures.lock().unwrap() > 0, "the restart did not disturb the writers");
+    eprintln!(
+        "acknowledged {} events, {} failed writes during the restart",
+        acknowledged.len(),
+        failures.lock().unwrap()
+    );
+    assert!(
+        acknowledged.len() > before,
+        "writers recovered after the restart ({} before, {} in all, {} failures)",
+        before,
+        acknowledged.len(),
+        failures.lock().unwrap()
+    );
+
+    // The relay recovers by itself and publishes every acknowledged event.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let seen: HashSet<Uuid> = recorder.events().iter().map(|e| e.id).collect();
+            if acknowledged.is_subset(&seen) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("every acknowledged event was published after the restart");
+    assert!(relay.stats().published() >= acknowledged.len() as u64);
+    relay.shutdown().await;
+    tenancy.close().await;
+}
