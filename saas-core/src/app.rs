@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
+use std::sync::Arc;
+
 use crate::error::{ApiResult, Error};
+use crate::events::publish::{InProcessBus, Publisher};
+use crate::events::relay::{Relay, RelayConfig, RelayHandle};
 use crate::tenancy::pool::{Tenancy, TenancyConfig};
 use crate::tenancy::registry::NewTenant;
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
@@ -44,6 +48,20 @@ pub struct SaasApp {
     api: Option<Api>,
     versioning: VersioningOptions,
     openapi_dir: std::path::PathBuf,
+    publisher: Option<Arc<dyn Publisher>>,
+    relay_config: RelayConfig,
+    run_relay: bool,
+}
+
+/// A started application: the runtime, the wrapped router and the outbox relay.
+#[derive(Debug)]
+pub struct Running {
+    /// The tenancy runtime.
+    pub tenancy: Tenancy,
+    /// The router with the framework's layers.
+    pub router: Router,
+    /// The outbox relay, unless turned off with [`SaasApp::without_relay`].
+    pub relay: Option<RelayHandle>,
 }
 
 impl std::fmt::Debug for SaasApp {
@@ -68,7 +86,29 @@ impl SaasApp {
             api: None,
             versioning: VersioningOptions::default(),
             openapi_dir: "openapi".into(),
+            publisher: None,
+            relay_config: RelayConfig::default(),
+            run_relay: true,
         }
+    }
+
+    /// Where the outbox relay publishes domain events (default: an [`InProcessBus`] with no
+    /// subscribers, which only drains the outbox; the audit trail keeps every event).
+    pub fn publisher(mut self, publisher: impl Publisher) -> Self {
+        self.publisher = Some(Arc::new(publisher));
+        self
+    }
+
+    /// The relay's settings (batch size, retries, audit retention).
+    pub fn relay_config(mut self, config: RelayConfig) -> Self {
+        self.relay_config = config;
+        self
+    }
+
+    /// Runs no relay in this process (when a separate worker relays the outbox).
+    pub fn without_relay(mut self) -> Self {
+        self.run_relay = false;
+        self
     }
 
     /// Uses this configuration instead of the environment's.
@@ -154,8 +194,38 @@ impl SaasApp {
         Ok(TenancyConfig::new(url).with_env_overrides())
     }
 
-    /// Starts the runtime (migrations, audit) and returns it with the wrapped router.
+    /// Starts the runtime (migrations, audit) and returns it with the wrapped router. The
+    /// outbox relay runs in the background for as long as the process does; use
+    /// [`SaasApp::start`] to stop it gracefully.
     pub async fn build(self) -> ApiResult<(Tenancy, Router)> {
+        let running = self.start().await?;
+        // Dropping the handle detaches the relay task; it keeps running.
+        drop(running.relay);
+        Ok((running.tenancy, running.router))
+    }
+
+    /// Starts the runtime, the router and the outbox relay.
+    pub async fn start(self) -> ApiResult<Running> {
+        let relay = self.run_relay.then(|| {
+            (
+                self.publisher
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(InProcessBus::new())),
+                self.relay_config.clone(),
+            )
+        });
+        let (tenancy, router) = self.build_router().await?;
+        let relay = relay.map(|(publisher, config)| {
+            Relay::with_publisher(tenancy.owner_pool(), publisher, config).spawn()
+        });
+        Ok(Running {
+            tenancy,
+            router,
+            relay,
+        })
+    }
+
+    async fn build_router(self) -> ApiResult<(Tenancy, Router)> {
         let versioned = self.versioned_api()?;
         let config = self.resolved_config().await?;
         let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
@@ -198,9 +268,13 @@ impl SaasApp {
             }
             Command::Serve { listen } => {
                 let docs = self.api.is_some();
-                let (tenancy, router) = self.build().await?;
-                serve_with_docs(router, listen, docs).await?;
-                tenancy.close().await;
+                let running = self.start().await?;
+                serve_with_docs(running.router, listen, docs).await?;
+                // In-flight requests are done; let the relay finish its cycle, then close.
+                if let Some(relay) = running.relay {
+                    relay.shutdown().await;
+                }
+                running.tenancy.close().await;
             }
             Command::Migrate => {
                 let config = self.resolved_config().await?;

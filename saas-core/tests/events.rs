@@ -26,7 +26,9 @@ fn quick() -> RelayConfig {
 
 async fn emit_noted(env: &Env, tenant: &Tenant, aggregate: Uuid, n: u32) -> Uuid {
     let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
-    let id = events::emit(&mut tx, &Noted { aggregate, n }).await.unwrap();
+    let id = events::emit(&mut tx, &Noted { aggregate, n })
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     id
 }
@@ -44,21 +46,43 @@ async fn event_commits_with_the_data_and_vanishes_with_a_rollback() {
     let acme = env.tenant("acme").await;
 
     let mut tx = TenantTx::begin(&env.tenancy, acme.id);
-    let project = Project::insert(&mut tx, NewProject { name: "kept".into() })
-        .await
-        .unwrap();
-    events::emit(&mut tx, &Noted { aggregate: project.id, n: 1 })
-        .await
-        .unwrap();
+    let project = Project::insert(
+        &mut tx,
+        NewProject {
+            name: "kept".into(),
+        },
+    )
+    .await
+    .unwrap();
+    events::emit(
+        &mut tx,
+        &Noted {
+            aggregate: project.id,
+            n: 1,
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = TenantTx::begin(&env.tenancy, acme.id);
-    let dropped = Project::insert(&mut tx, NewProject { name: "dropped".into() })
-        .await
-        .unwrap();
-    events::emit(&mut tx, &Noted { aggregate: dropped.id, n: 2 })
-        .await
-        .unwrap();
+    let dropped = Project::insert(
+        &mut tx,
+        NewProject {
+            name: "dropped".into(),
+        },
+    )
+    .await
+    .unwrap();
+    events::emit(
+        &mut tx,
+        &Noted {
+            aggregate: dropped.id,
+            n: 2,
+        },
+    )
+    .await
+    .unwrap();
     tx.rollback().await.unwrap();
 
     let aggregates: Vec<Uuid> = sqlx::query_scalar("SELECT aggregate_id FROM saas_outbox")
@@ -94,7 +118,10 @@ async fn tenants_cannot_read_or_forge_each_others_events() {
         .fetch_all(tx.conn().await.unwrap())
         .await
         .unwrap();
-    assert!(seen.is_empty(), "globex read acme's audit entries: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "globex read acme's audit entries: {seen:?}"
+    );
     tx.rollback().await.unwrap();
 
     // Pending events cannot be read at all by the request role, not even one's own.
@@ -328,7 +355,10 @@ async fn failing_events_are_retried_then_parked_and_do_not_block_forever() {
     // Attempts 1 and 2: the poison fails and holds back the later event of its aggregate.
     for attempt in 1..=2 {
         let outcome = relay.run_once().await.unwrap();
-        assert_eq!((outcome.failed, outcome.parked, outcome.published), (1, 0, 0));
+        assert_eq!(
+            (outcome.failed, outcome.parked, outcome.published),
+            (1, 0, 0)
+        );
         assert_eq!(outcome.deferred, 1, "attempt {attempt}");
         assert_eq!(recorder.count(), 0);
     }
@@ -434,7 +464,11 @@ async fn a_relay_killed_mid_batch_redelivers_and_the_consumer_applies_once() {
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(outbox_len(&env).await, 10, "nothing was recorded as published");
+    assert_eq!(
+        outbox_len(&env).await,
+        10,
+        "nothing was recorded as published"
+    );
 
     // Second relay: publishes everything again; the consumer sees duplicates only.
     let bus = InProcessBus::new();

@@ -37,12 +37,18 @@ fn nats_binary() -> PathBuf {
     if let Ok(path) = std::env::var("NATS_SERVER_BIN") {
         return path.into();
     }
-    for candidate in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+    for candidate in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
         if std::path::Path::new(candidate).exists() {
             return candidate.into();
         }
     }
-    panic!("nats-server is not installed: run scripts/ensure-nats.sh (apt-get install nats-server)");
+    panic!(
+        "nats-server is not installed: run scripts/ensure-nats.sh (apt-get install nats-server)"
+    );
 }
 
 impl NatsServer {
@@ -73,7 +79,14 @@ impl NatsServer {
     /// (Re)starts the server on the same port and store: what JetStream stored survives.
     async fn resume(&mut self) {
         let child = Command::new(nats_binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.store)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -143,7 +156,11 @@ async fn stream_messages(publisher: &NatsPublisher) -> u64 {
 }
 
 /// Reads every message on `subject` through an ephemeral consumer.
-async fn read_subject(publisher: &NatsPublisher, subject: String, expected: usize) -> Vec<EventEnvelope> {
+async fn read_subject(
+    publisher: &NatsPublisher,
+    subject: String,
+    expected: usize,
+) -> Vec<EventEnvelope> {
     let stream = publisher.ensure_stream().await.unwrap();
     let consumer = stream
         .create_consumer(pull::Config {
@@ -226,12 +243,11 @@ async fn a_broker_outage_while_emitting_loses_nothing_and_parks_nothing() {
     }
     // Down for a while: the relay tries and fails, transiently.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (pending, parked): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(parked_at) FROM saas_outbox",
-    )
-    .fetch_one(env.tenancy.owner_pool())
-    .await
-    .unwrap();
+    let (pending, parked): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(parked_at) FROM saas_outbox")
+            .fetch_one(env.tenancy.owner_pool())
+            .await
+            .unwrap();
     assert_eq!((pending, parked), (50, 0));
 
     server.resume().await;

@@ -30,7 +30,9 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
         .await
         .expect("a throwaway PostgreSQL cluster (needs the PostgreSQL server binaries)");
     let tenancy = Tenancy::start(
-        TenancyConfig::new(url).request_pool_size(4).bound_tenants(0),
+        TenancyConfig::new(url)
+            .request_pool_size(4)
+            .bound_tenants(0),
         common::resolvers(),
         Some(&common::MIGRATIONS),
     )
@@ -116,7 +118,10 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
     let acknowledged: HashSet<Uuid> = acknowledged.lock().unwrap().iter().copied().collect();
     assert!(before > 0, "writers made progress before the restart");
     // The restart really cut connections: some writes failed (and were not acknowledged).
-    assert!(*failures.lock().unwrap() > 0, "the restart did not disturb the writers");
+    assert!(
+        *failures.lock().unwrap() > 0,
+        "the restart did not disturb the writers"
+    );
     eprintln!(
         "acknowledged {} events, {} failed writes during the restart",
         acknowledged.len(),

@@ -9,5 +9,14 @@ async fn main() -> anyhow::Result<()> {
             settings.admin_token
         );
     }
-    taskboard::app(settings).run_cli().await
+    let mut app = taskboard::app(settings);
+    // Domain events go to NATS JetStream when a server is configured; in-process otherwise.
+    if let Some(url) = std::env::var("TASKBOARD_NATS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let config = saas_core::events::nats::NatsConfig::new(url);
+        app = app.publisher(saas_core::events::nats::NatsPublisher::connect(config).await?);
+    }
+    app.run_cli().await
 }

@@ -103,12 +103,12 @@ impl<C: Consume> Idempotent<C> {
     pub async fn apply(&self, event: &EventEnvelope) -> anyhow::Result<Applied> {
         let mut tx = TenantTx::begin(&self.tenancy, event.tenant_id);
         let fresh = sqlx::query(MARK_SQL)
-        .bind(event.tenant_id)
-        .bind(C::NAME)
-        .bind(event.id)
-        .execute(tx.conn().await?)
-        .await?
-        .rows_affected()
+            .bind(event.tenant_id)
+            .bind(C::NAME)
+            .bind(event.id)
+            .execute(tx.conn().await?)
+            .await?
+            .rows_affected()
             == 1;
         if !fresh {
             tx.rollback().await?;

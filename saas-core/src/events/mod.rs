@@ -100,8 +100,9 @@ SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, pay
 /// statement. Returns the event's id. Nothing is published until the transaction commits;
 /// if it rolls back, the event never existed.
 pub async fn emit<E: DomainEvent, X: TenantExecutor>(tx: &mut X, event: &E) -> ApiResult<Uuid> {
-    let payload = serde_json::to_value(event)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("event {} does not serialize: {e}", E::TYPE)))?;
+    let payload = serde_json::to_value(event).map_err(|e| {
+        Error::Internal(anyhow::anyhow!("event {} does not serialize: {e}", E::TYPE))
+    })?;
     emit_raw(tx, E::TYPE, E::VERSION, event.aggregate_id(), payload).await
 }
 

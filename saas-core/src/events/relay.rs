@@ -326,7 +326,12 @@ impl Relay {
                 .count();
             outcome.failed = failed.len() - outcome.parked;
             for (seq, attempts, error) in &failed {
-                tracing::warn!(seq, attempts = attempts + 1, error, "event publication failed");
+                tracing::warn!(
+                    seq,
+                    attempts = attempts + 1,
+                    error,
+                    "event publication failed"
+                );
             }
         }
         tx.commit().await?;

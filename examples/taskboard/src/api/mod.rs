@@ -1,6 +1,7 @@
 //! The tenant API: version 2 is current, version 1 is deprecated and served from the same
 //! handlers through version changes (see [`v1`]).
 
+pub mod audit;
 pub mod projects;
 pub mod tasks;
 pub mod v1;
@@ -31,6 +32,7 @@ pub fn api() -> Api {
         tasks::get_task,
         tasks::update_task,
         tasks::delete_task,
+        audit::list_audit,
     )
 }
 

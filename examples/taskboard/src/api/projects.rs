@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{PageQuery, check_text};
+use crate::events::{ProjectCreated, ProjectDeleted, ProjectUpdated};
 use crate::models::{NewProject, Project};
+use saas_core::events;
 
 /// A project as the API shows it (v2).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -54,8 +56,11 @@ pub async fn create_project(
     Json(input): Json<ProjectInput>,
 ) -> ApiResult<(StatusCode, Json<ProjectBody>)> {
     check_text("name", &input.name)?;
-    let project = Project::insert(&mut tx, NewProject { name: input.name }).await?;
-    Ok((StatusCode::CREATED, Json(project.into())))
+    let project: ProjectBody = Project::insert(&mut tx, NewProject { name: input.name })
+        .await?
+        .into();
+    events::emit(&mut tx, &ProjectCreated(project.clone())).await?;
+    Ok((StatusCode::CREATED, Json(project)))
 }
 
 #[endpoint(get, "/projects", versions = 1.., tag = "projects",
@@ -92,7 +97,9 @@ pub async fn update_project(
     check_text("name", &input.name)?;
     let mut project = Project::get(&mut tx, id).await?;
     project.name = input.name;
-    Ok(Json(project.update(&mut tx).await?.into()))
+    let project: ProjectBody = project.update(&mut tx).await?.into();
+    events::emit(&mut tx, &ProjectUpdated(project.clone())).await?;
+    Ok(Json(project))
 }
 
 #[endpoint(delete, "/projects/{id}", versions = 2.., tag = "projects",
@@ -100,5 +107,6 @@ pub async fn update_project(
     responses((status = 204, description = "Deleted, with its tasks")))]
 pub async fn delete_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     Project::delete(&mut tx, id).await?;
+    events::emit(&mut tx, &ProjectDeleted { id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

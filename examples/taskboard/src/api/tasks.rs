@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{PageQuery, check_text};
+use crate::events::{TaskCreated, TaskDeleted, TaskUpdated};
 use crate::models::{NewTask, Project, Task};
+use saas_core::events;
 
 /// A task's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -110,7 +112,9 @@ pub async fn create_task(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(task.into())))
+    let task: TaskBody = task.into();
+    events::emit(&mut tx, &TaskCreated(task.clone())).await?;
+    Ok((StatusCode::CREATED, Json(task)))
 }
 
 #[endpoint(get, "/projects/{id}/tasks", versions = 2.., tag = "tasks",
@@ -154,7 +158,9 @@ pub async fn update_task(
     if let Some(status) = patch.status {
         task.status = status.as_str().to_string();
     }
-    Ok(Json(task.update(&mut tx).await?.into()))
+    let task: TaskBody = task.update(&mut tx).await?.into();
+    events::emit(&mut tx, &TaskUpdated(task.clone())).await?;
+    Ok(Json(task))
 }
 
 #[endpoint(delete, "/tasks/{id}", versions = 2.., tag = "tasks",
@@ -162,5 +168,6 @@ pub async fn update_task(
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_task(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     Task::delete(&mut tx, id).await?;
+    events::emit(&mut tx, &TaskDeleted { id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
