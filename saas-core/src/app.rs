@@ -282,6 +282,12 @@ impl SaasApp {
                 println!("migrations applied; isolation audit passed");
                 tenancy.close().await;
             }
+            Command::Events { command } => {
+                let config = self.resolved_config().await?;
+                let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+                run_events(&tenancy, command).await?;
+                tenancy.close().await;
+            }
             Command::Tenants { command } => {
                 let config = self.resolved_config().await?;
                 let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
@@ -379,6 +385,11 @@ enum Command {
     },
     /// Apply migrations and RLS set-up, run the isolation audit, and exit.
     Migrate,
+    /// Inspect the outbox: parked events, requeueing them.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -405,6 +416,53 @@ enum OpenapiCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// List events that failed too often and were parked, with their last error.
+    Parked,
+    /// Put a parked event back in line (after fixing what made it fail).
+    Requeue {
+        /// The event's id.
+        id: uuid::Uuid,
+    },
+    /// How many events wait in the outbox, and how many are parked.
+    Status,
+}
+
+async fn run_events(tenancy: &Tenancy, command: EventsCommand) -> anyhow::Result<()> {
+    let owner = tenancy.owner_pool();
+    match command {
+        EventsCommand::Parked => {
+            for p in crate::events::relay::parked(owner).await? {
+                println!(
+                    "{}\t{}\t{}\t{} attempts\t{}",
+                    p.envelope.id,
+                    p.envelope.tenant_id,
+                    p.envelope.event_type,
+                    p.attempts,
+                    p.last_error.unwrap_or_default()
+                );
+            }
+        }
+        EventsCommand::Requeue { id } => {
+            if crate::events::relay::requeue(owner, id).await? {
+                println!("requeued {id}");
+            } else {
+                anyhow::bail!("no parked event {id}");
+            }
+        }
+        EventsCommand::Status => {
+            let (pending, parked): (i64, i64) = sqlx::query_as(
+                "SELECT count(*) - count(parked_at), count(parked_at) FROM saas_outbox",
+            )
+            .fetch_one(owner)
+            .await?;
+            println!("pending\t{pending}\nparked\t{parked}");
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
