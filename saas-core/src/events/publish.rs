@@ -77,8 +77,11 @@ pub trait Publisher: Send + Sync + 'static {
 /// ```
 #[derive(Clone, Default)]
 pub struct InProcessBus {
-    handlers: Arc<RwLock<Vec<(String, Arc<dyn EventHandler>)>>>,
+    handlers: Arc<RwLock<Vec<Subscriber>>>,
 }
+
+/// A subscriber's name and handler.
+type Subscriber = (String, Arc<dyn EventHandler>);
 
 impl std::fmt::Debug for InProcessBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,7 +112,7 @@ impl InProcessBus {
             .unwrap_or_default()
     }
 
-    fn snapshot(&self) -> Vec<(String, Arc<dyn EventHandler>)> {
+    fn snapshot(&self) -> Vec<Subscriber> {
         self.handlers.read().map(|h| h.clone()).unwrap_or_default()
     }
 }
