@@ -23,4 +23,4 @@ base = sys.argv[2] if len(sys.argv) > 2 else next(
 bm = benches[base][0]
 print(f"{'benchmark':<24} {'median':>12} {'latency ratio':>14} {'throughput ratio':>17}")
 for name, (median, _) in benches.items():
-    print(f"{name:<24} {median/1000:>10.1f}us {median/bm:>14.2f} {bm/median:>17.2f}")
+    print(f"{name:<24} {median/1000:>10.2f}us {median/bm:>14.2f} {bm/median:>17.2f}")

@@ -184,8 +184,9 @@ pub trait Endpoint {
     const DECL: EndpointDecl;
     /// The axum method router serving the handler.
     fn method_router() -> MethodRouter;
-    /// The same, with the version layer wrapped around the handler itself (one boxing, not
-    /// two, per request).
+    /// The same, with the version layer wrapped around the handler itself
+    /// ([`VersionLayer::handler`](super::router::VersionLayer::handler)): one handler, boxed
+    /// once, no service in between.
     fn versioned_method_router(layer: super::router::VersionLayer) -> MethodRouter;
     /// The OpenAPI operation (from utoipa).
     fn operation() -> Operation;

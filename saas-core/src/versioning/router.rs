@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
@@ -94,16 +95,20 @@ pub struct VersionedApi {
 /// What the version layer of one endpoint in one version needs.
 #[derive(Debug)]
 pub struct RouteVersion {
-    /// Nothing but the version header to add (current, no sunset, no changes).
-    plain: bool,
     version: ApiVersion,
     version_header: HeaderValue,
     route_template: String,
     deprecated: Option<i64>,
     sunset: Option<i64>,
-    docs: Option<&'static str>,
     successor_template: Option<String>,
-    vary: Option<HeaderName>,
+    /// `Vary: <negotiation header>` in header mode.
+    vary: Option<HeaderValue>,
+    /// The `Deprecation` value, built once.
+    deprecation_header: Option<HeaderValue>,
+    /// The `Sunset` value, built once.
+    sunset_header: Option<HeaderValue>,
+    /// The `Link` values that do not depend on the request path (the documentation's).
+    doc_links: Vec<HeaderValue>,
     clock: Arc<dyn Clock>,
     gone_after_sunset: bool,
     changes: Changes,
@@ -114,42 +119,101 @@ pub struct RouteVersion {
     request_schema: Option<(Value, Arc<Map<String, Value>>)>,
 }
 
+const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+const SUNSET: HeaderName = HeaderName::from_static("sunset");
+
+/// The fields of [`RouteVersion`] its header values are built from.
+struct Lifecycle<'a> {
+    version: ApiVersion,
+    route_template: String,
+    deprecated: Option<i64>,
+    sunset: Option<i64>,
+    docs: Option<&'a str>,
+    successor_template: Option<String>,
+    vary: Option<&'a HeaderName>,
+    clock: Arc<dyn Clock>,
+    gone_after_sunset: bool,
+    changes: Changes,
+    max_body: usize,
+    response_schema: Option<(Value, Arc<Map<String, Value>>)>,
+    request_schema: Option<(Value, Arc<Map<String, Value>>)>,
+}
+
 impl RouteVersion {
+    /// Builds every header value that does not depend on the request once, here.
+    fn new(l: Lifecycle<'_>) -> RouteVersion {
+        let deprecation_header = l
+            .deprecated
+            .and_then(|d| HeaderValue::from_str(&deprecation_value(d)).ok());
+        let sunset_header = l
+            .sunset
+            .filter(|_| l.deprecated.is_some())
+            .and_then(|s| HeaderValue::from_str(&imf_fixdate(s)).ok());
+        let mut doc_links = Vec::new();
+        if l.deprecated.is_some()
+            && let Some(docs) = l.docs
+        {
+            doc_links.push(link(docs, "deprecation"));
+            if l.sunset.is_some() {
+                doc_links.push(link(docs, "sunset"));
+            }
+        }
+        RouteVersion {
+            version: l.version,
+            version_header: version_value(l.version),
+            route_template: l.route_template,
+            deprecated: l.deprecated,
+            sunset: l.sunset,
+            successor_template: l.successor_template,
+            vary: l.vary.map(|name| {
+                HeaderValue::from_str(name.as_str())
+                    .unwrap_or(HeaderValue::from_static("api-version"))
+            }),
+            deprecation_header,
+            sunset_header,
+            doc_links: doc_links
+                .iter()
+                .filter_map(|l| HeaderValue::from_str(l).ok())
+                .collect(),
+            clock: l.clock,
+            gone_after_sunset: l.gone_after_sunset,
+            changes: l.changes,
+            max_body: l.max_body,
+            response_schema: l.response_schema,
+            request_schema: l.request_schema,
+        }
+    }
+
+    /// Nothing but the version header to add (no deprecation, no sunset, no changes).
+    fn is_plain(&self) -> bool {
+        self.deprecated.is_none()
+            && self.sunset.is_none()
+            && self.response_schema.is_none()
+            && self.request_schema.is_none()
+    }
+
     fn decorate(&self, response: &mut Response, path: &str) {
         let headers = response.headers_mut();
         headers.insert(API_VERSION, self.version_header.clone());
-        if let Some(name) = &self.vary {
-            headers.append(
-                header::VARY,
-                HeaderValue::from_str(name.as_str())
-                    .unwrap_or(HeaderValue::from_static("api-version")),
-            );
+        if let Some(vary) = &self.vary {
+            headers.append(header::VARY, vary.clone());
         }
-        let Some(deprecated) = self.deprecated else {
+        if self.deprecated.is_none() {
             return;
-        };
-        if let Ok(v) = HeaderValue::from_str(&deprecation_value(deprecated)) {
-            headers.insert(HeaderName::from_static("deprecation"), v);
         }
-        if let Some(sunset) = self.sunset
-            && let Ok(v) = HeaderValue::from_str(&imf_fixdate(sunset))
+        if let Some(v) = &self.deprecation_header {
+            headers.insert(DEPRECATION, v.clone());
+        }
+        if let Some(v) = &self.sunset_header {
+            headers.insert(SUNSET, v.clone());
+        }
+        for v in &self.doc_links {
+            headers.append(header::LINK, v.clone());
+        }
+        if let Some(successor) = self.successor(path)
+            && let Ok(v) = HeaderValue::from_str(&link(&successor, "successor-version"))
         {
-            headers.insert(HeaderName::from_static("sunset"), v);
-        }
-        let mut links = Vec::new();
-        if let Some(docs) = self.docs {
-            links.push(link(docs, "deprecation"));
-            if self.sunset.is_some() {
-                links.push(link(docs, "sunset"));
-            }
-        }
-        if let Some(successor) = self.successor(path) {
-            links.push(link(&successor, "successor-version"));
-        }
-        for l in links {
-            if let Ok(v) = HeaderValue::from_str(&l) {
-                headers.append(header::LINK, v);
-            }
+            headers.append(header::LINK, v);
         }
     }
 
@@ -164,25 +228,50 @@ impl RouteVersion {
     }
 }
 
-/// The version layer of one endpoint in one version (built by the versioned router).
+/// The version layer of one endpoint in one version (built by the versioned router, wrapped
+/// around the handler by [`VersionLayer::handler`]).
 #[derive(Debug, Clone)]
-pub struct VersionLayer(Arc<RouteVersion>);
+pub struct VersionLayer(Layer);
 
-impl<S> tower::Layer<S> for VersionLayer {
-    type Service = VersionService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        VersionService {
-            inner,
-            info: self.0.clone(),
+#[derive(Debug, Clone)]
+enum Layer {
+    /// A current route: the version header (and `Vary` in header mode), nothing else. Both
+    /// are precomputed values whose clones cost no allocation.
+    Plain {
+        version: HeaderValue,
+        vary: Option<HeaderValue>,
+    },
+    /// Deprecation, sunset or version changes at work.
+    Full(Arc<RouteVersion>),
+}
+
+impl VersionLayer {
+    fn new(info: RouteVersion) -> VersionLayer {
+        VersionLayer(if info.is_plain() {
+            Layer::Plain {
+                version: info.version_header,
+                vary: info.vary,
+            }
+        } else {
+            Layer::Full(Arc::new(info))
+        })
+    }
+
+    /// `handler` with this layer around it: an axum handler itself, so the method router
+    /// boxes it once and a current route's request passes through no extra service.
+    pub fn handler<H>(self, handler: H) -> Versioned<H> {
+        Versioned {
+            handler,
+            layer: self,
         }
     }
 }
 
-/// The service of [`VersionLayer`].
+/// A handler inside its [`VersionLayer`] (see [`VersionLayer::handler`]).
 #[derive(Debug, Clone)]
-pub struct VersionService<S> {
-    inner: S,
-    info: Arc<RouteVersion>,
+pub struct Versioned<H> {
+    handler: H,
+    layer: VersionLayer,
 }
 
 async fn json_body(body: Body, limit: usize) -> Result<Option<(Value, Vec<u8>)>, Error> {
@@ -196,43 +285,35 @@ async fn json_body(body: Body, limit: usize) -> Result<Option<(Value, Vec<u8>)>,
         .map(|v| (v, bytes.to_vec())))
 }
 
-impl<S> tower::Service<Request<Body>> for VersionService<S>
+impl<H, T, S> Handler<T, S> for Versioned<H>
 where
-    S: tower::Service<Request<Body>, Error = Infallible> + Clone + Send + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send + 'static,
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = VersionFuture<S::Future>;
+    type Future = VersionFuture<H::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if self.info.plain {
-            // A current version with nothing to convert: name the version, nothing else. No
-            // allocation, so the versioned router costs about what a plain one does.
-            return VersionFuture::Plain {
-                inner: self.inner.call(request),
-                version: Some(self.info.version_header.clone()),
-                vary: self.info.vary.clone(),
-            };
-        }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let info = self.info.clone();
-        VersionFuture::Full {
-            inner: Box::pin(async move {
-                let path = request.uri().path().to_string();
-                let mut response = match serve(&info, &mut inner, request, &path).await {
-                    Ok(r) => r,
-                    Err(e) => e.into_response(),
-                };
-                info.decorate(&mut response, &path);
-                Ok(response)
-            }),
+    fn call(self, request: Request<Body>, state: S) -> Self::Future {
+        match self.layer.0 {
+            Layer::Plain { version, vary } => VersionFuture::Plain {
+                inner: self.handler.call(request, state),
+                version: Some(version),
+                vary,
+            },
+            Layer::Full(info) => {
+                let mut inner = self.handler.with_state(state);
+                VersionFuture::Full {
+                    inner: Box::pin(async move {
+                        let path = request.uri().path().to_string();
+                        let mut response = match serve(&info, &mut inner, request, &path).await {
+                            Ok(r) => r,
+                            Err(e) => e.into_response(),
+                        };
+                        info.decorate(&mut response, &path);
+                        response
+                    }),
+                }
+            }
         }
     }
 }
@@ -243,37 +324,34 @@ pin_project_lite::pin_project! {
     #[allow(missing_debug_implementations)]
     pub enum VersionFuture<F> {
         /// A current route: the handler's future, then the version header.
-        Plain { #[pin] inner: F, version: Option<HeaderValue>, vary: Option<HeaderName> },
+        Plain { #[pin] inner: F, version: Option<HeaderValue>, vary: Option<HeaderValue> },
         /// Deprecation, sunset or version changes at work.
-        Full { inner: BoxFuture<'static, Result<Response, Infallible>> },
+        Full { inner: BoxFuture<'static, Response> },
     }
 }
 
-impl<F, R> std::future::Future for VersionFuture<F>
+impl<F> std::future::Future for VersionFuture<F>
 where
-    F: std::future::Future<Output = Result<R, Infallible>>,
-    R: IntoResponse,
+    F: std::future::Future<Output = Response>,
 {
-    type Output = Result<Response, Infallible>;
+    type Output = Response;
 
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         match self.project() {
             VersionFutureProj::Plain {
                 inner,
                 version,
                 vary,
             } => {
-                let Ok(response) = std::task::ready!(inner.poll(cx));
-                let mut response = response.into_response();
+                let mut response = std::task::ready!(inner.poll(cx));
+                let headers = response.headers_mut();
                 if let Some(version) = version.take() {
-                    response.headers_mut().insert(API_VERSION, version);
+                    headers.insert(API_VERSION, version);
                 }
                 if let Some(vary) = vary.take() {
-                    response
-                        .headers_mut()
-                        .append(header::VARY, HeaderValue::from(vary));
+                    headers.append(header::VARY, vary);
                 }
-                Poll::Ready(Ok(response))
+                Poll::Ready(response)
             }
             VersionFutureProj::Full { inner } => inner.as_mut().poll(cx),
         }
@@ -513,20 +591,15 @@ impl VersionedApi {
             .filter(|s| self.changes.touches(s, &version_components, false, version))
             .map(|s| (s, version_components.clone()));
         let sunset = decl.sunset.or(vdecl.and_then(|v| v.sunset));
-        RouteVersion {
-            plain: deprecated.is_none()
-                && sunset.is_none()
-                && response_schema.is_none()
-                && request_schema.is_none(),
+        RouteVersion::new(Lifecycle {
             version,
-            version_header: version_value(version),
             route_template: format!("{}{}", prefix(version), decl.path),
             deprecated,
             sunset,
             docs: decl.docs.or(vdecl.and_then(|v| v.docs)),
             successor_template,
             vary: match &self.options.negotiation {
-                Negotiation::Header { name, .. } => Some(name.clone()),
+                Negotiation::Header { name, .. } => Some(name),
                 Negotiation::PathPrefix => None,
             },
             clock: self.options.clock.clone(),
@@ -535,7 +608,7 @@ impl VersionedApi {
             max_body: self.options.max_transform_body,
             response_schema,
             request_schema,
-        }
+        })
     }
 
     fn version_router(&self, version: ApiVersion, current: &Arc<Map<String, Value>>) -> Router {
@@ -554,7 +627,7 @@ impl VersionedApi {
             };
             router = router.route(
                 &path,
-                (entry.versioned_method_router)(VersionLayer(Arc::new(info))),
+                (entry.versioned_method_router)(VersionLayer::new(info)),
             );
         }
         router
@@ -662,10 +735,8 @@ impl VersionedApi {
             .filter(|v| v.version > version && v.deprecated.is_none())
             .map(|v| format!("/{}", v.version.path_segment()))
             .next_back();
-        RouteVersion {
-            plain: false,
+        RouteVersion::new(Lifecycle {
             version,
-            version_header: version_value(version),
             route_template: format!("/{}", version.path_segment()),
             deprecated,
             sunset: vdecl.and_then(|v| v.sunset),
@@ -678,6 +749,6 @@ impl VersionedApi {
             max_body: 0,
             response_schema: None,
             request_schema: None,
-        }
+        })
     }
 }

@@ -67,9 +67,7 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
                 fn versioned_method_router(
                     layer: #private::VersionLayer,
                 ) -> #private::axum::routing::MethodRouter {
-                    #private::axum::routing::#method_word(
-                        #private::axum::handler::Handler::layer(#fn_ident, layer),
-                    )
+                    #private::axum::routing::#method_word(layer.handler(#fn_ident))
                 }
 
                 fn operation() -> #private::utoipa::openapi::path::Operation {
