@@ -456,13 +456,7 @@ async fn a_relay_killed_mid_batch_redelivers_and_the_consumer_applies_once() {
     }
     // A crash: the task stops and its connection drops, so PostgreSQL rolls the claim back.
     handle.abort();
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
-    )
-    .execute(env.tenancy.owner_pool())
-    .await
-    .unwrap();
+    common::events::cut_open_transactions(env.tenancy.owner_pool()).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         outbox_len(&env).await,

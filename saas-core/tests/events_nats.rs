@@ -354,13 +354,7 @@ async fn a_relay_killed_mid_batch_and_a_consumer_crashing_before_its_ack_apply_e
     .await
     .expect("the dying relay published the batch");
     dying.abort();
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
-    )
-    .execute(env.tenancy.owner_pool())
-    .await
-    .unwrap();
+    common::events::cut_open_transactions(env.tenancy.owner_pool()).await;
 
     // The next relay publishes all 20 again; JetStream keeps one copy of each.
     let relay = Relay::with_publisher(env.tenancy.owner_pool(), publisher.clone(), quick());

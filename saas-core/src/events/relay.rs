@@ -249,15 +249,7 @@ impl Relay {
                 Ok(Claimed {
                     seq: row.try_get("seq")?,
                     attempts: row.try_get("attempts")?,
-                    envelope: EventEnvelope {
-                        id: row.try_get("id")?,
-                        tenant_id: row.try_get("tenant_id")?,
-                        event_type: row.try_get("event_type")?,
-                        schema_version: row.try_get("schema_version")?,
-                        aggregate_id: row.try_get("aggregate_id")?,
-                        occurred_at: row.try_get("occurred_at")?,
-                        payload: row.try_get("payload")?,
-                    },
+                    envelope: envelope_from_row(row)?,
                 })
             })
             .collect::<Result<Vec<Claimed>, sqlx::Error>>()?;
@@ -525,6 +517,19 @@ async fn next_notification(listener: &mut Option<PgListener>) -> bool {
     }
 }
 
+/// The envelope of an outbox row (the columns every outbox query selects).
+fn envelope_from_row(row: &sqlx::postgres::PgRow) -> Result<EventEnvelope, sqlx::Error> {
+    Ok(EventEnvelope {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        occurred_at: row.try_get("occurred_at")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
 /// One result per event, whatever the publisher returned.
 fn pad(
     mut results: Vec<Result<(), PublishError>>,
@@ -599,15 +604,7 @@ pub async fn parked(owner: &PgPool) -> ApiResult<Vec<ParkedEvent>> {
     rows.iter()
         .map(|row| {
             Ok(ParkedEvent {
-                envelope: EventEnvelope {
-                    id: row.try_get("id")?,
-                    tenant_id: row.try_get("tenant_id")?,
-                    event_type: row.try_get("event_type")?,
-                    schema_version: row.try_get("schema_version")?,
-                    aggregate_id: row.try_get("aggregate_id")?,
-                    occurred_at: row.try_get("occurred_at")?,
-                    payload: row.try_get("payload")?,
-                },
+                envelope: envelope_from_row(row)?,
                 attempts: row.try_get("attempts")?,
                 last_error: row.try_get("last_error")?,
                 parked_at: row.try_get("parked_at")?,

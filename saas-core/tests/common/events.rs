@@ -107,3 +107,15 @@ impl Publisher for Recorder {
         "recorder"
     }
 }
+
+/// What a crash does to the connections of a dead relay: they drop, and PostgreSQL rolls back
+/// their open transactions (releasing the rows they had claimed).
+pub async fn cut_open_transactions(owner: &sqlx::PgPool) {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .execute(owner)
+    .await
+    .unwrap();
+}
