@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::{HeaderName, HeaderValue};
 use saas_core::endpoint;
 use saas_core::versioning::{VersionedApi, VersioningOptions};
@@ -33,11 +33,8 @@ fn request(path: &str) -> http::Request<Body> {
         .unwrap()
 }
 
-fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+/// Every variant: its name, its router and the path it is asked for.
+fn variants() -> Vec<(&'static str, Router, &'static str)> {
     let plain: Router = Router::new().route("/v2/hello/{name}", get(hello));
     // The same route table a hand-rolled versioned app has: both versions and its documents.
     let plain_same_routes: Router = Router::new()
@@ -76,39 +73,67 @@ fn bench(c: &mut Criterion) {
         VersioningOptions::default(),
     )
     .router();
+    vec![
+        ("plain_axum", plain, "/v2/hello/world"),
+        (
+            "plain_axum_same_routes",
+            plain_same_routes,
+            "/v2/hello/world",
+        ),
+        ("plain_axum_same_work", plain_same_work, "/v2/hello/world"),
+        ("versioned_current", versioned.clone(), "/v2/hello/world"),
+        ("versioned_deprecated", versioned, "/v1/hello/world"),
+    ]
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
     let mut group = c.benchmark_group("versioned_router");
-    group.bench_function("plain_axum", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = plain.clone();
-            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
-        })
-    });
-    group.bench_function("plain_axum_same_routes", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = plain_same_routes.clone();
-            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
-        })
-    });
-    group.bench_function("plain_axum_same_work", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = plain_same_work.clone();
-            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
-        })
-    });
-    group.bench_function("versioned_current", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = versioned.clone();
-            async move { router.oneshot(request("/v2/hello/world")).await.unwrap() }
-        })
-    });
-    group.bench_function("versioned_deprecated", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = versioned.clone();
-            async move { router.oneshot(request("/v1/hello/world")).await.unwrap() }
-        })
-    });
+    for (name, router, path) in variants() {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| {
+                let router = router.clone();
+                async move { router.oneshot(request(path)).await.unwrap() }
+            })
+        });
+    }
     group.finish();
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `ROUTER_BENCH_COUNT=<variant>:<n>`: serve `n` requests of one variant and exit, for an
+/// instruction count under callgrind (`scripts/bench-router-instructions.sh`): repeatable on a
+/// noisy machine, unlike wall time.
+fn count(spec: &str) {
+    let (wanted, n) = spec
+        .split_once(':')
+        .expect("ROUTER_BENCH_COUNT=<variant>:<n>");
+    let n: u32 = n.parse().expect("a request count");
+    let (_, router, path) = variants()
+        .into_iter()
+        .find(|(name, _, _)| *name == wanted)
+        .unwrap_or_else(|| panic!("no variant {wanted}"));
+    runtime().block_on(async move {
+        for _ in 0..n {
+            let response = router.clone().oneshot(request(path)).await.unwrap();
+            std::hint::black_box(response);
+        }
+    });
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("ROUTER_BENCH_COUNT") {
+        count(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
