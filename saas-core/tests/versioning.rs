@@ -322,7 +322,7 @@ async fn header_negotiation_varies_on_the_header() {
     assert_eq!(status, 200);
     assert_eq!(body, json!({"id": "a", "active": true}));
     assert!(headers.get("deprecation").is_some());
-    assert!(headers.get_all("vary").iter().any(|v| v == "api-version"));
+    assert_eq!(varies_on_version(&headers), 1);
     let (status, headers, body) = send(&router, "GET", "/things/a", &[], None).await;
     assert_eq!(
         (status, &body["state"]),
@@ -330,12 +330,12 @@ async fn header_negotiation_varies_on_the_header() {
         "default version"
     );
     assert_eq!(headers["api-version"], "2");
-    assert!(headers.get_all("vary").iter().any(|v| v == "api-version"));
+    assert_eq!(varies_on_version(&headers), 1);
     let (status, headers, body) =
         send(&router, "GET", "/things/a", &[("api-version", "9")], None).await;
     assert_eq!(status, 404);
     assert!(body["detail"].as_str().unwrap().contains("1, 2"));
-    assert!(headers.get_all("vary").iter().any(|v| v == "api-version"));
+    assert_eq!(varies_on_version(&headers), 1);
 }
 
 #[tokio::test]
@@ -447,4 +447,13 @@ fn a_removed_operation_must_have_been_deprecated() {
     let text: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
     assert_eq!(changes.len(), 1, "{text:?}");
     assert!(text[0].contains("/a"), "{text:?}");
+}
+
+/// How many times the response says it varies on `Api-Version` (once is right).
+fn varies_on_version(headers: &http::HeaderMap) -> usize {
+    headers
+        .get_all("vary")
+        .iter()
+        .filter(|v| v.as_bytes().eq_ignore_ascii_case(b"api-version"))
+        .count()
 }

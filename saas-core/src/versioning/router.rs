@@ -697,7 +697,13 @@ impl VersionedApi {
                             },
                             None => this.unknown_version(asked.as_deref().unwrap_or("")),
                         };
-                        if let Ok(v) = HeaderValue::from_str(name.as_str()) {
+                        // Every response names the header it varies on, once: the route
+                        // layer has added it to the responses of versioned routes already.
+                        let varies =
+                            response.headers().get_all(header::VARY).iter().any(|v| {
+                                v.as_bytes().eq_ignore_ascii_case(name.as_str().as_bytes())
+                            });
+                        if !varies && let Ok(v) = HeaderValue::from_str(name.as_str()) {
                             response.headers_mut().append(header::VARY, v);
                         }
                         response
