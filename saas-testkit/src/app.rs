@@ -18,18 +18,27 @@ pub struct TestApp {
     issuer: Option<JwtIssuer>,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
+    relay: Option<saas_core::events::relay::RelayHandle>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        // The app's outbox relay goes with it (its database is about to be dropped).
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+        }
     }
 }
 
 impl TestApp {
     /// Builds `app` (migrations, audit) and serves it on `127.0.0.1:0`.
     pub async fn serve(app: SaasApp) -> anyhow::Result<TestApp> {
-        let (tenancy, router) = app.build().await?;
+        let saas_core::app::Running {
+            tenancy,
+            router,
+            relay,
+        } = app.start().await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
@@ -42,6 +51,7 @@ impl TestApp {
             issuer,
             client: reqwest::Client::new(),
             server,
+            relay,
         })
     }
 

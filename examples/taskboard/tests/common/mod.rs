@@ -14,7 +14,17 @@ pub const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
 
 pub struct App {
     pub router: Router,
+    relay: Option<saas_core::events::relay::RelayHandle>,
     _db: saas_testkit::TestDb,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // Stop the app's outbox relay before its database goes.
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+        }
+    }
 }
 
 impl App {
@@ -24,12 +34,16 @@ impl App {
             admin_token: ADMIN.into(),
             jwt_secret: SECRET.into(),
         };
-        let (_tenancy, router) = taskboard::app(settings)
+        let running = taskboard::app(settings)
             .config(db.config())
-            .build()
+            .start()
             .await
             .unwrap();
-        App { router, _db: db }
+        App {
+            router: running.router,
+            relay: running.relay,
+            _db: db,
+        }
     }
 
     /// Sends a request (JSON body, bearer token) and returns status, headers and JSON body.
