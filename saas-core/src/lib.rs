@@ -34,6 +34,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::error::ApiResult;
+    pub use crate::events::DomainEvent;
     pub use crate::model::{
         ModelKey, ModelMeta, ModelRegistration, ModelSql, Page, PageRequest, ParentMeta, PgQuery,
         TenantScoped,
@@ -49,4 +50,5 @@ pub mod __private {
     pub use serde_json;
     pub use sqlx;
     pub use utoipa;
+    pub use uuid::Uuid;
 }

@@ -9,6 +9,7 @@
 
 mod api_versions;
 mod ctxt;
+mod domain_event;
 mod endpoint;
 mod routes;
 mod tenant_scoped;
@@ -150,6 +151,40 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(TenantScoped, attributes(tenant))]
 pub fn derive_tenant_scoped(input: TokenStream) -> TokenStream {
     tenant_scoped::derive(input.into()).into()
+}
+
+/// Implements `saas_core::events::DomainEvent`: the event's type name, its schema version
+/// (default 1) and where its aggregate id is.
+///
+/// ```
+/// use saas_core::events::DomainEvent;
+/// use saas_core::prelude::*;
+///
+/// #[derive(DomainEvent, serde::Serialize)]
+/// #[event(name = "project.renamed", version = 2)]
+/// struct ProjectRenamed {
+///     #[event(aggregate)] // or: a field named `id`, or `#[event(aggregate = "0.id")]`
+///     project: Uuid,
+///     name: String,
+/// }
+///
+/// let id = Uuid::new_v4();
+/// let event = ProjectRenamed { project: id, name: "Plan".into() };
+/// assert_eq!(ProjectRenamed::TYPE, "project.renamed");
+/// assert_eq!(ProjectRenamed::VERSION, 2);
+/// assert_eq!(event.aggregate_id(), id);
+/// ```
+///
+/// Names are dotted lowercase words (`<aggregate>.<verb>`), usable as NATS subject tokens:
+///
+/// ```compile_fail
+/// #[derive(saas_core::events::DomainEvent, serde::Serialize)]
+/// #[event(name = "Project Created")] // error: not an event name
+/// struct ProjectCreated { id: uuid::Uuid }
+/// ```
+#[proc_macro_derive(DomainEvent, attributes(event))]
+pub fn derive_domain_event(input: TokenStream) -> TokenStream {
+    domain_event::derive(input.into()).into()
 }
 
 /// Declares the versions of an API and their lifecycles, as a `saas_core::versioning::VersionSet`

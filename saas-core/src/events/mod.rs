@@ -44,6 +44,9 @@ pub mod publish;
 pub mod relay;
 pub mod schema;
 
+/// `#[derive(DomainEvent)]` (feature `macros`): `#[event(name = "project.created")]`.
+#[cfg(feature = "macros")]
+pub use saas_macros::DomainEvent;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -52,6 +55,8 @@ use crate::error::{ApiResult, Error};
 use crate::tenancy::{Access, TenantExecutor, TenantId};
 
 /// A fact about one aggregate (a project, a task) that other parts of the product react to.
+///
+/// Derive it (`#[derive(DomainEvent)] #[event(name = "project.created")]`) or implement it.
 ///
 /// The payload is the type's serde serialization. Bump [`DomainEvent::VERSION`] when its shape
 /// changes incompatibly so consumers can tell old from new.
