@@ -96,19 +96,12 @@ pub struct VersionedApi {
 #[derive(Debug)]
 pub struct RouteVersion {
     version: ApiVersion,
-    version_header: HeaderValue,
     route_template: String,
     deprecated: Option<i64>,
     sunset: Option<i64>,
     successor_template: Option<String>,
-    /// `Vary: <negotiation header>` in header mode.
-    vary: Option<HeaderValue>,
-    /// The `Deprecation` value, built once.
-    deprecation_header: Option<HeaderValue>,
-    /// The `Sunset` value, built once.
-    sunset_header: Option<HeaderValue>,
-    /// The `Link` values that do not depend on the request path (the documentation's).
-    doc_links: Vec<HeaderValue>,
+    /// Every header value that does not depend on the request, built once.
+    headers: StaticHeaders,
     clock: Arc<dyn Clock>,
     gone_after_sunset: bool,
     changes: Changes,
@@ -122,68 +115,57 @@ pub struct RouteVersion {
 const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
-/// The fields of [`RouteVersion`] its header values are built from.
-struct Lifecycle<'a> {
-    version: ApiVersion,
-    route_template: String,
-    deprecated: Option<i64>,
-    sunset: Option<i64>,
-    docs: Option<&'a str>,
-    successor_template: Option<String>,
-    vary: Option<&'a HeaderName>,
-    clock: Arc<dyn Clock>,
-    gone_after_sunset: bool,
-    changes: Changes,
-    max_body: usize,
-    response_schema: Option<(Value, Arc<Map<String, Value>>)>,
-    request_schema: Option<(Value, Arc<Map<String, Value>>)>,
+/// The header values of a route's responses that do not depend on the request.
+#[derive(Debug, Clone)]
+struct StaticHeaders {
+    /// `Api-Version`.
+    version: HeaderValue,
+    /// `Vary: <negotiation header>` in header mode.
+    vary: Option<HeaderValue>,
+    /// `Deprecation`, on deprecated routes.
+    deprecation: Option<HeaderValue>,
+    /// `Sunset`, on deprecated routes with a sunset date.
+    sunset: Option<HeaderValue>,
+    /// The `Link`s to the documentation (the successor link depends on the path).
+    doc_links: Vec<HeaderValue>,
 }
 
-impl RouteVersion {
-    /// Builds every header value that does not depend on the request once, here.
-    fn new(l: Lifecycle<'_>) -> RouteVersion {
-        let deprecation_header = l
-            .deprecated
-            .and_then(|d| HeaderValue::from_str(&deprecation_value(d)).ok());
-        let sunset_header = l
-            .sunset
-            .filter(|_| l.deprecated.is_some())
-            .and_then(|s| HeaderValue::from_str(&imf_fixdate(s)).ok());
+impl StaticHeaders {
+    fn new(
+        version: ApiVersion,
+        deprecated: Option<i64>,
+        sunset: Option<i64>,
+        docs: Option<&str>,
+        vary: Option<&HeaderName>,
+    ) -> StaticHeaders {
         let mut doc_links = Vec::new();
-        if l.deprecated.is_some()
-            && let Some(docs) = l.docs
+        if deprecated.is_some()
+            && let Some(docs) = docs
         {
             doc_links.push(link(docs, "deprecation"));
-            if l.sunset.is_some() {
+            if sunset.is_some() {
                 doc_links.push(link(docs, "sunset"));
             }
         }
-        RouteVersion {
-            version: l.version,
-            version_header: version_value(l.version),
-            route_template: l.route_template,
-            deprecated: l.deprecated,
-            sunset: l.sunset,
-            successor_template: l.successor_template,
-            vary: l.vary.map(|name| {
+        StaticHeaders {
+            version: version_value(version),
+            vary: vary.map(|name| {
                 HeaderValue::from_str(name.as_str())
                     .unwrap_or(HeaderValue::from_static("api-version"))
             }),
-            deprecation_header,
-            sunset_header,
+            deprecation: deprecated.and_then(|d| HeaderValue::from_str(&deprecation_value(d)).ok()),
+            sunset: sunset
+                .filter(|_| deprecated.is_some())
+                .and_then(|s| HeaderValue::from_str(&imf_fixdate(s)).ok()),
             doc_links: doc_links
                 .iter()
                 .filter_map(|l| HeaderValue::from_str(l).ok())
                 .collect(),
-            clock: l.clock,
-            gone_after_sunset: l.gone_after_sunset,
-            changes: l.changes,
-            max_body: l.max_body,
-            response_schema: l.response_schema,
-            request_schema: l.request_schema,
         }
     }
+}
 
+impl RouteVersion {
     /// Nothing but the version header to add (no deprecation, no sunset, no changes).
     fn is_plain(&self) -> bool {
         self.deprecated.is_none()
@@ -194,20 +176,20 @@ impl RouteVersion {
 
     fn decorate(&self, response: &mut Response, path: &str) {
         let headers = response.headers_mut();
-        headers.insert(API_VERSION, self.version_header.clone());
-        if let Some(vary) = &self.vary {
+        headers.insert(API_VERSION, self.headers.version.clone());
+        if let Some(vary) = &self.headers.vary {
             headers.append(header::VARY, vary.clone());
         }
         if self.deprecated.is_none() {
             return;
         }
-        if let Some(v) = &self.deprecation_header {
+        if let Some(v) = &self.headers.deprecation {
             headers.insert(DEPRECATION, v.clone());
         }
-        if let Some(v) = &self.sunset_header {
+        if let Some(v) = &self.headers.sunset {
             headers.insert(SUNSET, v.clone());
         }
-        for v in &self.doc_links {
+        for v in &self.headers.doc_links {
             headers.append(header::LINK, v.clone());
         }
         if let Some(successor) = self.successor(path)
@@ -249,8 +231,8 @@ impl VersionLayer {
     fn new(info: RouteVersion) -> VersionLayer {
         VersionLayer(if info.is_plain() {
             Layer::Plain {
-                version: info.version_header,
-                vary: info.vary,
+                version: info.headers.version,
+                vary: info.headers.vary,
             }
         } else {
             Layer::Full(Arc::new(info))
@@ -591,24 +573,25 @@ impl VersionedApi {
             .filter(|s| self.changes.touches(s, &version_components, false, version))
             .map(|s| (s, version_components.clone()));
         let sunset = decl.sunset.or(vdecl.and_then(|v| v.sunset));
-        RouteVersion::new(Lifecycle {
+        let vary = match &self.options.negotiation {
+            Negotiation::Header { name, .. } => Some(name),
+            Negotiation::PathPrefix => None,
+        };
+        let docs = decl.docs.or(vdecl.and_then(|v| v.docs));
+        RouteVersion {
             version,
             route_template: format!("{}{}", prefix(version), decl.path),
             deprecated,
             sunset,
-            docs: decl.docs.or(vdecl.and_then(|v| v.docs)),
             successor_template,
-            vary: match &self.options.negotiation {
-                Negotiation::Header { name, .. } => Some(name),
-                Negotiation::PathPrefix => None,
-            },
+            headers: StaticHeaders::new(version, deprecated, sunset, docs, vary),
             clock: self.options.clock.clone(),
             gone_after_sunset: self.options.gone_after_sunset,
             changes: self.changes.clone(),
             max_body: self.options.max_transform_body,
             response_schema,
             request_schema,
-        })
+        }
     }
 
     fn version_router(&self, version: ApiVersion, current: &Arc<Map<String, Value>>) -> Router {
@@ -741,20 +724,21 @@ impl VersionedApi {
             .filter(|v| v.version > version && v.deprecated.is_none())
             .map(|v| format!("/{}", v.version.path_segment()))
             .next_back();
-        RouteVersion::new(Lifecycle {
+        let sunset = vdecl.and_then(|v| v.sunset);
+        let docs = vdecl.and_then(|v| v.docs);
+        RouteVersion {
             version,
             route_template: format!("/{}", version.path_segment()),
             deprecated,
-            sunset: vdecl.and_then(|v| v.sunset),
-            docs: vdecl.and_then(|v| v.docs),
+            sunset,
             successor_template: successor.filter(|_| deprecated.is_some()),
-            vary: None,
+            headers: StaticHeaders::new(version, deprecated, sunset, docs, None),
             clock: self.options.clock.clone(),
             gone_after_sunset: false,
             changes: Changes::default(),
             max_body: 0,
             response_schema: None,
             request_schema: None,
-        })
+        }
     }
 }
