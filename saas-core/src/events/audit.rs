@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::model::{Cursor, Page, PageRequest};
+use crate::model::{Page, PageRequest};
 use crate::tenancy::{Access, TenantExecutor};
 
 /// One entry of the trail.
@@ -62,17 +62,8 @@ pub async fn page<X: TenantExecutor>(
             .bind(fetch),
     };
     let conn = tx.scoped_conn(Access::Read).await?;
-    let mut items = query.fetch_all(conn).await?;
-    let has_more = items.len() > page.limit as usize;
-    items.truncate(page.limit as usize);
-    let next_cursor = if has_more {
-        items
-            .last()
-            .map(|last| Cursor::encode(&last.seq).as_str().to_string())
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    let items = query.fetch_all(conn).await?;
+    Ok(Page::from_fetched(items, page.limit, |entry| entry.seq))
 }
 
 /// Deletes every tenant's entries older than `age` (the retention setting), as the owner.

@@ -30,8 +30,6 @@ pub const PROCESSED_TABLE: &str = "saas_processed_events";
 /// The channel the outbox notifies on commit (the relay also polls: notifications are only
 /// a wake-up, never the only path).
 pub const NOTIFY_CHANNEL: &str = "saas_outbox";
-/// The name of the owner-only policy on the outbox and the audit log.
-pub const OWNER_POLICY: &str = "saas_framework_owner";
 
 /// The tables, created before the application's migrations, in the current schema.
 pub(crate) const EVENTS_DDL: &str = r#"
@@ -130,16 +128,6 @@ pub(crate) async fn restrict_request_role(conn: &mut PgConnection, role: &str) -
     Ok(())
 }
 
-/// No typed operations: the events module runs its own statements on these tables.
-const NO_TYPED_SQL: ModelSql = ModelSql {
-    get: "",
-    list_first: "",
-    list_after: "",
-    insert: "",
-    update: "",
-    delete: "",
-};
-
 static OUTBOX: ModelMeta = ModelMeta {
     type_name: "OutboxEvent",
     table: OUTBOX_TABLE,
@@ -161,7 +149,7 @@ static OUTBOX: ModelMeta = ModelMeta {
     ],
     generated_columns: &["seq", "attempts", "available_at"],
     parents: &[],
-    sql: NO_TYPED_SQL,
+    sql: ModelSql::NONE,
 };
 
 static AUDIT: ModelMeta = ModelMeta {
@@ -181,7 +169,7 @@ static AUDIT: ModelMeta = ModelMeta {
     ],
     generated_columns: &["seq", "occurred_at"],
     parents: &[],
-    sql: NO_TYPED_SQL,
+    sql: ModelSql::NONE,
 };
 
 static PROCESSED: ModelMeta = ModelMeta {
@@ -192,7 +180,7 @@ static PROCESSED: ModelMeta = ModelMeta {
     columns: &["tenant_id", "consumer", "event_id", "processed_at"],
     generated_columns: &["processed_at"],
     parents: &[],
-    sql: NO_TYPED_SQL,
+    sql: ModelSql::NONE,
 };
 
 inventory::submit! { ModelRegistration(|| &OUTBOX) }

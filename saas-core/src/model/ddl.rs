@@ -116,15 +116,6 @@ mod tests {
     use super::*;
     use crate::model::{ModelSql, ParentMeta};
 
-    const NO_SQL: ModelSql = ModelSql {
-        get: "",
-        list_first: "",
-        list_after: "",
-        insert: "",
-        update: "",
-        delete: "",
-    };
-
     static PROJECTS: ModelMeta = ModelMeta {
         type_name: "Project",
         table: "projects",
@@ -133,7 +124,7 @@ mod tests {
         columns: &["tenant_id", "id", "name"],
         generated_columns: &["id"],
         parents: &[],
-        sql: NO_SQL,
+        sql: ModelSql::NONE,
     };
 
     static TASKS: ModelMeta = ModelMeta {
@@ -149,7 +140,7 @@ mod tests {
             list_first: "",
             list_after: "",
         }],
-        sql: NO_SQL,
+        sql: ModelSql::NONE,
     };
 
     #[test]

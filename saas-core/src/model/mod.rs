@@ -78,6 +78,19 @@ pub struct ModelSql {
     pub delete: &'static str,
 }
 
+impl ModelSql {
+    /// No typed operations, for tables whose statements are written elsewhere (the framework's
+    /// own event tables, test fixtures of the DDL).
+    pub const NONE: ModelSql = ModelSql {
+        get: "",
+        list_first: "",
+        list_after: "",
+        insert: "",
+        update: "",
+        delete: "",
+    };
+}
+
 /// A model registered by the derive, found by the migrator and the isolation audit without
 /// the application listing its models.
 #[derive(Debug)]

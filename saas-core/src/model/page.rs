@@ -97,21 +97,33 @@ impl<T> Page<T> {
     }
 }
 
-impl<T: TenantScoped> Page<T> {
-    /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
-    pub(crate) fn from_rows(rows: Vec<PgRow>, limit: u32) -> ApiResult<Page<T>> {
-        let mut items = rows
-            .iter()
-            .map(|row| <T as sqlx::FromRow<'_, PgRow>>::from_row(row))
-            .collect::<Result<Vec<T>, _>>()?;
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched items: the extra one only says there is more,
+    /// and the cursor is the key of the last item kept.
+    pub(crate) fn from_fetched<K: ModelKey>(
+        mut items: Vec<T>,
+        limit: u32,
+        key: impl Fn(&T) -> K,
+    ) -> Page<T> {
         let has_more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next_cursor = if has_more {
-            items.last().map(|last| Cursor::encode(&last.key()).0)
+            items.last().map(|last| Cursor::encode(&key(last)).0)
         } else {
             None
         };
-        Ok(Page { items, next_cursor })
+        Page { items, next_cursor }
+    }
+}
+
+impl<T: TenantScoped> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows.
+    pub(crate) fn from_rows(rows: Vec<PgRow>, limit: u32) -> ApiResult<Page<T>> {
+        let items = rows
+            .iter()
+            .map(|row| <T as sqlx::FromRow<'_, PgRow>>::from_row(row))
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Page::from_fetched(items, limit, T::key))
     }
 }
 
