@@ -235,6 +235,7 @@ fn main() {
                     slug: format!("bench-{i}"),
                     name: "bench".into(),
                     tier: None,
+                    server: None,
                 })
                 .await
                 .unwrap();

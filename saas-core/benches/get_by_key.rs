@@ -88,6 +88,7 @@ fn bench(c: &mut Criterion) {
                     slug: slug.into(),
                     name: slug.into(),
                     tier: None,
+                    server: None,
                 })
                 .await
                 .unwrap();

@@ -276,11 +276,18 @@ impl SaasApp {
                 }
                 running.tenancy.close().await;
             }
-            Command::Migrate => {
+            Command::Migrate {
+                force,
+                parallelism,
+            } => {
                 let config = self.resolved_config().await?;
                 let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
-                println!("migrations applied; isolation audit passed");
+                println!("shared schema migrated; isolation audit passed");
+                let failed = crate::cli::migrate_tenants(&tenancy, force, parallelism).await;
                 tenancy.close().await;
+                if failed? {
+                    std::process::exit(1);
+                }
             }
             Command::Events { command } => {
                 let config = self.resolved_config().await?;
@@ -383,8 +390,16 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
-    /// Apply migrations and RLS set-up, run the isolation audit, and exit.
-    Migrate,
+    /// Apply migrations and RLS set-up to the shared schema and every tenant schema and
+    /// database, run the isolation audit, and exit (status 1 if any tenant failed).
+    Migrate {
+        /// Re-check tenants whose ledger says they are up to date.
+        #[arg(long)]
+        force: bool,
+        /// Tenants migrated at once (default: SAAS_MIGRATION_PARALLELISM or 4).
+        #[arg(long)]
+        parallelism: Option<usize>,
+    },
     /// Inspect the outbox: parked events, requeueing them.
     Events {
         #[command(subcommand)]
@@ -477,9 +492,29 @@ enum TenantsCommand {
         /// shared, schema or database.
         #[arg(long, default_value = "shared")]
         tier: String,
+        /// The server of a database-tier tenant (a name from SAAS_SERVERS).
+        #[arg(long)]
+        server: Option<String>,
     },
     /// List tenants.
     List,
+    /// Move a tenant to another tier (or server), online; resumes an interrupted move.
+    Move {
+        /// The tenant's slug.
+        slug: String,
+        /// shared, schema or database.
+        #[arg(long)]
+        to: String,
+        /// The server of a database-tier target.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Resume every interrupted move (or list them with --list).
+    Moves {
+        /// Only list them.
+        #[arg(long)]
+        list: bool,
+    },
     /// Suspend a tenant (its requests get 403).
     Suspend {
         /// The tenant's slug.
@@ -495,22 +530,46 @@ enum TenantsCommand {
 async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Result<()> {
     let tenants = tenancy.tenants();
     match command {
-        TenantsCommand::Create { slug, name, tier } => {
+        TenantsCommand::Create {
+            slug,
+            name,
+            tier,
+            server,
+        } => {
             let tier: Tier = tier.parse()?;
             let tenant = tenants
                 .create(NewTenant {
                     name: name.unwrap_or_else(|| slug.clone()),
                     slug,
                     tier: Some(tier),
+                    server,
                 })
                 .await?;
             println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.tier);
         }
+        TenantsCommand::Move { slug, to, server } => {
+            let tenant = tenants.get_by_slug(&slug).await?;
+            let request = crate::tenancy::moves::MoveRequest {
+                tier: to.parse()?,
+                server,
+            };
+            crate::cli::move_tenant(tenancy, &tenant, &request).await?;
+        }
+        TenantsCommand::Moves { list } => {
+            crate::cli::resume_moves(tenancy, list).await?;
+        }
         TenantsCommand::List => {
             for t in tenants.list().await? {
                 println!(
-                    "{}\t{}\t{}\t{:?}\t{}",
-                    t.id, t.slug, t.tier, t.status, t.name
+                    "{}\t{}\t{}\t{}\t{:?}\t{}",
+                    t.id,
+                    t.slug,
+                    t.tier,
+                    crate::tenancy::Location::of(&t)
+                        .map(|l| l.label())
+                        .unwrap_or_default(),
+                    t.status,
+                    t.name
                 );
             }
         }

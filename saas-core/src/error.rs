@@ -108,6 +108,20 @@ impl From<sqlx::Error> for Error {
                         resource: "resource",
                     };
                 }
+                // a write fence: the tenant is being moved between tiers
+                Some(crate::tenancy::MOVING_SQLSTATE) => {
+                    return Error::Unavailable {
+                        detail: "the tenant is being moved; retry shortly".into(),
+                        retry_after: 1,
+                    };
+                }
+                // the tenant's schema or database is gone: its placement just changed
+                Some("3D000") | Some("3F000") => {
+                    return Error::Unavailable {
+                        detail: "the tenant's data has moved; retry".into(),
+                        retry_after: 1,
+                    };
+                }
                 // serialization_failure, deadlock_detected: retry
                 Some("40001") | Some("40P01") => {
                     return Error::Unavailable {

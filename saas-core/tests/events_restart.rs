@@ -44,6 +44,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
             slug: "acme".into(),
             name: "Acme".into(),
             tier: None,
+            server: None,
         })
         .await
         .unwrap();

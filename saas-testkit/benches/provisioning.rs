@@ -126,6 +126,7 @@ fn bench(c: &mut Criterion) {
                         slug,
                         name: "bench".into(),
                         tier: None,
+                        server: None,
                     })
                     .await
                     .unwrap()

@@ -146,6 +146,7 @@ impl TestEnv {
                 slug: format!("{base}-{}", &suffix[..6]),
                 name: slug.to_string(),
                 tier: Some(tier),
+                server: None,
             })
             .await
             .unwrap_or_else(|e| panic!("creating test tenant {slug:?}: {e}"));

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use saas_core::http::{Json, Path};
 use saas_core::prelude::*;
 use saas_core::tenancy::pool::Tenancy;
+use saas_core::tenancy::moves::{self, MoveOptions, MoveRequest};
 use saas_core::tenancy::registry::{NewTenant, Tenant};
 use saas_core::tenancy::resolver::{JwtIssuer, bearer_token};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,7 @@ pub fn routes(state: AdminState) -> Router {
     Router::new()
         .route("/admin/tenants", get(list_tenants).post(create_tenant))
         .route("/admin/tenants/{id}/tokens", post(issue_token))
+        .route("/admin/tenants/{id}/move", post(move_tenant))
         .with_state(state)
 }
 
@@ -74,6 +76,37 @@ pub struct CreateTenant {
     pub name: String,
     #[serde(default)]
     pub tier: Option<String>,
+    /// The server of a database-tier tenant (a name from `SAAS_SERVERS`).
+    #[serde(default)]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MoveTenant {
+    pub tier: String,
+    #[serde(default)]
+    pub server: Option<String>,
+}
+
+/// Moves a tenant online to another tier; answers once the registry points at the new
+/// location (the old copy is removed in the background after the registry cache expires).
+async fn move_tenant(
+    _: Admin,
+    axum::extract::State(state): axum::extract::State<AdminState>,
+    Path(id): Path<Uuid>,
+    Json(input): Json<MoveTenant>,
+) -> ApiResult<Json<TenantBody>> {
+    let request = MoveRequest {
+        tier: input.tier.parse()?,
+        server: input.server,
+    };
+    let tenant = state.tenancy.tenants().get(TenantId::from_uuid(id)).await?;
+    let options = MoveOptions {
+        background_cleanup: true,
+        ..MoveOptions::default()
+    };
+    let report = moves::move_tenant(&state.tenancy, tenant.id, &request, &options).await?;
+    Ok(Json(report.tenant.into()))
 }
 
 async fn create_tenant(
@@ -89,6 +122,7 @@ async fn create_tenant(
             slug: input.slug,
             name: input.name,
             tier,
+            server: input.server,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(tenant.into())))

@@ -28,6 +28,7 @@ async fn app() -> (Router, saas_testkit::TestDb, String, String) {
             slug: "acme".into(),
             name: "Acme".into(),
             tier: None,
+            server: None,
         })
         .await
         .unwrap();

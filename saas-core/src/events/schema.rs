@@ -31,6 +31,12 @@ pub const PROCESSED_TABLE: &str = "saas_processed_events";
 /// a wake-up, never the only path).
 pub const NOTIFY_CHANNEL: &str = "saas_outbox";
 
+/// Whether a table is one of the framework's event tables (kept in the shared schema for the
+/// shared and schema tiers, in each tenant database for the database tier).
+pub fn is_event_table(table: &str) -> bool {
+    matches!(table, OUTBOX_TABLE | AUDIT_TABLE | PROCESSED_TABLE)
+}
+
 /// The tables, created before the application's migrations, in the current schema.
 pub(crate) const EVENTS_DDL: &str = r#"
 CREATE TABLE IF NOT EXISTS saas_audit_log (

@@ -1,81 +1,221 @@
 //! Migrations: the framework's schema, the application's migrations, and the RLS set-up of
-//! every registered model, applied as the owner in that order.
+//! every registered model, applied as the owner in that order — to the shared schema and, with
+//! [`tenants::migrate_tenants`], to every tenant schema and tenant database.
 
-use sqlx::{Connection, PgPool};
+pub mod tenants;
+
+use sha2::{Digest, Sha256};
+use sqlx::migrate::Migrator;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::error::{ApiResult, Error};
-use crate::model::{ModelMeta, registered_models, table_ddl_statements};
+use crate::model::{ModelMeta, ddl_quote_ident, registered_models, table_ddl_statements};
 use crate::tenancy::pool::TenancyConfig;
 use crate::tenancy::{registry, roles};
 
 /// Serializes concurrent migrators (several app instances, parallel tests) on one database.
 const MIGRATION_LOCK: i64 = 0x5a_a5_c0_de;
 
-/// A fingerprint of the schema the framework itself creates (registry, event tables): test
-/// templates built from an older framework schema are rebuilt when it changes.
-pub fn framework_schema_fingerprint() -> [&'static str; 2] {
-    [registry::REGISTRY_DDL, crate::events::schema::EVENTS_DDL]
+/// A fingerprint of the schema the framework itself creates (registry, fences, event
+/// tables): test templates built from an older framework schema are rebuilt when it changes.
+pub fn framework_schema_fingerprint() -> [&'static str; 3] {
+    [
+        registry::REGISTRY_DDL,
+        registry::FENCE_DDL,
+        crate::events::schema::EVENTS_DDL,
+    ]
 }
 
-/// Applies everything, idempotently, under an advisory lock.
+/// A hash of everything a location is migrated with: the framework's schema, the
+/// application's migrations and every registered model's protection. Recorded per tenant in
+/// the registry, so a migration run skips tenants already at it and resumes after a crash.
+pub fn schema_fingerprint(migrations: Option<&Migrator>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(env!("CARGO_PKG_VERSION"));
+    for ddl in framework_schema_fingerprint() {
+        hasher.update(ddl);
+    }
+    if let Some(migrator) = migrations {
+        for m in migrator.iter() {
+            hasher.update(m.version.to_le_bytes());
+            hasher.update(&*m.checksum);
+        }
+    }
+    for model in registered_models() {
+        for statement in table_ddl_statements(model) {
+            hasher.update(statement.as_bytes());
+        }
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a migration run applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The primary database: registry, fences, event tables and the shared schema (the
+    /// owner's current schema).
+    Primary,
+    /// One tenant's schema in the primary database: the application's tables and their
+    /// protection (its events go to the shared event tables).
+    TenantSchema(&'a str),
+    /// One tenant's database: fences, event tables, the application's tables.
+    TenantDatabase,
+}
+
+/// The framework's event tables live in the shared schema; tenant schemas hold the rest.
+fn models_for(target: Target<'_>) -> Vec<&'static ModelMeta> {
+    let models = registered_models();
+    match target {
+        Target::TenantSchema(_) => models
+            .into_iter()
+            .filter(|m| !crate::events::schema::is_event_table(m.table))
+            .collect(),
+        Target::Primary | Target::TenantDatabase => models,
+    }
+}
+
+/// Applies everything to the primary database, idempotently, under an advisory lock.
 pub async fn migrate_all(
     owner: &PgPool,
-    migrations: Option<&sqlx::migrate::Migrator>,
+    migrations: Option<&Migrator>,
     config: &TenancyConfig,
 ) -> ApiResult<()> {
     let mut conn = owner.acquire().await?;
+    migrate_target(&mut conn, Target::Primary, migrations, config).await
+}
+
+/// Applies everything to one target over an owner connection, under an advisory lock. For a
+/// tenant schema the connection's `search_path` is set to that schema for the run and
+/// restored afterwards.
+pub async fn migrate_target(
+    conn: &mut PgConnection,
+    target: Target<'_>,
+    migrations: Option<&Migrator>,
+    config: &TenancyConfig,
+) -> ApiResult<()> {
+    let lock_key = match target {
+        Target::TenantSchema(schema) => schema_lock_key(schema),
+        _ => MIGRATION_LOCK,
+    };
     sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(MIGRATION_LOCK)
+        .bind(lock_key)
         .execute(&mut *conn)
         .await?;
+    let mut previous_path = None;
     let result = async {
-        sqlx::raw_sql(registry::REGISTRY_DDL)
+        if let Target::TenantSchema(schema) = target {
+            let quoted = ddl_quote_ident(schema);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {quoted}"
+            )))
             .execute(&mut *conn)
             .await?;
-        sqlx::raw_sql(crate::events::schema::EVENTS_DDL)
-            .execute(&mut *conn)
-            .await?;
-        if let Some(migrator) = migrations {
-            // `run_direct` rather than `run`: `run`'s `Acquire` bound makes the future
-            // non-Send (sqlx documents this workaround on `run_direct`).
-            migrator
-                .run_direct(None, &mut *conn, false)
-                .await
-                .map_err(|e| Error::Config(format!("application migration failed: {e}")))?;
+            let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+                .fetch_one(&mut *conn)
+                .await?;
+            previous_path = Some(path);
+            sqlx::query("SELECT set_config('search_path', $1, false)")
+                .bind(&quoted)
+                .execute(&mut *conn)
+                .await?;
         }
-        roles::ensure_request_role(
-            &mut conn,
-            &config.request_role,
-            config.request_password.as_deref(),
-        )
-        .await?;
-        for model in registered_models() {
-            protect_model(&mut conn, model, &config.request_role).await?;
-        }
-        crate::events::schema::restrict_request_role(&mut conn, &config.request_role).await?;
-        Ok::<(), Error>(())
+        apply(conn, target, migrations, config).await
     }
     .await;
+    let mut cleanup = Ok(());
+    if let Some(path) = previous_path {
+        cleanup = sqlx::query("SELECT set_config('search_path', $1, false)")
+            .bind(path)
+            .execute(&mut *conn)
+            .await
+            .map(drop);
+    }
     let unlock = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(MIGRATION_LOCK)
+        .bind(lock_key)
         .execute(&mut *conn)
         .await;
     result?;
+    cleanup?;
     unlock?;
     Ok(())
 }
 
-/// RLS, composite foreign keys and grants for one model, in one transaction.
+fn schema_lock_key(schema: &str) -> i64 {
+    let digest = Sha256::digest(schema.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(bytes)
+}
+
+async fn apply(
+    conn: &mut PgConnection,
+    target: Target<'_>,
+    migrations: Option<&Migrator>,
+    config: &TenancyConfig,
+) -> ApiResult<()> {
+    match target {
+        Target::Primary => {
+            sqlx::raw_sql(registry::REGISTRY_DDL)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::raw_sql(registry::FENCE_DDL)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::raw_sql(crate::events::schema::EVENTS_DDL)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Target::TenantDatabase => {
+            sqlx::raw_sql(registry::FENCE_DDL)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::raw_sql(crate::events::schema::EVENTS_DDL)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Target::TenantSchema(_) => {}
+    }
+    if let Some(migrator) = migrations {
+        // `run_direct` rather than `run`: `run`'s `Acquire` bound makes the future
+        // non-Send (sqlx documents this workaround on `run_direct`). Its ledger
+        // (`_sqlx_migrations`) is created in the target's schema: one ledger per tenant.
+        migrator
+            .run_direct(None, &mut *conn, false)
+            .await
+            .map_err(|e| Error::Config(format!("application migration failed: {e}")))?;
+    }
+    roles::ensure_request_role(
+        conn,
+        &config.request_role,
+        config.request_password.as_deref(),
+    )
+    .await?;
+    for model in models_for(target) {
+        protect_model(conn, model, &config.request_role).await?;
+    }
+    if !matches!(target, Target::TenantSchema(_)) {
+        crate::events::schema::restrict_request_role(conn, &config.request_role).await?;
+        roles::grant_fence(conn, &config.request_role).await?;
+    }
+    Ok(())
+}
+
+/// RLS, composite foreign keys and grants for one model, in one transaction. The table must
+/// exist in the connection's current schema.
 pub async fn protect_model(
     conn: &mut sqlx::PgConnection,
     model: &ModelMeta,
     request_role: &str,
 ) -> ApiResult<()> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
-        .bind(crate::model::ddl_quote_ident(model.table))
-        .fetch_one(&mut *conn)
-        .await?;
-    if exists.is_none() {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class
+                         WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)",
+    )
+    .bind(model.table)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !exists {
         return Err(Error::Config(format!(
             "model {} maps to table {:?}, which does not exist: create it in a migration \
              (with PRIMARY KEY ({}, {}))",

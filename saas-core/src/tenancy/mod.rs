@@ -5,7 +5,10 @@
 
 pub mod audit;
 mod id;
+pub mod moves;
+pub mod placement;
 pub mod pool;
+pub mod provision;
 pub mod registry;
 pub mod resolver;
 pub mod roles;
@@ -16,6 +19,7 @@ use std::future::Future;
 use sqlx::PgConnection;
 
 pub use id::{ParseTenantIdError, TenantId};
+pub use placement::{Location, Placement};
 pub use registry::{Tenant, TenantStatus, Tenants, Tier};
 pub use tx::{TenantTx, TenantTxLayer};
 
@@ -24,6 +28,9 @@ use crate::error::ApiResult;
 /// The PostgreSQL setting that carries the tenant id; RLS policies read it with
 /// `current_setting('saas.tenant_id', true)`.
 pub const TENANT_SETTING: &str = "saas.tenant_id";
+
+/// The SQLSTATE a write fence raises while the tenant moves between tiers (answered 503).
+pub const MOVING_SQLSTATE: &str = "SAMOV";
 
 /// What a statement is about to do, so an executor can pick the cheapest safe path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //!   to another tenant (the one exception design invariant 1 allows). A single read on them is
 //!   one round trip. Disable them (`bound_tenants(0)`) behind PgBouncer in transaction mode.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::TENANT_SETTING;
 use super::TenantId;
-use super::registry::Tenants;
+use super::placement::{DatabasePools, Location, Servers, tenant_search_path};
+use super::provision::Provisioner;
+use super::registry::{Tenant, Tenants};
 use super::resolver::{ResolverChain, TenantResolver};
 use crate::error::{ApiResult, Error};
 
@@ -49,6 +51,19 @@ pub struct TenancyConfig {
     pub migrate_on_start: bool,
     /// Skip the boot-time isolation audit. Named to be noticed in review.
     pub dangerously_skip_isolation_audit: bool,
+    /// Other PostgreSQL servers database-tier tenants can be placed on, by name (the
+    /// owner's URL on each; `primary` is [`TenancyConfig::database_url`]).
+    pub servers: BTreeMap<String, String>,
+    /// Connections per tenant-database request pool.
+    pub database_pool_size: u32,
+    /// The most connections all tenant-database request pools may hold together.
+    pub connection_budget: u32,
+    /// A tenant-database pool unused for this long may be closed for another one.
+    pub database_pool_idle: Duration,
+    /// How many tenant schemas or databases a migration run works on at once.
+    pub migration_parallelism: usize,
+    /// How long a write waits for a tenant's move to finish its switch before answering 503.
+    pub move_wait: Duration,
 }
 
 impl TenancyConfig {
@@ -66,12 +81,19 @@ impl TenancyConfig {
             acquire_timeout: Duration::from_secs(5),
             migrate_on_start: true,
             dangerously_skip_isolation_audit: false,
+            servers: BTreeMap::new(),
+            database_pool_size: 2,
+            connection_budget: 40,
+            database_pool_idle: Duration::from_secs(60),
+            migration_parallelism: 4,
+            move_wait: Duration::from_secs(2),
         }
     }
 
     /// Reads the settings that deployments change from the environment, over `self`:
     /// `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`, `SAAS_BOUND_TENANTS`,
-    /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip).
+    /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip), `SAAS_SERVERS`
+    /// (`name=url,name=url`: servers for database-tier tenants).
     pub fn with_env_overrides(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(role) = var("SAAS_REQUEST_ROLE") {
@@ -85,6 +107,13 @@ impl TenancyConfig {
         }
         if let Some(n) = var("SAAS_BOUND_TENANTS").and_then(|v| v.parse().ok()) {
             self.bound_tenants = n;
+        }
+        if let Some(servers) = var("SAAS_SERVERS") {
+            for entry in servers.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                if let Some((name, url)) = entry.split_once('=') {
+                    self.servers.insert(name.trim().to_string(), url.trim().to_string());
+                }
+            }
         }
         if var("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT").as_deref() == Some("1") {
             self.dangerously_skip_isolation_audit = true;
@@ -109,10 +138,25 @@ impl TenancyConfig {
         self.bound_tenants = n;
         self
     }
+
+    /// Adds a named server that database-tier tenants can be placed on (`url`: the owner's
+    /// credentials and a maintenance database, for example `postgres`).
+    pub fn server(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
+        self.servers.insert(name.into(), url.into());
+        self
+    }
+
+    /// Sets the most connections all tenant-database pools may hold together.
+    pub fn connection_budget(mut self, n: u32) -> Self {
+        self.connection_budget = n;
+        self
+    }
 }
 
 struct BoundEntry {
     pool: PgPool,
+    /// The location label the pool's connections were opened for.
+    label: String,
     last_used: Instant,
 }
 
@@ -148,16 +192,24 @@ impl BoundPools {
         }
     }
 
-    /// The tenant's bound pool, created if there is room; `None` means "use the shared path".
-    pub fn get(&self, tenant: TenantId) -> Option<PgPool> {
+    /// The tenant's bound pool for a location of the primary database (`search_path` set
+    /// for a schema-tier tenant), created if there is room; `None` means "use the shared
+    /// path".
+    pub fn get(&self, tenant: TenantId, label: &str, search_path: Option<&str>) -> Option<PgPool> {
         if self.capacity == 0 {
             return None;
         }
         let mut entries = self.entries.lock().ok()?;
         let now = Instant::now();
         if let Some(entry) = entries.get_mut(&tenant) {
-            entry.last_used = now;
-            return Some(entry.pool.clone());
+            if entry.label == label {
+                entry.last_used = now;
+                return Some(entry.pool.clone());
+            }
+            // The tenant moved: its old connections must not serve it any more.
+            if let Some(old) = entries.remove(&tenant) {
+                tokio::spawn(async move { old.pool.close().await });
+            }
         }
         if entries.len() >= self.capacity {
             let victim = entries
@@ -171,10 +223,13 @@ impl BoundPools {
         }
         // The setting travels in the startup packet: every connection of this pool belongs
         // to `tenant` from its first statement to its last.
-        let options = self
+        let mut options = self
             .base
             .clone()
             .options([(TENANT_SETTING, tenant.to_string())]);
+        if let Some(path) = search_path {
+            options = options.options([("search_path", path)]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(self.size)
             .min_connections(0)
@@ -186,6 +241,7 @@ impl BoundPools {
             tenant,
             BoundEntry {
                 pool: pool.clone(),
+                label: label.to_string(),
                 last_used: now,
             },
         );
@@ -200,6 +256,14 @@ impl BoundPools {
     /// Whether no tenant holds a bound pool.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Closes the bound pool of one tenant (its placement changed).
+    pub async fn forget(&self, tenant: TenantId) {
+        let entry = self.entries.lock().ok().and_then(|mut e| e.remove(&tenant));
+        if let Some(entry) = entry {
+            entry.pool.close().await;
+        }
     }
 
     /// Closes every bound pool (for example before a tenant moves).
@@ -218,6 +282,9 @@ struct Inner {
     owner: PgPool,
     requests: PgPool,
     bound: BoundPools,
+    databases: DatabasePools,
+    provisioner: Arc<Provisioner>,
+    shared_schema: String,
     tenants: Tenants,
     resolvers: ResolverChain,
     config: TenancyConfig,
@@ -302,12 +369,29 @@ impl Tenancy {
             }
         }
         let bound = BoundPools::new(request_options, &config);
-        let tenants = Tenants::new(owner.clone(), config.tenant_cache_ttl);
+        let servers = Servers::new(&config.database_url, &config.servers)?;
+        let provisioner = Arc::new(Provisioner::new(servers, migrations, config.clone()));
+        let tenants = Tenants::new(owner.clone(), config.tenant_cache_ttl)
+            .with_provisioner(provisioner.clone());
+        let databases = DatabasePools::new(
+            &config.request_role,
+            config.request_password.as_deref(),
+            config.database_pool_size,
+            config.connection_budget,
+            config.database_pool_idle,
+            config.acquire_timeout,
+        );
+        let shared_schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&owner)
+            .await?;
         Ok(Tenancy {
             inner: Arc::new(Inner {
                 owner,
                 requests,
                 bound,
+                databases,
+                provisioner,
+                shared_schema,
                 tenants,
                 resolvers,
                 config,
@@ -345,9 +429,56 @@ impl Tenancy {
         &self.inner.config
     }
 
-    /// The tenant's bound pool, if it has (or now gets) one.
-    pub async fn bound_pool(&self, tenant: TenantId) -> ApiResult<Option<PgPool>> {
-        Ok(self.inner.bound.get(tenant))
+    /// Where a tenant's statements go: the pool, its `search_path` and its fence label.
+    pub fn route(&self, tenant: &Tenant) -> ApiResult<Route> {
+        let location = Location::of(tenant)?;
+        let (search_path, database) = match &location {
+            Location::Shared => (None, None),
+            Location::Schema(schema) => (
+                Some(tenant_search_path(schema, &self.inner.shared_schema)),
+                None,
+            ),
+            Location::Database { server, database } => (
+                None,
+                Some(self.inner.databases.get(
+                    &self.inner.provisioner.servers,
+                    server,
+                    database,
+                )?),
+            ),
+        };
+        Ok(Route {
+            label: location.label(),
+            location,
+            search_path,
+            database,
+        })
+    }
+
+    /// The tenant's bound pool on this route, if it has (or now gets) one. Tenant databases
+    /// have none: they are reached through [`DatabasePools`].
+    pub fn bound_pool(&self, tenant: TenantId, route: &Route) -> Option<PgPool> {
+        if route.database.is_some() {
+            return None;
+        }
+        self.inner
+            .bound
+            .get(tenant, &route.label, route.search_path.as_deref())
+    }
+
+    /// The pools of tenant databases.
+    pub fn database_pools(&self) -> &DatabasePools {
+        &self.inner.databases
+    }
+
+    /// Creates and migrates schemas and databases of tenants.
+    pub fn provisioner(&self) -> &Provisioner {
+        &self.inner.provisioner
+    }
+
+    /// The shared schema (the owner's current schema at start).
+    pub fn shared_schema(&self) -> &str {
+        &self.inner.shared_schema
     }
 
     /// The bound pools.
@@ -358,8 +489,29 @@ impl Tenancy {
     /// Closes every pool.
     pub async fn close(&self) {
         self.inner.bound.close_all().await;
+        self.inner.databases.close_all().await;
         self.inner.requests.close().await;
         self.inner.owner.close().await;
+    }
+}
+
+/// Where one tenant's statements go (see [`Tenancy::route`]).
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The tenant's location.
+    pub location: Location,
+    /// Its fence label.
+    pub label: String,
+    /// The quoted `search_path` of a schema-tier tenant.
+    pub search_path: Option<String>,
+    /// The request pool of a database-tier tenant's database.
+    pub database: Option<PgPool>,
+}
+
+impl Route {
+    /// The pool transactions of this route begin on.
+    pub fn pool<'a>(&'a self, tenancy: &'a Tenancy) -> &'a PgPool {
+        self.database.as_ref().unwrap_or(tenancy.request_pool())
     }
 }
 

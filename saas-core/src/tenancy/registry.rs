@@ -15,6 +15,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::TenantId;
+use super::placement::{Location, Placement};
+use super::provision::Provisioner;
 use crate::error::{ApiResult, Error};
 
 /// Where a tenant's data lives.
@@ -82,6 +84,8 @@ pub struct Tenant {
     pub name: String,
     /// Where its data lives.
     pub tier: Tier,
+    /// The server, database and schema of its data (see [`super::placement`]).
+    pub placement: Placement,
     /// Whether it may use the API.
     pub status: TenantStatus,
     /// When it was registered.
@@ -99,6 +103,9 @@ pub struct NewTenant {
     /// Defaults to [`Tier::Shared`].
     #[serde(default)]
     pub tier: Option<Tier>,
+    /// The named server of a database-tier tenant (default `primary`).
+    #[serde(default)]
+    pub server: Option<String>,
 }
 
 /// The DDL of the registry, applied by the migrator as the owner.
@@ -112,7 +119,62 @@ CREATE TABLE IF NOT EXISTS saas.tenants (
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     created_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS server text NOT NULL DEFAULT 'primary';
+ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS db_name text;
+ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS schema_name text;
+ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS migrated text;
+CREATE TABLE IF NOT EXISTS saas.tenant_moves (
+    tenant_id uuid PRIMARY KEY REFERENCES saas.tenants (id) ON DELETE CASCADE,
+    to_tier text NOT NULL CHECK (to_tier IN ('shared', 'schema', 'database')),
+    to_server text NOT NULL,
+    to_db text,
+    to_schema text,
+    from_tier text NOT NULL CHECK (from_tier IN ('shared', 'schema', 'database')),
+    from_server text NOT NULL,
+    from_db text,
+    from_schema text,
+    step text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
 "#;
+
+/// Write fences, created in every database that holds tenant data (the primary database and
+/// each tenant database). A fence row freezes one tenant's writes at one location while the
+/// tenant moves away from it; `saas.enter` runs at the start of every tenant write
+/// transaction, takes a shared per-tenant lock that the mover takes exclusively (so the mover
+/// waits for in-flight writes and new writes wait for the mover), and refuses fenced writes
+/// with SQLSTATE `SAMOV`.
+pub(crate) const FENCE_DDL: &str = r#"
+CREATE SCHEMA IF NOT EXISTS saas;
+CREATE TABLE IF NOT EXISTS saas.fences (
+    tenant_id uuid NOT NULL,
+    location text NOT NULL,
+    fenced_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, location)
+);
+CREATE OR REPLACE FUNCTION saas.enter(p_tenant uuid, p_location text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $saas$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(1935763310, hashtext(p_tenant::text));
+  IF EXISTS (SELECT 1 FROM saas.fences f WHERE f.tenant_id = p_tenant AND f.location = p_location) THEN
+    RAISE EXCEPTION 'tenant % is being moved away from %', p_tenant, p_location
+      USING ERRCODE = 'SAMOV';
+  END IF;
+END
+$saas$;
+"#;
+
+/// The first key of the per-tenant advisory lock `saas.enter` and the mover share.
+pub(crate) const FENCE_LOCK: i32 = 1935763310;
+
+fn placement_server(location: &Location) -> String {
+    location.placement().server
+}
+
+fn duplicate(slug: &str) -> Error {
+    Error::Conflict(format!("a tenant with slug {slug:?} already exists"))
+}
 
 /// Checks a slug against `^[a-z][a-z0-9-]{1,62}$`.
 pub fn validate_slug(slug: &str) -> ApiResult<()> {
@@ -132,15 +194,37 @@ pub fn validate_slug(slug: &str) -> ApiResult<()> {
     }
 }
 
-type Row = (uuid::Uuid, String, String, String, String, OffsetDateTime);
+type Row = (
+    uuid::Uuid,
+    String,
+    String,
+    String,
+    String,
+    OffsetDateTime,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// The registry columns [`from_row`] reads, in order.
+macro_rules! columns {
+    () => {
+        "id, slug, name, tier, status, created_at, server, db_name, schema_name"
+    };
+}
 
 fn from_row(row: Row) -> ApiResult<Tenant> {
-    let (id, slug, name, tier, status, created_at) = row;
+    let (id, slug, name, tier, status, created_at, server, database, schema) = row;
     Ok(Tenant {
         id: TenantId::from_uuid(id),
         slug,
         name,
         tier: tier.parse()?,
+        placement: Placement {
+            server,
+            database,
+            schema,
+        },
         status: if status == "suspended" {
             TenantStatus::Suspended
         } else {
@@ -159,6 +243,7 @@ pub struct Tenants {
     pool: PgPool,
     cache: Arc<RwLock<HashMap<TenantId, (Tenant, Instant)>>>,
     ttl: Duration,
+    provisioner: Option<Arc<Provisioner>>,
 }
 
 impl fmt::Debug for Tenants {
@@ -168,16 +253,29 @@ impl fmt::Debug for Tenants {
 }
 
 impl Tenants {
-    /// A registry over the owner pool.
+    /// A registry over the owner pool. It registers shared-tier tenants only; the registry of
+    /// a started [`super::pool::Tenancy`] also creates schemas and databases.
     pub fn new(owner_pool: PgPool, cache_ttl: Duration) -> Self {
         Tenants {
             pool: owner_pool,
             cache: Arc::default(),
             ttl: cache_ttl,
+            provisioner: None,
         }
     }
 
-    /// Registers a tenant. A duplicate slug is a 409, an invalid one a 422.
+    pub(crate) fn with_provisioner(mut self, provisioner: Arc<Provisioner>) -> Self {
+        self.provisioner = Some(provisioner);
+        self
+    }
+
+    /// How long request-time lookups may serve a cached entry.
+    pub fn cache_ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Registers a tenant, creating its schema or database (migrated) for those tiers. A
+    /// duplicate slug is a 409, an invalid one a 422, an unknown server a 422.
     pub async fn create(&self, new: NewTenant) -> ApiResult<Tenant> {
         validate_slug(&new.slug)?;
         let name_len = new.name.chars().count();
@@ -185,28 +283,71 @@ impl Tenants {
             return Err(Error::Validation("name must be 1 to 200 characters".into()));
         }
         let tier = new.tier.unwrap_or(Tier::Shared);
-        let row: Option<Row> = sqlx::query_as(
-            "INSERT INTO saas.tenants (slug, name, tier) VALUES ($1, $2, $3)
-             ON CONFLICT (slug) DO NOTHING RETURNING id, slug, name, tier, status, created_at",
-        )
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM saas.tenants WHERE slug = $1)")
+                .bind(&new.slug)
+                .fetch_one(&self.pool)
+                .await?;
+        if taken {
+            return Err(duplicate(&new.slug));
+        }
+        let id = TenantId::new_random();
+        let location = Location::for_new(id, tier, new.server.as_deref());
+        let mut migrated = None;
+        if location != Location::Shared {
+            let provisioner = self.provisioner.as_ref().ok_or_else(|| {
+                Error::Config(
+                    "this registry cannot create schemas or databases: use the one of a started Tenancy"
+                        .into(),
+                )
+            })?;
+            provisioner.servers().owner(&placement_server(&location))?;
+            provisioner.provision(&location).await?;
+            migrated = Some(provisioner.fingerprint().to_string());
+        } else if new.server.as_deref().is_some_and(|s| s != super::placement::PRIMARY_SERVER) {
+            return Err(Error::Validation(
+                "only database-tier tenants can be placed on another server".into(),
+            ));
+        }
+        let placement = location.placement();
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "INSERT INTO saas.tenants (id, slug, name, tier, server, db_name, schema_name, migrated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (slug) DO NOTHING RETURNING ",
+            columns!()
+        ))
+        .bind(id)
         .bind(&new.slug)
         .bind(&new.name)
         .bind(tier.as_str())
+        .bind(&placement.server)
+        .bind(&placement.database)
+        .bind(&placement.schema)
+        .bind(migrated)
         .fetch_optional(&self.pool)
         .await?;
         match row {
             Some(row) => from_row(row),
-            None => Err(Error::Conflict(format!(
-                "a tenant with slug {:?} already exists",
-                new.slug
-            ))),
+            None => {
+                if let Some(provisioner) = &self.provisioner {
+                    provisioner.deprovision(&location).await.ok();
+                }
+                Err(duplicate(&new.slug))
+            }
+        }
+    }
+
+    /// Forgets a cached entry (after its placement or status changed elsewhere).
+    pub fn invalidate(&self, id: TenantId) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(&id);
         }
     }
 
     /// A tenant by id, from the database.
     pub async fn get(&self, id: TenantId) -> ApiResult<Tenant> {
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, slug, name, tier, status, created_at FROM saas.tenants WHERE id = $1",
+            concat!("SELECT ", columns!(), " FROM saas.tenants WHERE id = $1"),
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -222,7 +363,7 @@ impl Tenants {
     /// A tenant by slug, from the database.
     pub async fn get_by_slug(&self, slug: &str) -> ApiResult<Tenant> {
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, slug, name, tier, status, created_at FROM saas.tenants WHERE slug = $1",
+            concat!("SELECT ", columns!(), " FROM saas.tenants WHERE slug = $1"),
         )
         .bind(slug)
         .fetch_optional(&self.pool)
@@ -246,7 +387,7 @@ impl Tenants {
     /// Every tenant, oldest first.
     pub async fn list(&self) -> ApiResult<Vec<Tenant>> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, slug, name, tier, status, created_at FROM saas.tenants ORDER BY created_at, id",
+            concat!("SELECT ", columns!(), " FROM saas.tenants ORDER BY created_at, id"),
         )
         .fetch_all(&self.pool)
         .await?;
@@ -265,7 +406,7 @@ impl Tenants {
 
     async fn set_status(&self, id: TenantId, status: &str) -> ApiResult<Tenant> {
         let row: Option<Row> = sqlx::query_as(
-            "UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING id, slug, name, tier, status, created_at",
+            concat!("UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING ", columns!(), ""),
         )
         .bind(id)
         .bind(status)

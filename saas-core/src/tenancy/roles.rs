@@ -66,3 +66,17 @@ pub async fn grant_table(conn: &mut PgConnection, table: &str, role: &str) -> Ap
         .await?;
     Ok(())
 }
+
+/// Lets the request role pass the write fence (`saas.enter`), nothing else in schema `saas`.
+pub async fn grant_fence(conn: &mut PgConnection, role: &str) -> ApiResult<()> {
+    let sql = format!(
+        "GRANT USAGE ON SCHEMA saas TO {role};
+         REVOKE ALL ON FUNCTION saas.enter(uuid, text) FROM PUBLIC;
+         GRANT EXECUTE ON FUNCTION saas.enter(uuid, text) TO {role};",
+        role = quote_ident(role),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -20,7 +20,8 @@ use http::request::Parts;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, Transaction};
 
-use super::pool::Tenancy;
+use super::pool::{Route, Tenancy};
+use super::registry::Tenant;
 use super::resolver::TenantCtx;
 use super::{Access, TENANT_SETTING, TenantExecutor, TenantId};
 use crate::error::{ApiResult, Error};
@@ -74,7 +75,12 @@ type Slot = Arc<Mutex<Option<Held>>>;
 pub struct TenantTx {
     tenant: TenantId,
     tenancy: Tenancy,
+    /// The registry entry (placement), from the request or looked up at first use.
+    entry: Option<Tenant>,
+    route: Option<Route>,
     held: Option<Held>,
+    /// Whether the open transaction has passed the tenant's write fence.
+    fenced: bool,
     slot: Option<Slot>,
 }
 
@@ -101,7 +107,10 @@ impl TenantTx {
         TenantTx {
             tenant,
             tenancy: tenancy.clone(),
+            entry: None,
+            route: None,
             held: None,
+            fenced: false,
             slot: None,
         }
     }
@@ -133,45 +142,120 @@ impl TenantTx {
         Ok(())
     }
 
-    fn begin_statement(&self, bound: bool) -> AssertSqlSafe<String> {
+    /// `BEGIN`, then in the same round trip the tenant context (unless the connection is
+    /// bound to the tenant) and the schema tier's `search_path`.
+    fn begin_statement(&self, route: &Route, bound: bool) -> AssertSqlSafe<String> {
         if bound {
-            AssertSqlSafe("BEGIN".to_string())
-        } else {
-            // The id is a formatted UUID, never client text: nothing to inject. Sending it in
-            // the BEGIN batch saves a round trip over a separate prepared set_config.
-            AssertSqlSafe(format!(
-                "BEGIN; SELECT set_config('{TENANT_SETTING}', '{}', true)",
-                self.tenant
-            ))
+            return AssertSqlSafe("BEGIN".to_string());
+        }
+        // The id is a formatted UUID and the path is built from generated names, never client
+        // text; the path is quoted as a literal all the same.
+        let mut sql = format!(
+            "BEGIN; SELECT set_config('{TENANT_SETTING}', '{}', true)",
+            self.tenant
+        );
+        if let Some(path) = &route.search_path {
+            sql.push_str(&format!(", set_config('search_path', {}, true)", literal(path)));
+        }
+        AssertSqlSafe(sql)
+    }
+
+    async fn current_route(&mut self, fresh: bool) -> ApiResult<Route> {
+        if fresh {
+            self.tenancy.tenants().invalidate(self.tenant);
+            self.entry = Some(self.tenancy.tenants().get(self.tenant).await?);
+            self.route = None;
+        }
+        if let Some(route) = &self.route {
+            return Ok(route.clone());
+        }
+        let entry = match &self.entry {
+            Some(entry) => entry.clone(),
+            None => self.tenancy.tenants().get_cached(self.tenant).await?,
+        };
+        let route = self.tenancy.route(&entry)?;
+        self.entry = Some(entry);
+        self.route = Some(route.clone());
+        Ok(route)
+    }
+
+    /// Opens the connection for the first statement. A write passes the tenant's write
+    /// fence first (a separate statement: a failed statement in the `BEGIN` batch would leave
+    /// the pooled connection in an aborted transaction). A write that meets the fence of a
+    /// move re-reads the placement and retries until the move switches, for up to
+    /// `TenancyConfig::move_wait`, then answers 503.
+    async fn open(&mut self, access: Access) -> ApiResult<Held> {
+        let deadline = std::time::Instant::now() + self.tenancy.config().move_wait;
+        let mut fresh = false;
+        loop {
+            let route = self.current_route(fresh).await?;
+            let bound = self.tenancy.bound_pool(self.tenant, &route);
+            let attempt = match (&bound, access) {
+                (Some(pool), Access::Read) => {
+                    return Ok(Held::Bound(pool.acquire().await?));
+                }
+                (Some(pool), Access::Write) => {
+                    pool.begin_with(self.begin_statement(&route, true)).await
+                }
+                (None, _) => {
+                    route
+                        .pool(&self.tenancy)
+                        .begin_with(self.begin_statement(&route, false))
+                        .await
+                }
+            };
+            let mut tx = match attempt {
+                Ok(tx) => tx,
+                Err(err) if is_stale_placement(&err) && std::time::Instant::now() < deadline => {
+                    fresh = true;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            if access == Access::Read {
+                self.fenced = false;
+                return Ok(Held::Tx(tx));
+            }
+            match enter(&mut tx, self.tenant, &route.label).await {
+                Ok(()) => {
+                    self.fenced = true;
+                    return Ok(Held::Tx(tx));
+                }
+                Err(err) if is_stale_placement(&err) && std::time::Instant::now() < deadline => {
+                    drop(tx);
+                    if fresh {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    fresh = true;
+                }
+                Err(err) => return Err(err.into()),
+            }
         }
     }
 
     async fn scoped(&mut self, access: Access) -> ApiResult<&mut PgConnection> {
         match (&self.held, access) {
-            (Some(Held::Tx(_)), _) | (Some(Held::Bound(_)), Access::Read) => {}
+            (Some(Held::Tx(_)), Access::Read) | (Some(Held::Bound(_)), Access::Read) => {}
+            (Some(Held::Tx(_)), Access::Write) => {
+                if !self.fenced {
+                    // The transaction began for reads: pass the fence before the first write.
+                    let route = self.current_route(false).await?;
+                    if let Some(Held::Tx(tx)) = self.held.as_mut() {
+                        enter(tx, self.tenant, &route.label).await?;
+                    }
+                    self.fenced = true;
+                }
+            }
             (Some(Held::Bound(_)), Access::Write) => {
                 // A write after single reads: start the transaction on the bound pool (the
                 // bound connection goes back; its setting is the same tenant's).
                 self.held = None;
-                let pool = self.tenancy.bound_pool(self.tenant).await?;
-                let pool = pool.ok_or_else(unavailable_bound)?;
-                let tx = pool.begin_with(self.begin_statement(true)).await?;
-                self.held = Some(Held::Tx(tx));
+                let held = self.open(Access::Write).await?;
+                self.held = Some(held);
             }
             (None, access) => {
-                let bound = self.tenancy.bound_pool(self.tenant).await?;
-                self.held = Some(match (bound, access) {
-                    (Some(pool), Access::Read) => Held::Bound(pool.acquire().await?),
-                    (Some(pool), Access::Write) => {
-                        Held::Tx(pool.begin_with(self.begin_statement(true)).await?)
-                    }
-                    (None, _) => Held::Tx(
-                        self.tenancy
-                            .request_pool()
-                            .begin_with(self.begin_statement(false))
-                            .await?,
-                    ),
-                });
+                let held = self.open(access).await?;
+                self.held = Some(held);
             }
         }
         match self.held.as_mut() {
@@ -184,10 +268,34 @@ impl TenantTx {
     }
 }
 
-fn unavailable_bound() -> Error {
-    Error::Unavailable {
-        detail: "tenant connection pool is being reconfigured".into(),
-        retry_after: 1,
+/// Passes the tenant's write fence at `label` (waits while a mover holds it).
+async fn enter(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: TenantId,
+    label: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT saas.enter($1, $2)")
+        .bind(tenant)
+        .bind(label)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+/// A SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The placement this process used is no longer where the tenant's writes go: its fence is
+/// up, or its schema or database is gone.
+fn is_stale_placement(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            Some(super::MOVING_SQLSTATE) | Some("3D000") | Some("3F000")
+        ),
+        _ => false,
     }
 }
 
@@ -228,8 +336,11 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantTx {
             })?;
         Ok(TenantTx {
             tenant: ctx.tenant.id,
+            entry: Some(ctx.tenant),
+            route: None,
             tenancy,
             held: None,
+            fenced: false,
             slot: Some(slot),
         })
     }

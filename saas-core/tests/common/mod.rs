@@ -77,6 +77,7 @@ impl Env {
                 slug: slug.into(),
                 name: slug.into(),
                 tier: None,
+                server: None,
             })
             .await
             .expect("tenant")

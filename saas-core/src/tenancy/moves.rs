@@ -1,0 +1,824 @@
+//! Online moves of a tenant between any two tiers (and servers).
+//!
+//! A move goes through these steps, each recorded in `saas.tenant_moves` so that a move
+//! interrupted at any point (the process killed, the database restarted) resumes where it
+//! stopped when [`move_tenant`] or [`resume`] is called again:
+//!
+//! 1. **provision** the target (schema or database, migrated with the same migration set);
+//! 2. **fence** the source: a row in `saas.fences` that `saas.enter` checks at the start of
+//!    every write transaction. Taking the fence waits for in-flight writes to commit; new
+//!    writes wait briefly (`TenancyConfig::move_wait`) for the switch and then get 503 with
+//!    `Retry-After`. Reads keep being served from the source throughout;
+//! 3. **copy** the tenant's rows of every model table (and of the event tables when the
+//!    database changes), parents before children, with `COPY` in the binary format, into one
+//!    transaction on the target that first removes any partial copy;
+//! 4. **verify** per table: row counts and a checksum of the rows on both sides;
+//! 5. **switch** the registry to the target in one transaction: from then on every process
+//!    routes the tenant's statements there (other processes once their registry cache
+//!    expires; writes they still send to the source meet the fence, re-read the placement
+//!    and follow);
+//! 6. **clean up** after a grace period longer than the registry cache: the source copy is
+//!    removed (rows deleted from the shared schema, the schema or database dropped). The
+//!    source's fence stays, so a write that was routed there by a stale cache can never land.
+//!
+//! Any failure before the switch (other than a crash) rolls the move back: the fence is
+//! lifted, the partial copy removed. After the switch the move can only go forward.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use sqlx::{Connection, PgConnection};
+
+use super::placement::Location;
+use super::pool::Tenancy;
+use super::registry::{FENCE_LOCK, Tenant, Tier};
+use super::{TENANT_SETTING, TenantId};
+use crate::error::{ApiResult, Error};
+use crate::model::{ModelMeta, ddl_quote_ident, registered_models};
+
+/// Where a tenant should go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveRequest {
+    /// The target tier.
+    pub tier: Tier,
+    /// The server of a database-tier target (default `primary`).
+    pub server: Option<String>,
+}
+
+/// The steps of a move, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoveStep {
+    /// Recorded; nothing done yet.
+    Started,
+    /// The target exists and is migrated.
+    Provisioned,
+    /// The source refuses writes.
+    Fenced,
+    /// The rows are on the target.
+    Copied,
+    /// Counts and checksums agree.
+    Verified,
+    /// The registry points at the target.
+    Switched,
+    /// The source copy is gone; the move is over.
+    Cleaned,
+}
+
+impl MoveStep {
+    /// Every step, in order.
+    pub const ALL: [MoveStep; 7] = [
+        MoveStep::Started,
+        MoveStep::Provisioned,
+        MoveStep::Fenced,
+        MoveStep::Copied,
+        MoveStep::Verified,
+        MoveStep::Switched,
+        MoveStep::Cleaned,
+    ];
+
+    /// The step's name as recorded.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MoveStep::Started => "started",
+            MoveStep::Provisioned => "provisioned",
+            MoveStep::Fenced => "fenced",
+            MoveStep::Copied => "copied",
+            MoveStep::Verified => "verified",
+            MoveStep::Switched => "switched",
+            MoveStep::Cleaned => "cleaned",
+        }
+    }
+
+    fn parse(s: &str) -> ApiResult<MoveStep> {
+        MoveStep::ALL
+            .into_iter()
+            .find(|step| step.as_str() == s)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown move step {s:?}")))
+    }
+}
+
+/// What a move reports while it runs.
+#[derive(Debug, Clone)]
+pub enum MoveEvent {
+    /// A step completed (recorded in the registry).
+    Step(MoveStep),
+    /// A table was copied.
+    Table {
+        /// The table.
+        table: String,
+        /// Rows copied.
+        rows: u64,
+        /// Tables copied so far.
+        done: usize,
+        /// Tables to copy.
+        total: usize,
+    },
+}
+
+/// A callback receiving [`MoveEvent`]s.
+pub type MoveObserver = Arc<dyn Fn(&MoveEvent) + Send + Sync>;
+
+/// How a move runs.
+#[derive(Clone)]
+pub struct MoveOptions {
+    /// How long to wait between the switch and removing the source copy, so that every
+    /// process's registry cache has expired (default: the cache TTL plus one second).
+    pub grace: Option<Duration>,
+    /// Called after each step and table.
+    pub observer: Option<MoveObserver>,
+    /// Return right after the switch and remove the source copy in a background task (after
+    /// the grace period). If the process stops first, [`resume`] finishes the clean-up.
+    pub background_cleanup: bool,
+}
+
+impl Default for MoveOptions {
+    fn default() -> Self {
+        MoveOptions {
+            grace: None,
+            observer: None,
+            background_cleanup: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for MoveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MoveOptions")
+            .field("grace", &self.grace)
+            .finish()
+    }
+}
+
+impl MoveOptions {
+    fn emit(&self, event: MoveEvent) {
+        if let Some(observer) = &self.observer {
+            observer(&event);
+        }
+    }
+}
+
+/// One table's verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableCheck {
+    /// The table.
+    pub table: String,
+    /// The tenant's rows in it.
+    pub rows: i64,
+    /// A checksum of those rows (equal on source and target).
+    pub checksum: String,
+}
+
+/// What a move did.
+#[derive(Debug, Clone)]
+pub struct MoveReport {
+    /// The tenant, as registered after the move.
+    pub tenant: Tenant,
+    /// Where its data was.
+    pub from: Location,
+    /// Where it is now.
+    pub to: Location,
+    /// Per-table counts and checksums, as verified (empty when resumed after the check).
+    pub tables: Vec<TableCheck>,
+    /// How long writes were fenced (fence to switch) in this run.
+    pub write_freeze: Duration,
+    /// How long the whole move took in this run.
+    pub elapsed: Duration,
+    /// Whether an interrupted move was resumed.
+    pub resumed: bool,
+}
+
+/// A move that has not finished.
+#[derive(Debug, Clone)]
+pub struct PendingMove {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Where it was.
+    pub from: Location,
+    /// Where it is going.
+    pub to: Location,
+    /// The last step completed.
+    pub step: MoveStep,
+}
+
+/// Moves a tenant to another tier (or server), or resumes its unfinished move to the same
+/// target. A tenant already there is returned unchanged. Another move of the same tenant
+/// running at the same time is a 409.
+pub async fn move_tenant(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    request: &MoveRequest,
+    options: &MoveOptions,
+) -> ApiResult<MoveReport> {
+    let started = Instant::now();
+    if let Some(server) = &request.server {
+        if request.tier != Tier::Database {
+            return Err(Error::Validation(
+                "only database-tier tenants can be placed on another server".into(),
+            ));
+        }
+        tenancy.provisioner().servers().owner(server)?;
+    }
+    let mut lock = tenancy.provisioner().connect_primary().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2::text))")
+        .bind(FENCE_LOCK + 1)
+        .bind(tenant)
+        .fetch_one(&mut lock)
+        .await?;
+    if !locked {
+        lock.close().await.ok();
+        return Err(Error::Conflict(
+            "another move of this tenant is running".into(),
+        ));
+    }
+    let result = run(tenancy, tenant, Some(request), options, started).await;
+    lock.close().await.ok();
+    result
+}
+
+/// Resumes the unfinished move of a tenant, if it has one.
+pub async fn resume(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    options: &MoveOptions,
+) -> ApiResult<Option<MoveReport>> {
+    let Some(pending) = pending(tenancy, tenant).await? else {
+        return Ok(None);
+    };
+    let request = MoveRequest {
+        tier: pending.to.tier(),
+        server: match &pending.to {
+            Location::Database { server, .. } => Some(server.clone()),
+            _ => None,
+        },
+    };
+    move_tenant(tenancy, tenant, &request, options).await.map(Some)
+}
+
+/// The unfinished move of a tenant.
+pub async fn pending(tenancy: &Tenancy, tenant: TenantId) -> ApiResult<Option<PendingMove>> {
+    type Side = (String, String, Option<String>, Option<String>);
+    let row: Option<(String, String, Option<String>, Option<String>, String, String, Option<String>, Option<String>, String)> =
+        sqlx::query_as(
+            "SELECT to_tier, to_server, to_db, to_schema, from_tier, from_server, from_db, from_schema, step
+               FROM saas.tenant_moves WHERE tenant_id = $1",
+        )
+        .bind(tenant)
+        .fetch_optional(tenancy.owner_pool())
+        .await?;
+    let location = |(tier, server, database, schema): Side| -> ApiResult<Location> {
+        let placement = super::placement::Placement {
+            server,
+            database,
+            schema,
+        };
+        Location::from_parts(tier.parse()?, &placement)
+    };
+    row.map(|(tt, ts, td, tsc, ft, fs, fd, fsc, step)| {
+        Ok(PendingMove {
+            tenant,
+            from: location((ft, fs, fd, fsc))?,
+            to: location((tt, ts, td, tsc))?,
+            step: MoveStep::parse(&step)?,
+        })
+    })
+    .transpose()
+}
+
+/// Every unfinished move.
+pub async fn all_pending(tenancy: &Tenancy) -> ApiResult<Vec<PendingMove>> {
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT tenant_id FROM saas.tenant_moves ORDER BY started_at")
+            .fetch_all(tenancy.owner_pool())
+            .await?;
+    let mut moves = Vec::new();
+    for id in ids {
+        if let Some(pending) = pending(tenancy, TenantId::from_uuid(id)).await? {
+            moves.push(pending);
+        }
+    }
+    Ok(moves)
+}
+
+async fn record(tenancy: &Tenancy, tenant: TenantId, step: MoveStep) -> ApiResult<()> {
+    sqlx::query("UPDATE saas.tenant_moves SET step = $2, updated_at = now() WHERE tenant_id = $1")
+        .bind(tenant)
+        .bind(step.as_str())
+        .execute(tenancy.owner_pool())
+        .await?;
+    Ok(())
+}
+
+async fn run(
+    tenancy: &Tenancy,
+    id: TenantId,
+    request: Option<&MoveRequest>,
+    options: &MoveOptions,
+    started: Instant,
+) -> ApiResult<MoveReport> {
+    let tenant = tenancy.tenants().get(id).await?;
+    let from = Location::of(&tenant)?;
+    let (source, to, mut step, resumed) = match pending(tenancy, id).await? {
+        Some(pending) => {
+            if let Some(request) = request {
+                let wanted = Location::for_new(id, request.tier, request.server.as_deref());
+                if wanted.tier() != pending.to.tier() || wanted.placement().server != pending.to.placement().server {
+                    return Err(Error::Conflict(format!(
+                        "this tenant has an unfinished move to {}; resume it first",
+                        pending.to
+                    )));
+                }
+            }
+            (pending.from, pending.to, pending.step, true)
+        }
+        None => {
+            let Some(request) = request else {
+                return Err(Error::NotFound { resource: "move" });
+            };
+            let to = Location::for_new(id, request.tier, request.server.as_deref());
+            if to == from {
+                return Ok(MoveReport {
+                    tenant,
+                    to: from.clone(),
+                    from,
+                    tables: Vec::new(),
+                    write_freeze: Duration::ZERO,
+                    elapsed: started.elapsed(),
+                    resumed: false,
+                });
+            }
+            let placement = to.placement();
+            let origin = from.placement();
+            sqlx::query(
+                "INSERT INTO saas.tenant_moves (tenant_id, to_tier, to_server, to_db, to_schema,
+                                                from_tier, from_server, from_db, from_schema, step)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started')",
+            )
+            .bind(id)
+            .bind(to.tier().as_str())
+            .bind(&placement.server)
+            .bind(&placement.database)
+            .bind(&placement.schema)
+            .bind(from.tier().as_str())
+            .bind(&origin.server)
+            .bind(&origin.database)
+            .bind(&origin.schema)
+            .execute(tenancy.owner_pool())
+            .await?;
+            options.emit(MoveEvent::Step(MoveStep::Started));
+            (from.clone(), to, MoveStep::Started, false)
+        }
+    };
+    let mut tables = Vec::new();
+    let mut freeze_started = None;
+    if step < MoveStep::Switched {
+        let before = async {
+            if step < MoveStep::Provisioned {
+                tenancy.provisioner().provision(&to).await?;
+                record(tenancy, id, MoveStep::Provisioned).await?;
+                options.emit(MoveEvent::Step(MoveStep::Provisioned));
+                step = MoveStep::Provisioned;
+            }
+            if step < MoveStep::Fenced {
+                fence(tenancy, id, &source).await?;
+                record(tenancy, id, MoveStep::Fenced).await?;
+                options.emit(MoveEvent::Step(MoveStep::Fenced));
+                step = MoveStep::Fenced;
+            }
+            freeze_started = Some(Instant::now());
+            if step < MoveStep::Copied {
+                // Nothing but this move may write to the target before the switch.
+                fence(tenancy, id, &to).await?;
+                copy(tenancy, id, &source, &to, options).await?;
+                record(tenancy, id, MoveStep::Copied).await?;
+                options.emit(MoveEvent::Step(MoveStep::Copied));
+                step = MoveStep::Copied;
+            }
+            if step < MoveStep::Verified {
+                tables = verify(tenancy, id, &source, &to).await?;
+                record(tenancy, id, MoveStep::Verified).await?;
+                options.emit(MoveEvent::Step(MoveStep::Verified));
+                step = MoveStep::Verified;
+            }
+            switch(tenancy, id, &to).await?;
+            options.emit(MoveEvent::Step(MoveStep::Switched));
+            step = MoveStep::Switched;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(err) = before {
+            tracing::warn!(tenant = %id, error = %err, "tenant move failed before the switch; rolling it back");
+            if let Err(undo) = roll_back(tenancy, id, &source, &to).await {
+                tracing::error!(tenant = %id, error = %undo, "rolling back the move failed; resume it");
+            }
+            return Err(err);
+        }
+    }
+    let write_freeze = freeze_started.map(|t| t.elapsed()).unwrap_or_default();
+    // Unfence the target: the registry names it now.
+    unfence(tenancy, id, &to).await?;
+    let grace = options
+        .grace
+        .unwrap_or(tenancy.tenants().cache_ttl() + Duration::from_secs(1));
+    if options.background_cleanup {
+        let (tenancy, source, options) = (tenancy.clone(), source.clone(), options.clone());
+        tokio::spawn(async move {
+            if let Err(err) = clean_up(&tenancy, id, &source, grace, &options).await {
+                tracing::error!(tenant = %id, error = %err, "removing the moved tenant's old copy failed; resume the move");
+            }
+        });
+    } else {
+        clean_up(tenancy, id, &source, grace, options).await?;
+    }
+    let tenant = tenancy.tenants().get(id).await?;
+    Ok(MoveReport {
+        tenant,
+        from: source,
+        to,
+        tables,
+        write_freeze,
+        elapsed: started.elapsed(),
+        resumed,
+    })
+}
+
+async fn clean_up(
+    tenancy: &Tenancy,
+    id: TenantId,
+    source: &Location,
+    grace: Duration,
+    options: &MoveOptions,
+) -> ApiResult<()> {
+    tokio::time::sleep(grace).await;
+    remove_copy(tenancy, id, source).await?;
+    sqlx::query("DELETE FROM saas.tenant_moves WHERE tenant_id = $1")
+        .bind(id)
+        .execute(tenancy.owner_pool())
+        .await?;
+    options.emit(MoveEvent::Step(MoveStep::Cleaned));
+    Ok(())
+}
+
+/// A dedicated owner connection to a location, with its `search_path` for a schema.
+async fn connect(tenancy: &Tenancy, location: &Location) -> ApiResult<PgConnection> {
+    let mut conn = tenancy.provisioner().connect(location).await?;
+    if let Location::Schema(schema) = location {
+        sqlx::query("SELECT set_config('search_path', $1, false)")
+            .bind(ddl_quote_ident(schema))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(conn)
+}
+
+/// Fences the tenant's writes at `location`, waiting for in-flight writes there.
+async fn fence(tenancy: &Tenancy, id: TenantId, location: &Location) -> ApiResult<()> {
+    let mut conn = tenancy.provisioner().connect(location).await?;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(FENCE_LOCK)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO saas.fences (tenant_id, location) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(location.label())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+async fn unfence(tenancy: &Tenancy, id: TenantId, location: &Location) -> ApiResult<()> {
+    let mut conn = tenancy.provisioner().connect(location).await?;
+    sqlx::query("DELETE FROM saas.fences WHERE tenant_id = $1 AND location = $2")
+        .bind(id)
+        .bind(location.label())
+        .execute(&mut conn)
+        .await?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// The tables a move copies: every model's, plus the event tables when the database changes;
+/// parents before children.
+pub fn tables_to_copy(from: &Location, to: &Location) -> Vec<&'static ModelMeta> {
+    let models: Vec<&'static ModelMeta> = registered_models()
+        .into_iter()
+        .filter(|m| !from.same_database(to) || !crate::events::schema::is_event_table(m.table))
+        .collect();
+    let mut ordered: Vec<&'static ModelMeta> = Vec::new();
+    fn visit(
+        model: &'static ModelMeta,
+        all: &[&'static ModelMeta],
+        ordered: &mut Vec<&'static ModelMeta>,
+        depth: usize,
+    ) {
+        if depth > all.len() || ordered.iter().any(|m| m.table == model.table) {
+            return;
+        }
+        for parent in model.parents {
+            let parent = (parent.parent)();
+            if all.iter().any(|m| m.table == parent.table) {
+                visit(parent, all, ordered, depth + 1);
+            }
+        }
+        if !ordered.iter().any(|m| m.table == model.table) {
+            ordered.push(model);
+        }
+    }
+    for model in &models {
+        visit(model, &models, &mut ordered, 0);
+    }
+    ordered
+}
+
+/// The columns a copy writes: every column except `GENERATED ALWAYS` ones (identities the
+/// target numbers afresh, in the source's order; stored generated columns), and the
+/// identity column to order by, if any.
+async fn copy_columns(
+    conn: &mut PgConnection,
+    table: &str,
+) -> ApiResult<(Vec<String>, Option<String>)> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT a.attname::text, a.attidentity::text, a.attgenerated::text
+           FROM pg_attribute a
+          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+          ORDER BY a.attnum",
+    )
+    .bind(ddl_quote_ident(table))
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Err(Error::Config(format!("table {table:?} is missing")));
+    }
+    let mut columns = Vec::new();
+    let mut order = None;
+    for (name, identity, generated) in rows {
+        if identity == "a" {
+            order = Some(name);
+        } else if generated.is_empty() {
+            columns.push(name);
+        }
+    }
+    Ok((columns, order))
+}
+
+fn column_list(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| ddl_quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sets the tenant context (and lets the audit log's rows be removed) inside a move's
+/// transaction: the owner is subject to forced row-level security like anyone else.
+async fn as_tenant(conn: &mut PgConnection, id: TenantId) -> ApiResult<()> {
+    sqlx::query("SELECT set_config($1, $2, true), set_config('saas.audit_purge', 'on', true)")
+        .bind(TENANT_SETTING)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn delete_rows(
+    conn: &mut PgConnection,
+    id: TenantId,
+    tables: &[&'static ModelMeta],
+) -> ApiResult<()> {
+    for model in tables.iter().rev() {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = $1",
+            ddl_quote_ident(model.table),
+            ddl_quote_ident(model.tenant_column)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn copy(
+    tenancy: &Tenancy,
+    id: TenantId,
+    from: &Location,
+    to: &Location,
+    options: &MoveOptions,
+) -> ApiResult<()> {
+    let tables = tables_to_copy(from, to);
+    let mut source = connect(tenancy, from).await?;
+    let mut target = connect(tenancy, to).await?;
+    let mut read = source.begin().await?;
+    as_tenant(&mut read, id).await?;
+    let mut write = target.begin().await?;
+    as_tenant(&mut write, id).await?;
+    delete_rows(&mut write, id, &tables).await?;
+    for (done, model) in tables.iter().enumerate() {
+        let (columns, order) = copy_columns(&mut read, model.table).await?;
+        let list = column_list(&columns);
+        let table = ddl_quote_ident(model.table);
+        let tenant_column = ddl_quote_ident(model.tenant_column);
+        let order_by = order
+            .map(|c| format!(" ORDER BY {}", ddl_quote_ident(&c)))
+            .unwrap_or_default();
+        let out = format!(
+            "COPY (SELECT {list} FROM {table} WHERE {tenant_column} = '{id}'{order_by}) TO STDOUT (FORMAT binary)"
+        );
+        let into = format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)");
+        let mut sink = write.copy_in_raw(&into).await?;
+        let mut stream = read.copy_out_raw(&out).await?;
+        let mut failure = None;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    if let Err(err) = sink.send(&bytes[..]).await {
+                        failure = Some(err);
+                        break;
+                    }
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        if let Some(err) = failure {
+            sink.abort("the source copy failed").await.ok();
+            return Err(err.into());
+        }
+        let rows = sink.finish().await?;
+        // Serial and identity-by-default columns: keep the target's sequences ahead of the
+        // copied values (never behind where they were).
+        for column in &columns {
+            let sequence: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+                .bind(&table)
+                .bind(column)
+                .fetch_one(&mut *write)
+                .await?;
+            if let Some(sequence) = sequence {
+                let sql = format!(
+                    "SELECT setval($1::regclass, GREATEST(COALESCE((SELECT max({}) FROM {table}), 1),
+                                                      COALESCE(pg_sequence_last_value($1::regclass), 1)))",
+                    ddl_quote_ident(column)
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(sequence)
+                    .execute(&mut *write)
+                    .await?;
+            }
+        }
+        options.emit(MoveEvent::Table {
+            table: model.table.to_string(),
+            rows,
+            done: done + 1,
+            total: tables.len(),
+        });
+    }
+    write.commit().await?;
+    read.rollback().await.ok();
+    source.close().await.ok();
+    target.close().await.ok();
+    Ok(())
+}
+
+async fn checks(
+    conn: &mut PgConnection,
+    id: TenantId,
+    tables: &[&'static ModelMeta],
+    columns_from: &mut PgConnection,
+) -> ApiResult<Vec<TableCheck>> {
+    let mut tx = conn.begin().await?;
+    as_tenant(&mut tx, id).await?;
+    let mut out = Vec::new();
+    for model in tables {
+        let (columns, _) = copy_columns(columns_from, model.table).await?;
+        let row = format!("md5(ROW({})::text)", column_list(&columns));
+        let sql = format!(
+            "SELECT count(*), COALESCE(md5(string_agg({row}, '' ORDER BY {row})), '')
+               FROM {} WHERE {} = $1",
+            ddl_quote_ident(model.table),
+            ddl_quote_ident(model.tenant_column)
+        );
+        let (rows, checksum): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        out.push(TableCheck {
+            table: model.table.to_string(),
+            rows,
+            checksum,
+        });
+    }
+    tx.rollback().await.ok();
+    Ok(out)
+}
+
+/// Per-table counts and checksums on both sides; any difference fails the move.
+async fn verify(
+    tenancy: &Tenancy,
+    id: TenantId,
+    from: &Location,
+    to: &Location,
+) -> ApiResult<Vec<TableCheck>> {
+    let tables = tables_to_copy(from, to);
+    let mut source = connect(tenancy, from).await?;
+    let mut target = connect(tenancy, to).await?;
+    let mut columns = connect(tenancy, from).await?;
+    let expected = checks(&mut source, id, &tables, &mut columns).await?;
+    let actual = checks(&mut target, id, &tables, &mut columns).await?;
+    for conn in [source, target, columns] {
+        conn.close().await.ok();
+    }
+    for (want, got) in expected.iter().zip(&actual) {
+        if want != got {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "move verification failed for table {}: source has {} rows ({}), target {} rows ({})",
+                want.table,
+                want.rows,
+                want.checksum,
+                got.rows,
+                got.checksum
+            )));
+        }
+    }
+    Ok(expected)
+}
+
+/// Points the registry at the target, atomically with the move's own record.
+async fn switch(tenancy: &Tenancy, id: TenantId, to: &Location) -> ApiResult<()> {
+    let placement = to.placement();
+    let mut tx = tenancy.owner_pool().begin().await?;
+    sqlx::query(
+        "UPDATE saas.tenants SET tier = $2, server = $3, db_name = $4, schema_name = $5, migrated = $6
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(to.tier().as_str())
+    .bind(&placement.server)
+    .bind(&placement.database)
+    .bind(&placement.schema)
+    .bind(tenancy.provisioner().fingerprint())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE saas.tenant_moves SET step = 'switched', updated_at = now() WHERE tenant_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tenancy.tenants().invalidate(id);
+    tenancy.bound_pools().forget(id).await;
+    Ok(())
+}
+
+/// Removes the tenant's data at a location it no longer lives in. Idempotent.
+async fn remove_copy(tenancy: &Tenancy, id: TenantId, location: &Location) -> ApiResult<()> {
+    match location {
+        Location::Shared => {
+            let tables: Vec<&'static ModelMeta> = tables_to_copy(location, location);
+            let mut conn = connect(tenancy, location).await?;
+            let mut tx = conn.begin().await?;
+            as_tenant(&mut tx, id).await?;
+            delete_rows(&mut tx, id, &tables).await?;
+            tx.commit().await?;
+            conn.close().await.ok();
+            Ok(())
+        }
+        Location::Schema(_) => tenancy.provisioner().deprovision(location).await,
+        Location::Database { server, database } => {
+            tenancy.database_pools().close(server, database).await;
+            tenancy.provisioner().deprovision(location).await
+        }
+    }
+}
+
+/// Undoes a move that failed before its switch: the partial copy goes, the fence lifts.
+async fn roll_back(tenancy: &Tenancy, id: TenantId, from: &Location, to: &Location) -> ApiResult<()> {
+    match to {
+        Location::Shared => {
+            let tables = tables_to_copy(from, to);
+            let mut conn = connect(tenancy, to).await?;
+            let mut tx = conn.begin().await?;
+            as_tenant(&mut tx, id).await?;
+            delete_rows(&mut tx, id, &tables).await?;
+            tx.commit().await?;
+            conn.close().await.ok();
+        }
+        _ => remove_copy(tenancy, id, to).await?,
+    }
+    unfence(tenancy, id, from).await?;
+    sqlx::query("DELETE FROM saas.tenant_moves WHERE tenant_id = $1")
+        .bind(id)
+        .execute(tenancy.owner_pool())
+        .await?;
+    Ok(())
+}

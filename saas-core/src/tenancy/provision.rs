@@ -1,0 +1,179 @@
+//! Creating and dropping the schemas and databases of schema- and database-tier tenants,
+//! migrated with the same migration set as the shared schema.
+
+use std::sync::Arc;
+
+use sqlx::migrate::Migrator;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+use super::placement::{Location, Servers};
+use super::pool::TenancyConfig;
+use crate::error::{ApiResult, Error};
+use crate::migrate::{Target, migrate_target};
+use crate::model::ddl_quote_ident;
+
+/// What creating a location needs: the servers, the migration set and the roles.
+pub struct Provisioner {
+    pub(crate) servers: Servers,
+    /// The application's migrations, with sqlx's database-wide lock (tenant databases).
+    pub(crate) migrations: Option<Arc<Migrator>>,
+    /// The same migrations without sqlx's database-wide lock (tenant schemas, which share a
+    /// database and are serialized per schema instead).
+    pub(crate) schema_migrations: Option<Arc<Migrator>>,
+    pub(crate) config: TenancyConfig,
+    pub(crate) fingerprint: String,
+}
+
+impl std::fmt::Debug for Provisioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provisioner")
+            .field("servers", &self.servers.names().collect::<Vec<_>>())
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+fn copy_migrator(migrator: &Migrator, locking: bool) -> Migrator {
+    let mut copy = Migrator::with_migrations(migrator.iter().cloned().collect());
+    copy.set_locking(locking);
+    copy
+}
+
+impl Provisioner {
+    pub(crate) fn new(
+        servers: Servers,
+        migrations: Option<&Migrator>,
+        config: TenancyConfig,
+    ) -> Provisioner {
+        Provisioner {
+            servers,
+            migrations: migrations.map(|m| Arc::new(copy_migrator(m, true))),
+            schema_migrations: migrations.map(|m| Arc::new(copy_migrator(m, false))),
+            fingerprint: crate::migrate::schema_fingerprint(migrations),
+            config,
+        }
+    }
+
+    /// The servers tenants can be placed on.
+    pub fn servers(&self) -> &Servers {
+        &self.servers
+    }
+
+    /// The fingerprint of the migration set (see [`crate::migrate::schema_fingerprint`]).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// A new owner connection to the primary database.
+    pub async fn connect_primary(&self) -> ApiResult<PgConnection> {
+        let options = self.servers.owner(super::placement::PRIMARY_SERVER)?;
+        Ok(options.connect().await?)
+    }
+
+    /// A new owner connection to the database of `location`.
+    pub async fn connect(&self, location: &Location) -> ApiResult<PgConnection> {
+        match location {
+            Location::Database { server, database } => {
+                Ok(self.servers.owner_of(server, database)?.connect().await?)
+            }
+            _ => self.connect_primary().await,
+        }
+    }
+
+    /// Creates (if missing) and migrates a tenant schema or database. Idempotent.
+    pub async fn provision(&self, location: &Location) -> ApiResult<()> {
+        match location {
+            Location::Shared => Ok(()),
+            Location::Schema(_) => {
+                let mut conn = self.connect_primary().await?;
+                let result = self.migrate(&mut conn, location).await;
+                conn.close().await.ok();
+                result
+            }
+            Location::Database { server, database } => {
+                let mut admin = self.servers.owner(server)?.connect().await?;
+                let exists: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                )
+                .bind(database)
+                .fetch_one(&mut admin)
+                .await?;
+                if !exists {
+                    let create = format!("CREATE DATABASE {}", ddl_quote_ident(database));
+                    match sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+                        .execute(&mut admin)
+                        .await
+                    {
+                        Ok(_) => {}
+                        // duplicate_database, unique_violation: a concurrent provisioner won.
+                        Err(sqlx::Error::Database(db))
+                            if matches!(db.code().as_deref(), Some("42P04") | Some("23505")) => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+                admin.close().await.ok();
+                let mut conn = self.connect(location).await?;
+                let result = self.migrate(&mut conn, location).await;
+                conn.close().await.ok();
+                result
+            }
+        }
+    }
+
+    /// Migrates a provisioned location over an owner connection to its database.
+    pub async fn migrate(&self, conn: &mut PgConnection, location: &Location) -> ApiResult<()> {
+        match location {
+            Location::Shared => Err(Error::Internal(anyhow::anyhow!(
+                "the shared schema is migrated by migrate_all"
+            ))),
+            Location::Schema(schema) => {
+                migrate_target(
+                    conn,
+                    Target::TenantSchema(schema),
+                    self.schema_migrations.as_deref(),
+                    &self.config,
+                )
+                .await
+            }
+            Location::Database { .. } => {
+                migrate_target(
+                    conn,
+                    Target::TenantDatabase,
+                    self.migrations.as_deref(),
+                    &self.config,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Drops a tenant schema or database with everything in it.
+    pub async fn deprovision(&self, location: &Location) -> ApiResult<()> {
+        match location {
+            Location::Shared => Ok(()),
+            Location::Schema(schema) => {
+                let mut conn = self.connect_primary().await?;
+                let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", ddl_quote_ident(schema));
+                let result = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await;
+                conn.close().await.ok();
+                result?;
+                Ok(())
+            }
+            Location::Database { server, database } => {
+                let mut admin = self.servers.owner(server)?.connect().await?;
+                let drop = format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    ddl_quote_ident(database)
+                );
+                let result = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut admin)
+                    .await;
+                admin.close().await.ok();
+                result?;
+                Ok(())
+            }
+        }
+    }
+}
