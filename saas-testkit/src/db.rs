@@ -109,9 +109,13 @@ impl TestDb {
 
     /// A tenancy configuration for this database (small pools).
     pub fn config(&self) -> TenancyConfig {
-        TenancyConfig::new(self.url.clone())
+        let mut config = TenancyConfig::new(self.url.clone())
             .request_role(self.request_role())
-            .request_pool_size(4)
+            .request_pool_size(4);
+        // Database-tier tenants get databases the next run's sweep recognizes as this
+        // process's (`saas_test_<pid>_...`); dropping this database drops them too.
+        config.database_prefix = format!("saas_test_{}_t", std::process::id());
+        config
     }
 
     /// Starts the tenancy runtime on this database (migrations, RLS, audit).
@@ -152,7 +156,16 @@ impl Drop for TestDb {
                 .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async move {
+                    let tenant_databases = tenant_databases(&server, &name).await;
                     if let Ok(mut conn) = PgConnection::connect(&server).await {
+                        for database in tenant_databases {
+                            let _ = conn
+                                .execute(sqlx::AssertSqlSafe(format!(
+                                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                                    database.replace('"', "\"\"")
+                                )))
+                                .await;
+                        }
                         let _ = conn
                             .execute(sqlx::AssertSqlSafe(format!(
                                 "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -171,4 +184,25 @@ impl Drop for TestDb {
         });
         let _ = dropper.join();
     }
+}
+
+/// The databases of the database-tier tenants (and move targets) a test database placed on
+/// its own server.
+async fn tenant_databases(server: &str, name: &str) -> Vec<String> {
+    let Ok(url) = with_database(server, name) else {
+        return Vec::new();
+    };
+    let Ok(mut conn) = PgConnection::connect(&url).await else {
+        return Vec::new();
+    };
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT db_name FROM saas.tenants WHERE server = 'primary' AND db_name IS NOT NULL
+         UNION SELECT to_db FROM saas.tenant_moves WHERE to_server = 'primary' AND to_db IS NOT NULL
+         UNION SELECT from_db FROM saas.tenant_moves WHERE from_server = 'primary' AND from_db IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    conn.close().await.ok();
+    rows
 }

@@ -59,7 +59,8 @@ pub enum Target<'a> {
     /// One tenant's schema in the primary database: the application's tables and their
     /// protection (its events go to the shared event tables).
     TenantSchema(&'a str),
-    /// One tenant's database: fences, event tables, the application's tables.
+    /// One tenant's database: a registry holding that tenant, fences, event tables, the
+    /// application's tables.
     TenantDatabase,
 }
 
@@ -167,6 +168,11 @@ async fn apply(
                 .await?;
         }
         Target::TenantDatabase => {
+            // A registry of its own, holding this tenant only: migrations may reference
+            // `saas.tenants (id)` in every tier.
+            sqlx::raw_sql(registry::REGISTRY_DDL)
+                .execute(&mut *conn)
+                .await?;
             sqlx::raw_sql(registry::FENCE_DDL)
                 .execute(&mut *conn)
                 .await?;

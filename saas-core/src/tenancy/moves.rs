@@ -323,7 +323,7 @@ async fn run(
     let (source, to, mut step, resumed) = match pending(tenancy, id).await? {
         Some(pending) => {
             if let Some(request) = request {
-                let wanted = Location::for_new(id, request.tier, request.server.as_deref());
+                let wanted = tenancy.provisioner().location_for(id, request.tier, request.server.as_deref());
                 if wanted.tier() != pending.to.tier() || wanted.placement().server != pending.to.placement().server {
                     return Err(Error::Conflict(format!(
                         "this tenant has an unfinished move to {}; resume it first",
@@ -337,7 +337,7 @@ async fn run(
             let Some(request) = request else {
                 return Err(Error::NotFound { resource: "move" });
             };
-            let to = Location::for_new(id, request.tier, request.server.as_deref());
+            let to = tenancy.provisioner().location_for(id, request.tier, request.server.as_deref());
             if to == from {
                 return Ok(MoveReport {
                     tenant,
@@ -377,6 +377,7 @@ async fn run(
         let before = async {
             if step < MoveStep::Provisioned {
                 tenancy.provisioner().provision(&to).await?;
+                tenancy.provisioner().register_locally(&to, &tenant).await?;
                 record(tenancy, id, MoveStep::Provisioned).await?;
                 options.emit(MoveEvent::Step(MoveStep::Provisioned));
                 step = MoveStep::Provisioned;

@@ -91,15 +91,21 @@ impl Location {
         })
     }
 
-    /// Where a tenant of `tier` goes by default: its own schema or database is named after it.
-    pub fn for_new(tenant: TenantId, tier: Tier, server: Option<&str>) -> Location {
-        let own = format!("tenant_{}", tenant.as_uuid().simple());
+    /// Where a tenant of `tier` goes: its own schema (`tenant_<id>`) or database
+    /// (`<database_prefix><id>`) is named after it.
+    pub fn for_new(
+        tenant: TenantId,
+        tier: Tier,
+        server: Option<&str>,
+        database_prefix: &str,
+    ) -> Location {
+        let id = tenant.as_uuid().simple();
         match tier {
             Tier::Shared => Location::Shared,
-            Tier::Schema => Location::Schema(own),
+            Tier::Schema => Location::Schema(format!("tenant_{id}")),
             Tier::Database => Location::Database {
                 server: server.unwrap_or(PRIMARY_SERVER).to_string(),
-                database: own,
+                database: format!("{database_prefix}{id}"),
             },
         }
     }
@@ -363,13 +369,13 @@ mod tests {
     fn locations_round_trip_through_placements() {
         let id = TenantId::new_random();
         for tier in [Tier::Shared, Tier::Schema, Tier::Database] {
-            let location = Location::for_new(id, tier, Some("east"));
+            let location = Location::for_new(id, tier, Some("east"), "tenant_");
             let back = Location::from_parts(tier, &location.placement()).unwrap();
             assert_eq!(back, location);
             assert_eq!(back.tier(), tier);
         }
         assert!(Location::Shared.same_database(&Location::Schema("s".into())));
-        let db = Location::for_new(id, Tier::Database, None);
+        let db = Location::for_new(id, Tier::Database, None, "tenant_");
         assert!(!db.same_database(&Location::Shared));
         assert_eq!(db.label(), format!("database:primary/tenant_{}", id.as_uuid().simple()));
     }

@@ -64,6 +64,9 @@ pub struct TenancyConfig {
     pub migration_parallelism: usize,
     /// How long a write waits for a tenant's move to finish its switch before answering 503.
     pub move_wait: Duration,
+    /// The prefix of tenant database names (`<prefix><tenant id, 32 hex digits>`; at most
+    /// 31 characters).
+    pub database_prefix: String,
 }
 
 impl TenancyConfig {
@@ -87,6 +90,7 @@ impl TenancyConfig {
             database_pool_idle: Duration::from_secs(60),
             migration_parallelism: 4,
             move_wait: Duration::from_secs(2),
+            database_prefix: "tenant_".into(),
         }
     }
 

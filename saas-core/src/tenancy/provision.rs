@@ -8,6 +8,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::placement::{Location, Servers};
 use super::pool::TenancyConfig;
+use super::registry::Tenant;
 use crate::error::{ApiResult, Error};
 use crate::migrate::{Target, migrate_target};
 use crate::model::ddl_quote_ident;
@@ -62,6 +63,16 @@ impl Provisioner {
     /// The fingerprint of the migration set (see [`crate::migrate::schema_fingerprint`]).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The location a tenant of `tier` gets (see [`Location::for_new`]).
+    pub fn location_for(
+        &self,
+        tenant: super::TenantId,
+        tier: super::Tier,
+        server: Option<&str>,
+    ) -> Location {
+        Location::for_new(tenant, tier, server, &self.config.database_prefix)
     }
 
     /// A new owner connection to the primary database.
@@ -145,6 +156,36 @@ impl Provisioner {
                 .await
             }
         }
+    }
+
+    /// Records the tenant in the registry of its own database (database tier), which the
+    /// application's foreign keys to `saas.tenants` reference there.
+    pub async fn register_locally(&self, location: &Location, tenant: &Tenant) -> ApiResult<()> {
+        if !matches!(location, Location::Database { .. }) {
+            return Ok(());
+        }
+        let placement = location.placement();
+        let mut conn = self.connect(location).await?;
+        let result = sqlx::query(
+            "INSERT INTO saas.tenants (id, slug, name, tier, server, db_name, schema_name, migrated)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name,
+               tier = EXCLUDED.tier, server = EXCLUDED.server, db_name = EXCLUDED.db_name,
+               schema_name = EXCLUDED.schema_name, migrated = EXCLUDED.migrated",
+        )
+        .bind(tenant.id)
+        .bind(&tenant.slug)
+        .bind(&tenant.name)
+        .bind(location.tier().as_str())
+        .bind(&placement.server)
+        .bind(&placement.database)
+        .bind(&placement.schema)
+        .bind(&self.fingerprint)
+        .execute(&mut conn)
+        .await;
+        conn.close().await.ok();
+        result?;
+        Ok(())
     }
 
     /// Drops a tenant schema or database with everything in it.

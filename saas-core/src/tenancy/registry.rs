@@ -292,7 +292,10 @@ impl Tenants {
             return Err(duplicate(&new.slug));
         }
         let id = TenantId::new_random();
-        let location = Location::for_new(id, tier, new.server.as_deref());
+        let location = match &self.provisioner {
+            Some(p) => p.location_for(id, tier, new.server.as_deref()),
+            None => Location::for_new(id, tier, new.server.as_deref(), "tenant_"),
+        };
         let mut migrated = None;
         if location != Location::Shared {
             let provisioner = self.provisioner.as_ref().ok_or_else(|| {
@@ -327,7 +330,13 @@ impl Tenants {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => from_row(row),
+            Some(row) => {
+                let tenant = from_row(row)?;
+                if let Some(provisioner) = &self.provisioner {
+                    provisioner.register_locally(&location, &tenant).await?;
+                }
+                Ok(tenant)
+            }
             None => {
                 if let Some(provisioner) = &self.provisioner {
                     provisioner.deprovision(&location).await.ok();
