@@ -115,8 +115,9 @@ impl From<sqlx::Error> for Error {
                         retry_after: 1,
                     };
                 }
-                // the tenant's schema or database is gone: its placement just changed
-                Some("3D000") | Some("3F000") => {
+                // the tenant's schema or database is gone (its placement just changed), or the
+                // server is shutting down or restarting
+                Some("3D000") | Some("3F000") | Some("57P01") | Some("57P02") | Some("57P03") => {
                     return Error::Unavailable {
                         detail: "the tenant's data has moved; retry".into(),
                         retry_after: 1,

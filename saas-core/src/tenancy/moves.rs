@@ -404,6 +404,8 @@ async fn run(
                 step = MoveStep::Verified;
             }
             switch(tenancy, id, &to).await?;
+            // The registry names the target now: lift the fence that kept it quiet.
+            unfence(tenancy, id, &to).await?;
             options.emit(MoveEvent::Step(MoveStep::Switched));
             step = MoveStep::Switched;
             Ok::<(), Error>(())
@@ -418,20 +420,21 @@ async fn run(
         }
     }
     let write_freeze = freeze_started.map(|t| t.elapsed()).unwrap_or_default();
-    // Unfence the target: the registry names it now.
+    // A move resumed after its switch may have stopped before lifting the target's fence.
     unfence(tenancy, id, &to).await?;
     let grace = options
         .grace
         .unwrap_or(tenancy.tenants().cache_ttl() + Duration::from_secs(1));
     if options.background_cleanup {
-        let (tenancy, source, options) = (tenancy.clone(), source.clone(), options.clone());
+        let (tenancy, source, to, options) =
+            (tenancy.clone(), source.clone(), to.clone(), options.clone());
         tokio::spawn(async move {
-            if let Err(err) = clean_up(&tenancy, id, &source, grace, &options).await {
+            if let Err(err) = clean_up(&tenancy, id, &source, &to, grace, &options).await {
                 tracing::error!(tenant = %id, error = %err, "removing the moved tenant's old copy failed; resume the move");
             }
         });
     } else {
-        clean_up(tenancy, id, &source, grace, options).await?;
+        clean_up(tenancy, id, &source, &to, grace, options).await?;
     }
     let tenant = tenancy.tenants().get(id).await?;
     Ok(MoveReport {
@@ -449,11 +452,12 @@ async fn clean_up(
     tenancy: &Tenancy,
     id: TenantId,
     source: &Location,
+    to: &Location,
     grace: Duration,
     options: &MoveOptions,
 ) -> ApiResult<()> {
     tokio::time::sleep(grace).await;
-    remove_copy(tenancy, id, source).await?;
+    remove_copy(tenancy, id, source, to).await?;
     sqlx::query("DELETE FROM saas.tenant_moves WHERE tenant_id = $1")
         .bind(id)
         .execute(tenancy.owner_pool())
@@ -466,8 +470,9 @@ async fn clean_up(
 async fn connect(tenancy: &Tenancy, location: &Location) -> ApiResult<PgConnection> {
     let mut conn = tenancy.provisioner().connect(location).await?;
     if let Location::Schema(schema) = location {
+        // The tenant's schema, then the shared one (its event tables), as for requests.
         sqlx::query("SELECT set_config('search_path', $1, false)")
-            .bind(ddl_quote_ident(schema))
+            .bind(super::placement::tenant_search_path(schema, tenancy.shared_schema()))
             .execute(&mut conn)
             .await?;
     }
@@ -781,20 +786,34 @@ async fn switch(tenancy: &Tenancy, id: TenantId, to: &Location) -> ApiResult<()>
     Ok(())
 }
 
-/// Removes the tenant's data at a location it no longer lives in. Idempotent.
-async fn remove_copy(tenancy: &Tenancy, id: TenantId, location: &Location) -> ApiResult<()> {
+/// Removes the tenant's data at `location`, which it left for `other`. Idempotent.
+async fn remove_copy(
+    tenancy: &Tenancy,
+    id: TenantId,
+    location: &Location,
+    other: &Location,
+) -> ApiResult<()> {
     match location {
-        Location::Shared => {
-            let tables: Vec<&'static ModelMeta> = tables_to_copy(location, location);
-            let mut conn = connect(tenancy, location).await?;
+        Location::Shared | Location::Schema(_) => {
+            // Rows in the shared schema: the models' (shared tier), and the event tables'
+            // when they moved to another database.
+            let tables: Vec<&'static ModelMeta> = tables_to_copy(location, other)
+                .into_iter()
+                .filter(|m| {
+                    *location == Location::Shared || crate::events::schema::is_event_table(m.table)
+                })
+                .collect();
+            let mut conn = connect(tenancy, &Location::Shared).await?;
             let mut tx = conn.begin().await?;
             as_tenant(&mut tx, id).await?;
             delete_rows(&mut tx, id, &tables).await?;
             tx.commit().await?;
             conn.close().await.ok();
+            if let Location::Schema(_) = location {
+                tenancy.provisioner().deprovision(location).await?;
+            }
             Ok(())
         }
-        Location::Schema(_) => tenancy.provisioner().deprovision(location).await,
         Location::Database { server, database } => {
             tenancy.database_pools().close(server, database).await;
             tenancy.provisioner().deprovision(location).await
@@ -805,7 +824,9 @@ async fn remove_copy(tenancy: &Tenancy, id: TenantId, location: &Location) -> Ap
 /// Undoes a move that failed before its switch: the partial copy goes, the fence lifts.
 async fn roll_back(tenancy: &Tenancy, id: TenantId, from: &Location, to: &Location) -> ApiResult<()> {
     match to {
-        Location::Shared => {
+        Location::Database { .. } => remove_copy(tenancy, id, to, from).await?,
+        // The target shares the source's database: remove exactly what the copy wrote.
+        _ => {
             let tables = tables_to_copy(from, to);
             let mut conn = connect(tenancy, to).await?;
             let mut tx = conn.begin().await?;
@@ -813,8 +834,10 @@ async fn roll_back(tenancy: &Tenancy, id: TenantId, from: &Location, to: &Locati
             delete_rows(&mut tx, id, &tables).await?;
             tx.commit().await?;
             conn.close().await.ok();
+            if let Location::Schema(_) = to {
+                tenancy.provisioner().deprovision(to).await?;
+            }
         }
-        _ => remove_copy(tenancy, id, to).await?,
     }
     unfence(tenancy, id, from).await?;
     sqlx::query("DELETE FROM saas.tenant_moves WHERE tenant_id = $1")

@@ -244,6 +244,9 @@ pub struct Tenants {
     cache: Arc<RwLock<HashMap<TenantId, (Tenant, Instant)>>>,
     ttl: Duration,
     provisioner: Option<Arc<Provisioner>>,
+    /// Bumped by every invalidation: a lookup that started before one does not refill the
+    /// cache with what it read (it may predate a placement switch).
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for Tenants {
@@ -261,6 +264,7 @@ impl Tenants {
             cache: Arc::default(),
             ttl: cache_ttl,
             provisioner: None,
+            generation: Arc::default(),
         }
     }
 
@@ -349,12 +353,15 @@ impl Tenants {
     /// Forgets a cached entry (after its placement or status changed elsewhere).
     pub fn invalidate(&self, id: TenantId) {
         if let Ok(mut cache) = self.cache.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             cache.remove(&id);
         }
     }
 
     /// A tenant by id, from the database.
     pub async fn get(&self, id: TenantId) -> ApiResult<Tenant> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let row: Option<Row> = sqlx::query_as(
             concat!("SELECT ", columns!(), " FROM saas.tenants WHERE id = $1"),
         )
@@ -365,7 +372,7 @@ impl Tenants {
             .map(from_row)
             .transpose()?
             .ok_or(Error::NotFound { resource: "tenant" })?;
-        self.remember(&tenant);
+        self.remember_since(&tenant, generation);
         Ok(tenant)
     }
 
@@ -430,7 +437,15 @@ impl Tenants {
     }
 
     fn remember(&self, tenant: &Tenant) {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        self.remember_since(tenant, generation);
+    }
+
+    fn remember_since(&self, tenant: &Tenant, generation: u64) {
         if let Ok(mut cache) = self.cache.write() {
+            if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+                return;
+            }
             if cache.len() > 100_000 {
                 cache.clear();
             }

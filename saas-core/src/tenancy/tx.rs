@@ -293,7 +293,7 @@ fn is_stale_placement(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => matches!(
             db.code().as_deref(),
-            Some(super::MOVING_SQLSTATE) | Some("3D000") | Some("3F000")
+            Some(super::MOVING_SQLSTATE) | Some("3D000") | Some("3F000") | Some("57P01")
         ),
         _ => false,
     }
