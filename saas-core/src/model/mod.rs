@@ -5,6 +5,7 @@
 //! set, so row-level security is the net under the query, not the only wall (design invariant 4).
 //! The SQL text is built by the derive at compile time; this module only binds and runs it.
 
+mod citus;
 mod ddl;
 mod key;
 mod page;
@@ -14,6 +15,7 @@ use std::future::Future;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{FromRow, Postgres};
 
+pub use citus::{citus_ddl, citus_present_sql};
 pub use ddl::{
     POLICY_NAME, policy_predicate, quote_ident as ddl_quote_ident, rls_ddl, table_ddl_statements,
 };
