@@ -216,7 +216,15 @@ impl SaasApp {
         });
         let (tenancy, router) = self.build_router().await?;
         let relay = relay.map(|(publisher, config)| {
-            Relay::with_publisher(tenancy.owner_pool(), publisher, config).spawn()
+            let databases = crate::events::relay::DatabaseRelays::spawn(
+                &tenancy,
+                publisher.clone(),
+                config.clone(),
+                std::time::Duration::from_secs(5),
+            );
+            Relay::with_publisher(tenancy.owner_pool(), publisher, config)
+                .spawn()
+                .with_databases(databases)
         });
         Ok(Running {
             tenancy,

@@ -265,3 +265,69 @@ async fn tenant_migrations_cover_every_schema_and_database_and_resume() {
     assert_eq!(summary.failed[0].0, broken.slug);
     assert!(summary.failed[0].1.contains("memberships"), "{summary:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_every_tier_are_relayed_and_trails_stay_apart() {
+    use common::events::{Noted, Recorder};
+    use saas_core::events::relay::{DatabaseRelays, Relay, RelayConfig};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let env = env_with_east().await;
+    let tenants = [
+        create(&env, "ev-shared", Tier::Shared, None).await,
+        create(&env, "ev-schema", Tier::Schema, None).await,
+        create(&env, "ev-east", Tier::Database, Some("east")).await,
+    ];
+    let recorder = Recorder::new();
+    let config = RelayConfig {
+        poll_interval: Duration::from_millis(50),
+        ..RelayConfig::default()
+    };
+    let publisher: Arc<dyn saas_core::events::publish::Publisher> = Arc::new(recorder.clone());
+    let relay = Relay::with_publisher(env.tenancy.owner_pool(), publisher.clone(), config.clone())
+        .spawn()
+        .with_databases(DatabaseRelays::spawn(
+            &env.tenancy,
+            publisher,
+            config,
+            Duration::from_millis(100),
+        ));
+    for (n, tenant) in tenants.iter().enumerate() {
+        let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
+        saas_core::events::emit(
+            &mut tx,
+            &Noted {
+                aggregate: Uuid::new_v4(),
+                n: n as u32,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while recorder.events().len() < tenants.len() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut published: Vec<TenantId> = recorder.events().iter().map(|e| e.tenant_id).collect();
+    published.sort();
+    let mut expected: Vec<TenantId> = tenants.iter().map(|t| t.id).collect();
+    expected.sort();
+    assert_eq!(published, expected, "one event per tenant, each under its own tenant");
+    relay.shutdown().await;
+    // Each tenant's audit trail holds its own event only, wherever it lives.
+    for tenant in &tenants {
+        let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
+        let page = saas_core::events::audit::page(&mut tx, saas_core::model::PageRequest::first())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "{}", tenant.slug);
+        let mine = recorder
+            .events()
+            .into_iter()
+            .find(|e| e.tenant_id == tenant.id)
+            .unwrap();
+        assert_eq!(page.items[0].id, mine.id, "{}: a foreign event in the trail", tenant.slug);
+    }
+}

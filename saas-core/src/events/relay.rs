@@ -203,7 +203,15 @@ impl Relay {
         publisher: Arc<dyn Publisher>,
         config: RelayConfig,
     ) -> Relay {
-        let options = (*owner.connect_options()).clone();
+        Relay::for_database((*owner.connect_options()).clone(), publisher, config)
+    }
+
+    /// A relay over the outbox of the database these owner options connect to.
+    pub fn for_database(
+        options: sqlx::postgres::PgConnectOptions,
+        publisher: Arc<dyn Publisher>,
+        config: RelayConfig,
+    ) -> Relay {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .min_connections(0)
@@ -423,6 +431,7 @@ impl Relay {
             relay: self,
             stop,
             task,
+            databases: None,
         }
     }
 
@@ -555,9 +564,16 @@ pub struct RelayHandle {
     relay: Relay,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    databases: Option<DatabaseRelays>,
 }
 
 impl RelayHandle {
+    /// Stops (and aborts) the tenant databases' relays together with this one.
+    pub fn with_databases(mut self, databases: DatabaseRelays) -> RelayHandle {
+        self.databases = Some(databases);
+        self
+    }
+
     /// The relay's counters.
     pub fn stats(&self) -> &RelayStats {
         self.relay.stats()
@@ -567,6 +583,9 @@ impl RelayHandle {
     /// the outbox), then returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Some(databases) = self.databases {
+            databases.shutdown().await;
+        }
         let _ = self.task.await;
         self.relay.pool.close().await;
     }
@@ -574,8 +593,109 @@ impl RelayHandle {
     /// Stops at once, as a crash would: the cycle in progress is abandoned and its claimed
     /// events are published again by the next relay.
     pub fn abort(self) {
+        if let Some(databases) = self.databases {
+            databases.abort();
+        }
         self.task.abort();
     }
+}
+
+/// Relays for the outboxes of database-tier tenants: a [`Relay`] per tenant database, started
+/// and stopped as the registry gains and loses database-tier tenants (checked every
+/// `refresh`). Shared- and schema-tier tenants' events are in the primary database's outbox,
+/// which the primary relay serves.
+#[derive(Debug)]
+pub struct DatabaseRelays {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DatabaseRelays {
+    /// Starts the supervisor.
+    pub fn spawn(
+        tenancy: &crate::tenancy::pool::Tenancy,
+        publisher: Arc<dyn Publisher>,
+        config: RelayConfig,
+        refresh: Duration,
+    ) -> DatabaseRelays {
+        let (stop, mut stopped) = watch::channel(false);
+        let tenancy = tenancy.clone();
+        let task = tokio::spawn(async move {
+            let mut running: HashMap<(String, String), RelayHandle> = HashMap::new();
+            loop {
+                if tenancy.owner_pool().is_closed() {
+                    break;
+                }
+                match database_locations(&tenancy).await {
+                    Ok(wanted) => {
+                        let gone: Vec<_> = running
+                            .keys()
+                            .filter(|k| !wanted.contains(k))
+                            .cloned()
+                            .collect();
+                        for key in gone {
+                            if let Some(relay) = running.remove(&key) {
+                                relay.shutdown().await;
+                            }
+                        }
+                        for (server, database) in wanted {
+                            let key = (server.clone(), database.clone());
+                            if running.contains_key(&key) {
+                                continue;
+                            }
+                            let options = match tenancy
+                                .provisioner()
+                                .servers()
+                                .owner_of(&server, &database)
+                            {
+                                Ok(options) => options,
+                                Err(err) => {
+                                    tracing::warn!(%server, %database, error = %err, "no relay for a tenant database");
+                                    continue;
+                                }
+                            };
+                            let relay =
+                                Relay::for_database(options, publisher.clone(), config.clone());
+                            running.insert(key, relay.spawn());
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "listing tenant databases for their relays failed");
+                    }
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(refresh) => {}
+                }
+            }
+            for (_, relay) in running.drain() {
+                relay.shutdown().await;
+            }
+        });
+        DatabaseRelays { stop, task }
+    }
+
+    /// Stops every relay after its cycle in progress.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Stops at once (the relays' claimed events are published again later).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+async fn database_locations(
+    tenancy: &crate::tenancy::pool::Tenancy,
+) -> ApiResult<std::collections::HashSet<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT server, db_name FROM saas.tenants WHERE tier = 'database' AND db_name IS NOT NULL",
+    )
+    .fetch_all(tenancy.owner_pool())
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// An event that failed `max_attempts` times.

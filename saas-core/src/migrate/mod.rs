@@ -204,6 +204,25 @@ async fn apply(
         crate::events::schema::restrict_request_role(conn, &config.request_role).await?;
         roles::grant_fence(conn, &config.request_role).await?;
     }
+    if target == Target::Primary {
+        distribute_if_citus(conn).await?;
+    }
+    Ok(())
+}
+
+/// With the `citus` extension installed, distributes every tenant table by its tenant column
+/// (see [`crate::model::citus_ddl`]). Without it, does nothing.
+async fn distribute_if_citus(conn: &mut PgConnection) -> ApiResult<()> {
+    let present: bool = sqlx::query_scalar(crate::model::citus_present_sql())
+        .fetch_one(&mut *conn)
+        .await?;
+    if present {
+        for statement in crate::model::citus_ddl(&registered_models()) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -52,6 +52,7 @@ pub struct Membership {
     pub role: String,
 }
 
+#[derive(Debug)]
 pub struct Env {
     pub db: TestDb,
     pub tenancy: Tenancy,
