@@ -331,3 +331,52 @@ async fn events_of_every_tier_are_relayed_and_trails_stay_apart() {
         assert_eq!(page.items[0].id, mine.id, "{}: a foreign event in the trail", tenant.slug);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_isolation_audit_covers_tenant_schemas_and_databases() {
+    use saas_core::tenancy::pool::Tenancy;
+    let env = env_with_east().await;
+    let schema_tenant = create(&env, "audit-schema", Tier::Schema, None).await;
+    let db_tenant = create(&env, "audit-east", Tier::Database, Some("east")).await;
+    let schema = schema_tenant.placement.schema.clone().unwrap();
+    let mut primary = owner_at(&env, &Location::Shared).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE \"{schema}\".projects NO FORCE ROW LEVEL SECURITY"
+    )))
+    .execute(&mut primary)
+    .await
+    .unwrap();
+    let mut east_conn = owner_at(&env, &Location::of(&db_tenant).unwrap()).await;
+    sqlx::raw_sql("CREATE TABLE leaky (tenant_id uuid, secret text)")
+        .execute(&mut east_conn)
+        .await
+        .unwrap();
+    let east_url = east().await.to_string();
+    let config = env.db.config().server("east", east_url);
+    let mut no_migrate = config.clone();
+    no_migrate.migrate_on_start = false;
+    let err = Tenancy::start(no_migrate, common::resolvers(), Some(&common::MIGRATIONS))
+        .await
+        .expect_err("the audit refuses a broken tenant schema and database");
+    let text = err.to_string();
+    let detail = match &err {
+        saas_core::Error::Audit(report) => report.to_string(),
+        other => panic!("not an audit failure: {other}"),
+    };
+    assert!(detail.contains(&format!("schema:{schema}")), "{text}\n{detail}");
+    assert!(detail.contains("projects"), "{detail}");
+    assert!(detail.contains("database:east/"), "{detail}");
+    assert!(detail.contains("leaky"), "{detail}");
+    // Migrating the tenants repairs the schema; the stray table must be dealt with by hand.
+    sqlx::raw_sql("DROP TABLE leaky").execute(&mut east_conn).await.unwrap();
+    let options = MigrateOptions {
+        force: true,
+        ..MigrateOptions::for_tenancy(&env.tenancy)
+    };
+    let summary = migrate_tenants(&env.tenancy, &options, |_| {}).await.unwrap();
+    assert!(summary.is_complete(), "{summary:?}");
+    let tenancy = Tenancy::start(config, common::resolvers(), Some(&common::MIGRATIONS))
+        .await
+        .expect("clean after the tenant migration");
+    tenancy.close().await;
+}

@@ -74,6 +74,77 @@ pub async fn run(owner: &PgPool, requests: &PgPool, request_role: &str) -> ApiRe
     audit_models(owner, requests, request_role, &registered_models()).await
 }
 
+/// Runs the audit in every tenant schema and tenant database too: in each schema the models'
+/// tables (the event tables are the shared schema's), in each database everything including
+/// the request role. Problems are prefixed with the location (`schema:tenant_...`).
+pub async fn run_tenant_locations(tenancy: &super::pool::Tenancy) -> ApiResult<AuditReport> {
+    use super::placement::Location;
+    let mut report = AuditReport::default();
+    let tenants = tenancy.tenants().list().await?;
+    let schema_models: Vec<&ModelMeta> = registered_models()
+        .into_iter()
+        .filter(|m| !crate::events::schema::is_event_table(m.table))
+        .collect();
+    let role = &tenancy.config().request_role;
+    // One private connection serves every schema: its session search_path moves from schema
+    // to schema, and it is closed afterwards.
+    let mut schema_pool: Option<PgPool> = None;
+    for tenant in &tenants {
+        let location = Location::of(tenant)?;
+        let mut found = AuditReport::default();
+        match &location {
+            Location::Shared => continue,
+            Location::Schema(schema) => {
+                if schema_pool.is_none() {
+                    let options = tenancy.provisioner().servers().owner(super::placement::PRIMARY_SERVER)?;
+                    schema_pool = Some(
+                        sqlx::postgres::PgPoolOptions::new()
+                            .max_connections(1)
+                            .connect_with(options)
+                            .await?,
+                    );
+                }
+                let pool = schema_pool.as_ref().expect("opened above");
+                sqlx::query("SELECT set_config('search_path', $1, false)")
+                    .bind(ddl_quote_ident(schema))
+                    .execute(pool)
+                    .await?;
+                for model in &schema_models {
+                    check_model(pool, role, model, &mut found).await?;
+                }
+                check_views(pool, &schema_models, &mut found).await?;
+                check_unregistered(pool, &schema_models, &mut found).await?;
+            }
+            Location::Database { server, database } => {
+                let servers = tenancy.provisioner().servers();
+                let owner = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(servers.owner_of(server, database)?)
+                    .await?;
+                let requests = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with(
+                        tenancy
+                            .database_pools()
+                            .request_options(servers.owner_of(server, database)?),
+                    );
+                let result = audit_models(&owner, &requests, role, &registered_models()).await;
+                requests.close().await;
+                owner.close().await;
+                found = result?;
+            }
+        }
+        for mut problem in found.problems {
+            problem.object = format!("{location} ({}): {}", tenant.slug, problem.object);
+            report.problems.push(problem);
+        }
+    }
+    if let Some(pool) = schema_pool {
+        pool.close().await;
+    }
+    Ok(report)
+}
+
 /// Runs the audit for these models.
 pub async fn audit_models(
     owner: &PgPool,

@@ -361,17 +361,7 @@ impl Tenancy {
             // surfaces as an error that the client may retry (503) instead.
             .test_before_acquire(false)
             .connect_lazy_with(request_options.clone());
-        let report = super::audit::run(&owner, &requests, &config.request_role).await?;
-        if !report.is_clean() {
-            if config.dangerously_skip_isolation_audit {
-                tracing::error!(
-                    "DANGER: starting although the tenant isolation audit failed \
-                     (dangerously_skip_isolation_audit is set):\n{report}"
-                );
-            } else {
-                return Err(Error::Audit(report));
-            }
-        }
+        let primary_report = super::audit::run(&owner, &requests, &config.request_role).await?;
         let bound = BoundPools::new(request_options, &config);
         let servers = Servers::new(&config.database_url, &config.servers)?;
         let provisioner = Arc::new(Provisioner::new(servers, migrations, config.clone()));
@@ -388,7 +378,7 @@ impl Tenancy {
         let shared_schema: String = sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&owner)
             .await?;
-        Ok(Tenancy {
+        let tenancy = Tenancy {
             inner: Arc::new(Inner {
                 owner,
                 requests,
@@ -400,7 +390,23 @@ impl Tenancy {
                 resolvers,
                 config,
             }),
-        })
+        };
+        let mut report = primary_report;
+        report
+            .problems
+            .extend(super::audit::run_tenant_locations(&tenancy).await?.problems);
+        if !report.is_clean() {
+            if tenancy.config().dangerously_skip_isolation_audit {
+                tracing::error!(
+                    "DANGER: starting although the tenant isolation audit failed \
+                     (dangerously_skip_isolation_audit is set):\n{report}"
+                );
+            } else {
+                tenancy.close().await;
+                return Err(Error::Audit(report));
+            }
+        }
+        Ok(tenancy)
     }
 
     /// The tenant registry.
