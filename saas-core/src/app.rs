@@ -284,10 +284,7 @@ impl SaasApp {
                 }
                 running.tenancy.close().await;
             }
-            Command::Migrate {
-                force,
-                parallelism,
-            } => {
+            Command::Migrate { force, parallelism } => {
                 let config = self.resolved_config().await?;
                 let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
                 println!("shared schema migrated; isolation audit passed");

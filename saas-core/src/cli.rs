@@ -34,15 +34,16 @@ pub async fn migrate_tenants(
         "{spinner} tenants [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
     );
     let shown = progress.clone();
-    let summary = crate::migrate::tenants::migrate_tenants(tenancy, &options, move |m: &TenantMigrated| {
-        shown.set_length(m.total as u64);
-        shown.set_position(m.done as u64);
-        match &m.error {
-            Some(error) => shown.println(format!("FAILED {}: {error}", m.slug)),
-            None => shown.set_message(m.slug.clone()),
-        }
-    })
-    .await?;
+    let summary =
+        crate::migrate::tenants::migrate_tenants(tenancy, &options, move |m: &TenantMigrated| {
+            shown.set_length(m.total as u64);
+            shown.set_position(m.done as u64);
+            match &m.error {
+                Some(error) => shown.println(format!("FAILED {}: {error}", m.slug)),
+                None => shown.set_message(m.slug.clone()),
+            }
+        })
+        .await?;
     progress.finish_and_clear();
     println!(
         "tenants: {} in schemas or databases; {} migrated, {} already up to date, {} failed ({:.2?})",
@@ -71,7 +72,9 @@ fn observer(progress: &ProgressBar) -> moves::MoveObserver {
             rows,
             done,
             total,
-        } => shown.set_message(format!("copying {table}: {rows} rows ({done}/{total} tables)")),
+        } => shown.set_message(format!(
+            "copying {table}: {rows} rows ({done}/{total} tables)"
+        )),
     })
 }
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use common::{Env, NewProject, NewTask, Project, Task};
 use saas_core::prelude::*;
-use saas_core::tenancy::{Access, Location, TenantExecutor};
 use saas_core::tenancy::moves::{self, MoveEvent, MoveOptions, MoveRequest, MoveStep};
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::{NewTenant, Tenant, Tier};
+use saas_core::tenancy::{Access, Location, TenantExecutor};
 use tokio::sync::OnceCell;
 
 fn free_port() -> u16 {
@@ -51,7 +51,13 @@ async fn create(tenancy: &Tenancy, slug: &str, tier: Tier) -> Tenant {
 /// Inserts a project and a task under it, committed; returns the project id once acknowledged.
 async fn write_pair(tenancy: &Tenancy, tenant: TenantId, n: usize) -> ApiResult<Uuid> {
     let mut tx = TenantTx::begin(tenancy, tenant);
-    let project = Project::insert(&mut tx, NewProject { name: format!("p{n}") }).await?;
+    let project = Project::insert(
+        &mut tx,
+        NewProject {
+            name: format!("p{n}"),
+        },
+    )
+    .await?;
     Task::insert(
         &mut tx,
         NewTask {
@@ -133,8 +139,12 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..3 {
-        let (tenancy, acknowledged, refused, stop) =
-            (tenancy.clone(), acknowledged.clone(), refused.clone(), stop.clone());
+        let (tenancy, acknowledged, refused, stop) = (
+            tenancy.clone(),
+            acknowledged.clone(),
+            refused.clone(),
+            stop.clone(),
+        );
         writers.push(tokio::spawn(async move {
             let mut n = 1000 * (w + 1);
             while !stop.load(Ordering::Relaxed) {
@@ -170,7 +180,12 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
             .unwrap_or_else(|e| panic!("move to {tier}: {e}"));
         assert_eq!(report.from, from);
         assert_eq!(report.tenant.tier, tier);
-        assert!(report.tables.iter().any(|t| t.table == "projects" && t.rows >= 20));
+        assert!(
+            report
+                .tables
+                .iter()
+                .any(|t| t.table == "projects" && t.rows >= 20)
+        );
         // Reads keep working right after the switch, and see every write acknowledged
         // before them (taken first: writers keep committing meanwhile).
         let acked = acknowledged.lock().unwrap().clone();
@@ -185,7 +200,10 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
             report.tables
         );
         // The old copy is gone (a dropped schema or database has nothing to count).
-        assert_eq!(rows_at(&tenancy, &report.from, mover.id).await.unwrap_or(0), 0);
+        assert_eq!(
+            rows_at(&tenancy, &report.from, mover.id).await.unwrap_or(0),
+            0
+        );
         from = report.to;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -195,9 +213,17 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
     }
     let ids = project_ids(&tenancy, mover.id).await;
     let acked = acknowledged.lock().unwrap().clone();
-    assert!(acked.len() > 20, "the writers made progress: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "the writers made progress: {}",
+        acked.len()
+    );
     assert!(acked.is_subset(&ids), "acknowledged writes lost");
-    assert_eq!(ids.len(), 20 + acked.len(), "no write was applied twice or invented");
+    assert_eq!(
+        ids.len(),
+        20 + acked.len(),
+        "no write was applied twice or invented"
+    );
     // The bystander never saw the mover's rows and kept its own.
     assert_eq!(project_ids(&tenancy, bystander.id).await, bystander_ids);
     assert!(moves::all_pending(&tenancy).await.unwrap().is_empty());
@@ -240,13 +266,20 @@ async fn move_child_process() {
     let Ok(url) = std::env::var(CHILD_URL) else {
         return;
     };
-    let mut config = TenancyConfig::new(url).request_role(std::env::var("SAAS_MOVE_CHILD_ROLE").unwrap());
+    let mut config =
+        TenancyConfig::new(url).request_role(std::env::var("SAAS_MOVE_CHILD_ROLE").unwrap());
     config.database_prefix = std::env::var("SAAS_MOVE_CHILD_PREFIX").unwrap();
     let tenancy = Tenancy::start(config, common::resolvers(), Some(&common::MIGRATIONS))
         .await
         .unwrap();
-    let tenant: TenantId = std::env::var("SAAS_MOVE_CHILD_TENANT").unwrap().parse().unwrap();
-    let tier: Tier = std::env::var("SAAS_MOVE_CHILD_TIER").unwrap().parse().unwrap();
+    let tenant: TenantId = std::env::var("SAAS_MOVE_CHILD_TENANT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tier: Tier = std::env::var("SAAS_MOVE_CHILD_TIER")
+        .unwrap()
+        .parse()
+        .unwrap();
     let crash_after = std::env::var("SAAS_MOVE_CHILD_CRASH").unwrap();
     let options = MoveOptions {
         grace: Some(Duration::ZERO),
@@ -296,7 +329,13 @@ async fn a_move_killed_at_any_step_resumes_without_loss() {
             written.insert(id);
         }
         let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "move_child_process", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "move_child_process",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_URL, env.db.url())
             .env("SAAS_MOVE_CHILD_ROLE", env.db.request_role())
             .env("SAAS_MOVE_CHILD_PREFIX", &tenancy.config().database_prefix)
@@ -307,12 +346,22 @@ async fn a_move_killed_at_any_step_resumes_without_loss() {
             .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
-        assert!(!status.success(), "the child was killed after {crash_after}");
+        assert!(
+            !status.success(),
+            "the child was killed after {crash_after}"
+        );
         let pending = moves::pending(&tenancy, tenant.id).await.unwrap();
-        assert!(pending.is_some(), "the crashed move after {crash_after} is recorded");
+        assert!(
+            pending.is_some(),
+            "the crashed move after {crash_after} is recorded"
+        );
         // Readable while the move is interrupted, wherever the registry points.
         tenancy.tenants().invalidate(tenant.id);
-        assert_eq!(project_ids(&tenancy, tenant.id).await, written, "after {crash_after}");
+        assert_eq!(
+            project_ids(&tenancy, tenant.id).await,
+            written,
+            "after {crash_after}"
+        );
         // Writes are refused (503) while the source is fenced, never silently dropped.
         let fenced = pending.unwrap().step >= MoveStep::Fenced && crash_after != "switched";
         match write_pair(&tenancy, tenant.id, 99).await {
@@ -331,9 +380,101 @@ async fn a_move_killed_at_any_step_resumes_without_loss() {
             .expect("a move to resume");
         assert!(report.resumed);
         assert_eq!(report.tenant.tier, target, "after {crash_after}");
-        assert_eq!(project_ids(&tenancy, tenant.id).await, written, "after {crash_after}");
+        assert_eq!(
+            project_ids(&tenancy, tenant.id).await,
+            written,
+            "after {crash_after}"
+        );
         write_pair(&tenancy, tenant.id, 100).await.unwrap();
-        assert_eq!(rows_at(&tenancy, &report.from, tenant.id).await.unwrap_or(0), 0);
+        assert_eq!(
+            rows_at(&tenancy, &report.from, tenant.id)
+                .await
+                .unwrap_or(0),
+            0
+        );
         assert!(moves::pending(&tenancy, tenant.id).await.unwrap().is_none());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_events_follow_the_tenant_to_its_database_once() {
+    use common::events::{Behaviour, Noted, Recorder};
+    use saas_core::events::relay::{DatabaseRelays, Relay, RelayConfig};
+
+    let env = Env::new().await;
+    let tenancy = env.tenancy.clone();
+    let tenant = create(&tenancy, "evented", Tier::Shared).await;
+    let recorder = Recorder::new();
+    // The broker is down while the move runs: every event is still pending when it starts.
+    recorder.set_all(Behaviour::Unreachable);
+    let config = RelayConfig {
+        poll_interval: Duration::from_millis(30),
+        ..RelayConfig::default()
+    };
+    let publisher: Arc<dyn saas_core::events::publish::Publisher> = Arc::new(recorder.clone());
+    let relay = Relay::with_publisher(tenancy.owner_pool(), publisher.clone(), config.clone())
+        .spawn()
+        .with_databases(DatabaseRelays::spawn(
+            &tenancy,
+            publisher,
+            config,
+            Duration::from_millis(50),
+        ));
+    let mut emitted = BTreeSet::new();
+    for n in 0..30 {
+        let mut tx = TenantTx::begin(&tenancy, tenant.id);
+        let id = saas_core::events::emit(
+            &mut tx,
+            &Noted {
+                aggregate: Uuid::new_v4(),
+                n,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        emitted.insert(id);
+    }
+    // The broker comes back in the middle of the move.
+    let recorder_later = recorder.clone();
+    let healer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        recorder_later.set_all(Behaviour::Accept);
+    });
+    let request = MoveRequest {
+        tier: Tier::Database,
+        server: None,
+    };
+    moves::move_tenant(&tenancy, tenant.id, &request, &quick())
+        .await
+        .unwrap();
+    healer.await.unwrap();
+    for n in 30..40 {
+        let mut tx = TenantTx::begin(&tenancy, tenant.id);
+        let id = saas_core::events::emit(
+            &mut tx,
+            &Noted {
+                aggregate: Uuid::new_v4(),
+                n,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        emitted.insert(id);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let seen: BTreeSet<Uuid> = recorder.events().iter().map(|e| e.id).collect();
+        if seen.is_superset(&emitted) || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    relay.shutdown().await;
+    let events = recorder.events();
+    let seen: BTreeSet<Uuid> = events.iter().map(|e| e.id).collect();
+    assert_eq!(seen, emitted, "every event published, none invented");
+    assert!(events.iter().all(|e| e.tenant_id == tenant.id));
+    assert_eq!(events.len(), emitted.len(), "each event published once");
 }

@@ -90,13 +90,25 @@ async fn every_tier_serves_the_same_handlers_and_keeps_tenants_apart() {
     for tenant in &tenants {
         let token = env.token(tenant);
         let (status, body, _) = env
-            .call(&router, "POST", "/projects", Some(&token), Some(json!({"name": tenant.slug})))
+            .call(
+                &router,
+                "POST",
+                "/projects",
+                Some(&token),
+                Some(json!({"name": tenant.slug})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{}: {body}", tenant.slug);
         let project: Project = serde_json::from_value(body).unwrap();
         assert_eq!(project.tenant_id, tenant.id);
         let (status, body, _) = env
-            .call(&router, "GET", &format!("/projects/{}", project.id), Some(&token), None)
+            .call(
+                &router,
+                "GET",
+                &format!("/projects/{}", project.id),
+                Some(&token),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", tenant.slug);
         ids.push(project.id);
@@ -104,7 +116,9 @@ async fn every_tier_serves_the_same_handlers_and_keeps_tenants_apart() {
     // Every tenant sees exactly its own project, through typed queries and raw SQL alike.
     for (i, tenant) in tenants.iter().enumerate() {
         let token = env.token(tenant);
-        let (_, list, _) = env.call(&router, "GET", "/projects", Some(&token), None).await;
+        let (_, list, _) = env
+            .call(&router, "GET", "/projects", Some(&token), None)
+            .await;
         let listed: Vec<String> = list["items"]
             .as_array()
             .unwrap()
@@ -112,7 +126,9 @@ async fn every_tier_serves_the_same_handlers_and_keeps_tenants_apart() {
             .map(|p| p["id"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(listed, vec![ids[i].to_string()], "{}", tenant.slug);
-        let (_, raw, _) = env.call(&router, "GET", "/raw/projects", Some(&token), None).await;
+        let (_, raw, _) = env
+            .call(&router, "GET", "/raw/projects", Some(&token), None)
+            .await;
         assert_eq!(raw.as_array().unwrap().len(), 1, "{}: {raw}", tenant.slug);
         for (j, other) in ids.iter().enumerate() {
             if i == j {
@@ -120,7 +136,13 @@ async fn every_tier_serves_the_same_handlers_and_keeps_tenants_apart() {
             }
             for method in ["GET", "DELETE"] {
                 let (status, _, _) = env
-                    .call(&router, method, &format!("/projects/{other}"), Some(&token), None)
+                    .call(
+                        &router,
+                        method,
+                        &format!("/projects/{other}"),
+                        Some(&token),
+                        None,
+                    )
                     .await;
                 assert_eq!(
                     status,
@@ -160,9 +182,14 @@ async fn a_schema_tenant_cannot_name_another_schema_or_the_shared_rows() {
     let s = create(&env, "shared-s", Tier::Shared, None).await;
     for tenant in [&a, &b, &s] {
         let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
-        Project::insert(&mut tx, NewProject { name: tenant.slug.clone() })
-            .await
-            .unwrap();
+        Project::insert(
+            &mut tx,
+            NewProject {
+                name: tenant.slug.clone(),
+            },
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
     let b_schema = b.placement.schema.clone().unwrap();
@@ -213,8 +240,13 @@ async fn tenant_migrations_cover_every_schema_and_database_and_resume() {
     }
     let options = MigrateOptions::for_tenancy(&env.tenancy);
     // Freshly provisioned tenants are at the current migration set already.
-    let summary = migrate_tenants(&env.tenancy, &options, |_| {}).await.unwrap();
-    assert_eq!((summary.tenants, summary.migrated, summary.up_to_date), (6, 0, 6));
+    let summary = migrate_tenants(&env.tenancy, &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.tenants, summary.migrated, summary.up_to_date),
+        (6, 0, 6)
+    );
     // A crashed run: two tenants' ledgers say nothing; one schema lost a table's policy.
     sqlx::query("UPDATE saas.tenants SET migrated = NULL WHERE slug IN ('tenant-0', 'tenant-1')")
         .execute(env.tenancy.owner_pool())
@@ -235,17 +267,20 @@ async fn tenant_migrations_cover_every_schema_and_database_and_resume() {
     })
     .await
     .unwrap();
-    assert_eq!((summary.migrated, summary.up_to_date), (2, 4), "{summary:?}");
+    assert_eq!(
+        (summary.migrated, summary.up_to_date),
+        (2, 4),
+        "{summary:?}"
+    );
     let mut seen = seen.lock().unwrap().clone();
     seen.sort();
     assert_eq!(seen, ["tenant-0", "tenant-1"]);
-    let forced: bool = sqlx::query_scalar(
-        "SELECT relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)",
-    )
-    .bind(format!("\"{schema}\".tasks"))
-    .fetch_one(&mut primary)
-    .await
-    .unwrap();
+    let forced: bool =
+        sqlx::query_scalar("SELECT relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)")
+            .bind(format!("\"{schema}\".tasks"))
+            .fetch_one(&mut primary)
+            .await
+            .unwrap();
     assert!(forced, "the re-run restored the schema's protection");
     // One broken tenant does not stop the others, and is reported.
     let broken = &made[4];
@@ -259,7 +294,9 @@ async fn tenant_migrations_cover_every_schema_and_database_and_resume() {
         force: true,
         ..options.clone()
     };
-    let summary = migrate_tenants(&env.tenancy, &forced_run, |_| {}).await.unwrap();
+    let summary = migrate_tenants(&env.tenancy, &forced_run, |_| {})
+        .await
+        .unwrap();
     assert_eq!(summary.migrated, 5, "{summary:?}");
     assert_eq!(summary.failed.len(), 1, "{summary:?}");
     assert_eq!(summary.failed[0].0, broken.slug);
@@ -314,7 +351,10 @@ async fn events_of_every_tier_are_relayed_and_trails_stay_apart() {
     published.sort();
     let mut expected: Vec<TenantId> = tenants.iter().map(|t| t.id).collect();
     expected.sort();
-    assert_eq!(published, expected, "one event per tenant, each under its own tenant");
+    assert_eq!(
+        published, expected,
+        "one event per tenant, each under its own tenant"
+    );
     relay.shutdown().await;
     // Each tenant's audit trail holds its own event only, wherever it lives.
     for tenant in &tenants {
@@ -328,7 +368,11 @@ async fn events_of_every_tier_are_relayed_and_trails_stay_apart() {
             .into_iter()
             .find(|e| e.tenant_id == tenant.id)
             .unwrap();
-        assert_eq!(page.items[0].id, mine.id, "{}: a foreign event in the trail", tenant.slug);
+        assert_eq!(
+            page.items[0].id, mine.id,
+            "{}: a foreign event in the trail",
+            tenant.slug
+        );
     }
 }
 
@@ -363,17 +407,25 @@ async fn the_isolation_audit_covers_tenant_schemas_and_databases() {
         saas_core::Error::Audit(report) => report.to_string(),
         other => panic!("not an audit failure: {other}"),
     };
-    assert!(detail.contains(&format!("schema:{schema}")), "{text}\n{detail}");
+    assert!(
+        detail.contains(&format!("schema:{schema}")),
+        "{text}\n{detail}"
+    );
     assert!(detail.contains("projects"), "{detail}");
     assert!(detail.contains("database:east/"), "{detail}");
     assert!(detail.contains("leaky"), "{detail}");
     // Migrating the tenants repairs the schema; the stray table must be dealt with by hand.
-    sqlx::raw_sql("DROP TABLE leaky").execute(&mut east_conn).await.unwrap();
+    sqlx::raw_sql("DROP TABLE leaky")
+        .execute(&mut east_conn)
+        .await
+        .unwrap();
     let options = MigrateOptions {
         force: true,
         ..MigrateOptions::for_tenancy(&env.tenancy)
     };
-    let summary = migrate_tenants(&env.tenancy, &options, |_| {}).await.unwrap();
+    let summary = migrate_tenants(&env.tenancy, &options, |_| {})
+        .await
+        .unwrap();
     assert!(summary.is_complete(), "{summary:?}");
     let tenancy = Tenancy::start(config, common::resolvers(), Some(&common::MIGRATIONS))
         .await

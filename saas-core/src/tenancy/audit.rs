@@ -96,7 +96,10 @@ pub async fn run_tenant_locations(tenancy: &super::pool::Tenancy) -> ApiResult<A
             Location::Shared => continue,
             Location::Schema(schema) => {
                 if schema_pool.is_none() {
-                    let options = tenancy.provisioner().servers().owner(super::placement::PRIMARY_SERVER)?;
+                    let options = tenancy
+                        .provisioner()
+                        .servers()
+                        .owner(super::placement::PRIMARY_SERVER)?;
                     schema_pool = Some(
                         sqlx::postgres::PgPoolOptions::new()
                             .max_connections(1)

@@ -193,6 +193,10 @@ pub struct MoveReport {
 /// A move that has not finished.
 #[derive(Debug, Clone)]
 pub struct PendingMove {
+    /// The move's own id (a later move of the same tenant has another).
+    pub move_id: uuid::Uuid,
+    /// How long ago its last step completed.
+    pub since_step: Duration,
     /// The tenant.
     pub tenant: TenantId,
     /// Where it was.
@@ -221,21 +225,44 @@ pub async fn move_tenant(
         }
         tenancy.provisioner().servers().owner(server)?;
     }
-    let mut lock = tenancy.provisioner().connect_primary().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2::text))")
-        .bind(FENCE_LOCK + 1)
-        .bind(tenant)
-        .fetch_one(&mut lock)
-        .await?;
-    if !locked {
-        lock.close().await.ok();
+    let Some(lock) = move_lock(tenancy, tenant, false).await? else {
         return Err(Error::Conflict(
             "another move of this tenant is running".into(),
         ));
-    }
+    };
     let result = run(tenancy, tenant, Some(request), options, started).await;
     lock.close().await.ok();
     result
+}
+
+/// The per-tenant lock every move and clean-up holds (on a connection of its own, so a
+/// crashed holder releases it). `None` when `wait` is off and another holder has it.
+async fn move_lock(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    wait: bool,
+) -> ApiResult<Option<PgConnection>> {
+    let mut conn = tenancy.provisioner().connect_primary().await?;
+    let locked: bool = if wait {
+        sqlx::query("SELECT pg_advisory_lock($1, hashtext($2::text))")
+            .bind(FENCE_LOCK + 1)
+            .bind(tenant)
+            .execute(&mut conn)
+            .await?;
+        true
+    } else {
+        sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2::text))")
+            .bind(FENCE_LOCK + 1)
+            .bind(tenant)
+            .fetch_one(&mut conn)
+            .await?
+    };
+    if locked {
+        Ok(Some(conn))
+    } else {
+        conn.close().await.ok();
+        Ok(None)
+    }
 }
 
 /// Resumes the unfinished move of a tenant, if it has one.
@@ -254,20 +281,35 @@ pub async fn resume(
             _ => None,
         },
     };
-    move_tenant(tenancy, tenant, &request, options).await.map(Some)
+    move_tenant(tenancy, tenant, &request, options)
+        .await
+        .map(Some)
 }
 
 /// The unfinished move of a tenant.
 pub async fn pending(tenancy: &Tenancy, tenant: TenantId) -> ApiResult<Option<PendingMove>> {
     type Side = (String, String, Option<String>, Option<String>);
-    let row: Option<(String, String, Option<String>, Option<String>, String, String, Option<String>, Option<String>, String)> =
-        sqlx::query_as(
-            "SELECT to_tier, to_server, to_db, to_schema, from_tier, from_server, from_db, from_schema, step
-               FROM saas.tenant_moves WHERE tenant_id = $1",
-        )
-        .bind(tenant)
-        .fetch_optional(tenancy.owner_pool())
-        .await?;
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        uuid::Uuid,
+        f64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT to_tier, to_server, to_db, to_schema, from_tier, from_server, from_db, from_schema,
+                step, move_id, EXTRACT(EPOCH FROM clock_timestamp() - updated_at)::float8
+           FROM saas.tenant_moves WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_optional(tenancy.owner_pool())
+    .await?;
     let location = |(tier, server, database, schema): Side| -> ApiResult<Location> {
         let placement = super::placement::Placement {
             server,
@@ -276,8 +318,10 @@ pub async fn pending(tenancy: &Tenancy, tenant: TenantId) -> ApiResult<Option<Pe
         };
         Location::from_parts(tier.parse()?, &placement)
     };
-    row.map(|(tt, ts, td, tsc, ft, fs, fd, fsc, step)| {
+    row.map(|(tt, ts, td, tsc, ft, fs, fd, fsc, step, move_id, since)| {
         Ok(PendingMove {
+            move_id,
+            since_step: Duration::from_secs_f64(since.max(0.0)),
             tenant,
             from: location((ft, fs, fd, fsc))?,
             to: location((tt, ts, td, tsc))?,
@@ -318,26 +362,48 @@ async fn run(
     options: &MoveOptions,
     started: Instant,
 ) -> ApiResult<MoveReport> {
+    let grace = options
+        .grace
+        .unwrap_or(tenancy.tenants().cache_ttl() + Duration::from_secs(1));
+    let mut previous = pending(tenancy, id).await?;
+    if let (Some(p), Some(request)) = (&previous, request)
+        && p.step >= MoveStep::Switched
+        && !same_target(tenancy, id, request, &p.to)
+    {
+        // Only the clean-up of an earlier move is left: finish it (its grace period
+        // included), then start this one.
+        tokio::time::sleep(grace.saturating_sub(p.since_step)).await;
+        clean_up_locked(tenancy, id, p.move_id, &p.from, &p.to, options).await?;
+        previous = None;
+    }
     let tenant = tenancy.tenants().get(id).await?;
     let from = Location::of(&tenant)?;
-    let (source, to, mut step, resumed) = match pending(tenancy, id).await? {
+    let (move_id, source, to, mut step, resumed) = match previous {
         Some(pending) => {
-            if let Some(request) = request {
-                let wanted = tenancy.provisioner().location_for(id, request.tier, request.server.as_deref());
-                if wanted.tier() != pending.to.tier() || wanted.placement().server != pending.to.placement().server {
-                    return Err(Error::Conflict(format!(
-                        "this tenant has an unfinished move to {}; resume it first",
-                        pending.to
-                    )));
-                }
+            if let Some(request) = request
+                && !same_target(tenancy, id, request, &pending.to)
+            {
+                return Err(Error::Conflict(format!(
+                    "this tenant has an unfinished move to {}; resume it first",
+                    pending.to
+                )));
             }
-            (pending.from, pending.to, pending.step, true)
+            (
+                pending.move_id,
+                pending.from,
+                pending.to,
+                pending.step,
+                true,
+            )
         }
         None => {
             let Some(request) = request else {
                 return Err(Error::NotFound { resource: "move" });
             };
-            let to = tenancy.provisioner().location_for(id, request.tier, request.server.as_deref());
+            let to =
+                tenancy
+                    .provisioner()
+                    .location_for(id, request.tier, request.server.as_deref());
             if to == from {
                 return Ok(MoveReport {
                     tenant,
@@ -351,10 +417,10 @@ async fn run(
             }
             let placement = to.placement();
             let origin = from.placement();
-            sqlx::query(
+            let move_id: uuid::Uuid = sqlx::query_scalar(
                 "INSERT INTO saas.tenant_moves (tenant_id, to_tier, to_server, to_db, to_schema,
                                                 from_tier, from_server, from_db, from_schema, step)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started')",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started') RETURNING move_id",
             )
             .bind(id)
             .bind(to.tier().as_str())
@@ -365,10 +431,10 @@ async fn run(
             .bind(&origin.server)
             .bind(&origin.database)
             .bind(&origin.schema)
-            .execute(tenancy.owner_pool())
+            .fetch_one(tenancy.owner_pool())
             .await?;
             options.emit(MoveEvent::Step(MoveStep::Started));
-            (from.clone(), to, MoveStep::Started, false)
+            (move_id, from.clone(), to, MoveStep::Started, false)
         }
     };
     let mut tables = Vec::new();
@@ -422,19 +488,32 @@ async fn run(
     let write_freeze = freeze_started.map(|t| t.elapsed()).unwrap_or_default();
     // A move resumed after its switch may have stopped before lifting the target's fence.
     unfence(tenancy, id, &to).await?;
-    let grace = options
-        .grace
-        .unwrap_or(tenancy.tenants().cache_ttl() + Duration::from_secs(1));
+    if !source.same_database(&to) {
+        hand_off_outbox(tenancy, id, &source, &to).await?;
+    }
     if options.background_cleanup {
         let (tenancy, source, to, options) =
             (tenancy.clone(), source.clone(), to.clone(), options.clone());
         tokio::spawn(async move {
-            if let Err(err) = clean_up(&tenancy, id, &source, &to, grace, &options).await {
+            tokio::time::sleep(grace).await;
+            let result = async {
+                // Another move of this tenant may run meanwhile: take turns, and clean up
+                // only if this move is still the recorded one.
+                let lock = move_lock(&tenancy, id, true).await?;
+                let result = clean_up_locked(&tenancy, id, move_id, &source, &to, &options).await;
+                if let Some(lock) = lock {
+                    lock.close().await.ok();
+                }
+                result
+            }
+            .await;
+            if let Err(err) = result {
                 tracing::error!(tenant = %id, error = %err, "removing the moved tenant's old copy failed; resume the move");
             }
         });
     } else {
-        clean_up(tenancy, id, &source, &to, grace, options).await?;
+        tokio::time::sleep(grace).await;
+        clean_up_locked(tenancy, id, move_id, &source, &to, options).await?;
     }
     let tenant = tenancy.tenants().get(id).await?;
     Ok(MoveReport {
@@ -448,18 +527,89 @@ async fn run(
     })
 }
 
-async fn clean_up(
+/// Hands the tenant's pending events from the source's outbox to the target's, after the
+/// switch. The copies on the target were held (`available_at = infinity`) while the source's
+/// relay kept publishing; now the events still pending at the source are taken from it (their
+/// rows locked, so a relay cycle in flight finishes first) and released on the target, and the
+/// held copies of events the source already published are dropped. The target commits first:
+/// a crash in between can only publish an event twice (at-least-once), never lose one.
+/// Idempotent.
+async fn hand_off_outbox(
     tenancy: &Tenancy,
     id: TenantId,
     source: &Location,
     to: &Location,
-    grace: Duration,
+) -> ApiResult<()> {
+    let mut from_conn = connect(tenancy, source).await?;
+    let mut to_conn = connect(tenancy, to).await?;
+    let mut taken = from_conn.begin().await?;
+    as_tenant(&mut taken, id).await?;
+    let pending: Vec<uuid::Uuid> =
+        sqlx::query_scalar("DELETE FROM saas_outbox WHERE tenant_id = $1 RETURNING id")
+            .bind(id)
+            .fetch_all(&mut *taken)
+            .await?;
+    let mut released = to_conn.begin().await?;
+    as_tenant(&mut released, id).await?;
+    sqlx::query(
+        "DELETE FROM saas_outbox WHERE tenant_id = $1 AND available_at = 'infinity'
+            AND NOT (id = ANY ($2))",
+    )
+    .bind(id)
+    .bind(&pending)
+    .execute(&mut *released)
+    .await?;
+    sqlx::query(
+        "UPDATE saas_outbox SET available_at = now() WHERE tenant_id = $1 AND available_at = 'infinity'",
+    )
+    .bind(id)
+    .execute(&mut *released)
+    .await?;
+    released.commit().await?;
+    taken.commit().await?;
+    from_conn.close().await.ok();
+    to_conn.close().await.ok();
+    Ok(())
+}
+
+/// Whether a request names the target a pending move already goes to.
+fn same_target(tenancy: &Tenancy, id: TenantId, request: &MoveRequest, to: &Location) -> bool {
+    let wanted = tenancy
+        .provisioner()
+        .location_for(id, request.tier, request.server.as_deref());
+    wanted.tier() == to.tier() && wanted.placement().server == to.placement().server
+}
+
+/// Removes the source copy of move `move_id` and closes the move, if it is still the
+/// recorded one and the registry no longer points at the source. The caller holds the
+/// tenant's move lock.
+async fn clean_up_locked(
+    tenancy: &Tenancy,
+    id: TenantId,
+    move_id: uuid::Uuid,
+    source: &Location,
+    to: &Location,
     options: &MoveOptions,
 ) -> ApiResult<()> {
-    tokio::time::sleep(grace).await;
+    let current: Option<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT move_id FROM saas.tenant_moves WHERE tenant_id = $1 AND step = 'switched'",
+    )
+    .bind(id)
+    .fetch_optional(tenancy.owner_pool())
+    .await?;
+    if current != Some(move_id) {
+        return Ok(());
+    }
+    let now = Location::of(&tenancy.tenants().get(id).await?)?;
+    if now == *source {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "refusing to remove {source}: the registry places tenant {id} there"
+        )));
+    }
     remove_copy(tenancy, id, source, to).await?;
-    sqlx::query("DELETE FROM saas.tenant_moves WHERE tenant_id = $1")
+    sqlx::query("DELETE FROM saas.tenant_moves WHERE tenant_id = $1 AND move_id = $2")
         .bind(id)
+        .bind(move_id)
         .execute(tenancy.owner_pool())
         .await?;
     options.emit(MoveEvent::Step(MoveStep::Cleaned));
@@ -472,7 +622,10 @@ async fn connect(tenancy: &Tenancy, location: &Location) -> ApiResult<PgConnecti
     if let Location::Schema(schema) = location {
         // The tenant's schema, then the shared one (its event tables), as for requests.
         sqlx::query("SELECT set_config('search_path', $1, false)")
-            .bind(super::placement::tenant_search_path(schema, tenancy.shared_schema()))
+            .bind(super::placement::tenant_search_path(
+                schema,
+                tenancy.shared_schema(),
+            ))
             .execute(&mut conn)
             .await?;
     }
@@ -666,11 +819,12 @@ async fn copy(
         // Serial and identity-by-default columns: keep the target's sequences ahead of the
         // copied values (never behind where they were).
         for column in &columns {
-            let sequence: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
-                .bind(&table)
-                .bind(column)
-                .fetch_one(&mut *write)
-                .await?;
+            let sequence: Option<String> =
+                sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+                    .bind(&table)
+                    .bind(column)
+                    .fetch_one(&mut *write)
+                    .await?;
             if let Some(sequence) = sequence {
                 let sql = format!(
                     "SELECT setval($1::regclass, GREATEST(COALESCE((SELECT max({}) FROM {table}), 1),
@@ -682,6 +836,14 @@ async fn copy(
                     .execute(&mut *write)
                     .await?;
             }
+        }
+        if model.table == crate::events::schema::OUTBOX_TABLE {
+            // Held until the hand-off after the switch: until then the source's relay
+            // publishes the tenant's pending events, and the target's must not.
+            sqlx::query("UPDATE saas_outbox SET available_at = 'infinity' WHERE tenant_id = $1")
+                .bind(id)
+                .execute(&mut *write)
+                .await?;
         }
         options.emit(MoveEvent::Table {
             table: model.table.to_string(),
@@ -736,7 +898,12 @@ async fn verify(
     from: &Location,
     to: &Location,
 ) -> ApiResult<Vec<TableCheck>> {
-    let tables = tables_to_copy(from, to);
+    // The outbox is a queue that the relays drain while the move runs: it is handed over
+    // after the switch instead (see `hand_off_outbox`).
+    let tables: Vec<&'static ModelMeta> = tables_to_copy(from, to)
+        .into_iter()
+        .filter(|m| m.table != crate::events::schema::OUTBOX_TABLE)
+        .collect();
     let mut source = connect(tenancy, from).await?;
     let mut target = connect(tenancy, to).await?;
     let mut columns = connect(tenancy, from).await?;
@@ -776,10 +943,12 @@ async fn switch(tenancy: &Tenancy, id: TenantId, to: &Location) -> ApiResult<()>
     .bind(tenancy.provisioner().fingerprint())
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE saas.tenant_moves SET step = 'switched', updated_at = now() WHERE tenant_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE saas.tenant_moves SET step = 'switched', updated_at = now() WHERE tenant_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     tenancy.tenants().invalidate(id);
     tenancy.bound_pools().forget(id).await;
@@ -822,7 +991,12 @@ async fn remove_copy(
 }
 
 /// Undoes a move that failed before its switch: the partial copy goes, the fence lifts.
-async fn roll_back(tenancy: &Tenancy, id: TenantId, from: &Location, to: &Location) -> ApiResult<()> {
+async fn roll_back(
+    tenancy: &Tenancy,
+    id: TenantId,
+    from: &Location,
+    to: &Location,
+) -> ApiResult<()> {
     match to {
         Location::Database { .. } => remove_copy(tenancy, id, to, from).await?,
         // The target shares the source's database: remove exactly what the copy wrote.

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::registry::{Tenant, Tier};
 use super::TenantId;
+use super::registry::{Tenant, Tier};
 use crate::error::{ApiResult, Error};
 use crate::model::ddl_quote_ident;
 
@@ -83,10 +83,15 @@ impl Location {
         };
         Ok(match tier {
             Tier::Shared => Location::Shared,
-            Tier::Schema => Location::Schema(placement.schema.clone().ok_or_else(|| missing("schema"))?),
+            Tier::Schema => {
+                Location::Schema(placement.schema.clone().ok_or_else(|| missing("schema"))?)
+            }
             Tier::Database => Location::Database {
                 server: placement.server.clone(),
-                database: placement.database.clone().ok_or_else(|| missing("database"))?,
+                database: placement
+                    .database
+                    .clone()
+                    .ok_or_else(|| missing("database"))?,
             },
         })
     }
@@ -377,7 +382,10 @@ mod tests {
         assert!(Location::Shared.same_database(&Location::Schema("s".into())));
         let db = Location::for_new(id, Tier::Database, None, "tenant_");
         assert!(!db.same_database(&Location::Shared));
-        assert_eq!(db.label(), format!("database:primary/tenant_{}", id.as_uuid().simple()));
+        assert_eq!(
+            db.label(),
+            format!("database:primary/tenant_{}", id.as_uuid().simple())
+        );
     }
 
     #[test]

@@ -115,7 +115,8 @@ impl TenancyConfig {
         if let Some(servers) = var("SAAS_SERVERS") {
             for entry in servers.split(',').map(str::trim).filter(|e| !e.is_empty()) {
                 if let Some((name, url)) = entry.split_once('=') {
-                    self.servers.insert(name.trim().to_string(), url.trim().to_string());
+                    self.servers
+                        .insert(name.trim().to_string(), url.trim().to_string());
                 }
             }
         }

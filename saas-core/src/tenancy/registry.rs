@@ -125,6 +125,7 @@ ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS schema_name text;
 ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS migrated text;
 CREATE TABLE IF NOT EXISTS saas.tenant_moves (
     tenant_id uuid PRIMARY KEY REFERENCES saas.tenants (id) ON DELETE CASCADE,
+    move_id uuid NOT NULL DEFAULT gen_random_uuid(),
     to_tier text NOT NULL CHECK (to_tier IN ('shared', 'schema', 'database')),
     to_server text NOT NULL,
     to_db text,
@@ -311,7 +312,11 @@ impl Tenants {
             provisioner.servers().owner(&placement_server(&location))?;
             provisioner.provision(&location).await?;
             migrated = Some(provisioner.fingerprint().to_string());
-        } else if new.server.as_deref().is_some_and(|s| s != super::placement::PRIMARY_SERVER) {
+        } else if new
+            .server
+            .as_deref()
+            .is_some_and(|s| s != super::placement::PRIMARY_SERVER)
+        {
             return Err(Error::Validation(
                 "only database-tier tenants can be placed on another server".into(),
             ));
@@ -362,9 +367,11 @@ impl Tenants {
     /// A tenant by id, from the database.
     pub async fn get(&self, id: TenantId) -> ApiResult<Tenant> {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
-        let row: Option<Row> = sqlx::query_as(
-            concat!("SELECT ", columns!(), " FROM saas.tenants WHERE id = $1"),
-        )
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM saas.tenants WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
@@ -378,9 +385,11 @@ impl Tenants {
 
     /// A tenant by slug, from the database.
     pub async fn get_by_slug(&self, slug: &str) -> ApiResult<Tenant> {
-        let row: Option<Row> = sqlx::query_as(
-            concat!("SELECT ", columns!(), " FROM saas.tenants WHERE slug = $1"),
-        )
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM saas.tenants WHERE slug = $1"
+        ))
         .bind(slug)
         .fetch_optional(&self.pool)
         .await?;
@@ -402,9 +411,11 @@ impl Tenants {
 
     /// Every tenant, oldest first.
     pub async fn list(&self) -> ApiResult<Vec<Tenant>> {
-        let rows: Vec<Row> = sqlx::query_as(
-            concat!("SELECT ", columns!(), " FROM saas.tenants ORDER BY created_at, id"),
-        )
+        let rows: Vec<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM saas.tenants ORDER BY created_at, id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(from_row).collect()
@@ -421,9 +432,11 @@ impl Tenants {
     }
 
     async fn set_status(&self, id: TenantId, status: &str) -> ApiResult<Tenant> {
-        let row: Option<Row> = sqlx::query_as(
-            concat!("UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING ", columns!(), ""),
-        )
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING ",
+            columns!(),
+            ""
+        ))
         .bind(id)
         .bind(status)
         .fetch_optional(&self.pool)

@@ -155,7 +155,10 @@ impl TenantTx {
             self.tenant
         );
         if let Some(path) = &route.search_path {
-            sql.push_str(&format!(", set_config('search_path', {}, true)", literal(path)));
+            sql.push_str(&format!(
+                ", set_config('search_path', {}, true)",
+                literal(path)
+            ));
         }
         AssertSqlSafe(sql)
     }

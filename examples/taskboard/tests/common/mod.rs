@@ -34,8 +34,11 @@ impl App {
             admin_token: ADMIN.into(),
             jwt_secret: SECRET.into(),
         };
+        let mut config = db.config();
+        // One process: a short registry cache keeps tier moves' clean-up grace short.
+        config.tenant_cache_ttl = std::time::Duration::from_millis(500);
         let running = taskboard::app(settings)
-            .config(db.config())
+            .config(config)
             .start()
             .await
             .unwrap();
@@ -96,15 +99,21 @@ impl App {
 
     /// Registers a tenant through the admin API and returns (id, token).
     pub async fn tenant(&self, slug: &str) -> (String, String) {
+        self.tenant_in(slug, "shared").await
+    }
+
+    /// [`App::tenant`] in a tier: `shared`, `schema` or `database`.
+    pub async fn tenant_in(&self, slug: &str, tier: &str) -> (String, String) {
         let (s, t) = self
             .call(
                 "POST",
                 "/admin/tenants",
                 Some(ADMIN),
-                Some(json!({"slug": slug, "name": slug, "tier": "shared"})),
+                Some(json!({"slug": slug, "name": slug, "tier": tier})),
             )
             .await;
         assert_eq!(s, 201, "{t}");
+        assert_eq!(t["tier"], tier);
         let id = t["id"].as_str().unwrap().to_string();
         let (s, tok) = self
             .call(
