@@ -3,7 +3,8 @@
 //! - `sqlx_test_way` (baseline): a new database and every migration run into it, as
 //!   `#[sqlx::test]` does;
 //! - `database_from_template`: a new database cloned from the testkit's template;
-//! - `shared_tier_tenant`: a new tenant in the shared database.
+//! - `shared_tier_tenant`: a new tenant in the shared database;
+//! - `schema_tier_tenant`: a new tenant with a schema of its own (created and migrated).
 //!
 //! Run: `cargo bench -p saas-testkit --bench provisioning`, then
 //! `scripts/bench-ratios.py provisioning sqlx_test`.
@@ -126,6 +127,25 @@ fn bench(c: &mut Criterion) {
                         slug,
                         name: "bench".into(),
                         tier: None,
+                        server: None,
+                    })
+                    .await
+                    .unwrap()
+            }
+        })
+    });
+    let mut s = 0u64;
+    group.bench_function("schema_tier_tenant", |b| {
+        b.to_async(&rt).iter(|| {
+            s += 1;
+            let slug = format!("bench-schema-{}-{s}", std::process::id());
+            let tenants = env.tenancy().tenants().clone();
+            async move {
+                tenants
+                    .create(NewTenant {
+                        slug,
+                        name: "bench".into(),
+                        tier: Some(saas_core::tenancy::Tier::Schema),
                         server: None,
                     })
                     .await

@@ -196,16 +196,19 @@ impl Drop for TestEnv {
         if self.isolation != Isolation::Tenant {
             return;
         }
-        let ids: Vec<uuid::Uuid> = self
+        let tenants: Vec<Tenant> = self
             .tenants
             .lock()
-            .map(|t| t.iter().map(|t| *t.id.as_uuid()).collect())
+            .map(|t| t.clone())
             .unwrap_or_default();
-        if ids.is_empty() {
+        if tenants.is_empty() {
             return;
         }
+        let ids: Vec<uuid::Uuid> = tenants.iter().map(|t| *t.id.as_uuid()).collect();
+        // Schema- and database-tier tenants have a schema or database of their own to drop
+        // (as placed now: a test may have moved them).
+        let placed: Vec<uuid::Uuid> = ids.clone();
         let name = self.db.name().to_string();
-        // Remove this test's tenants (their rows go with them through ON DELETE CASCADE).
         let cleanup = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -221,11 +224,41 @@ impl Drop for TestEnv {
                     return;
                 };
                 if let Ok(mut conn) = PgConnection::connect(&url).await {
+                    let own: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+                        "SELECT schema_name, db_name, server FROM saas.tenants WHERE id = ANY($1)",
+                    )
+                    .bind(&placed)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                    for (schema, _, _) in &own {
+                        if let Some(schema) = schema {
+                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                                schema.replace('"', "\"\"")
+                            )))
+                            .execute(&mut conn)
+                            .await;
+                        }
+                    }
                     let _ = sqlx::query("DELETE FROM saas.tenants WHERE id = ANY($1)")
                         .bind(&ids)
                         .execute(&mut conn)
                         .await;
                     conn.close().await.ok();
+                    if let Ok(mut admin) = PgConnection::connect(&server).await {
+                        for (_, database, server_name) in &own {
+                            if let (Some(database), "primary") = (database, server_name.as_str()) {
+                                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                                    database.replace('"', "\"\"")
+                                )))
+                                .execute(&mut admin)
+                                .await;
+                            }
+                        }
+                        admin.close().await.ok();
+                    }
                 }
             });
         });

@@ -365,7 +365,9 @@ impl Tenancy {
         let primary_report = super::audit::run(&owner, &requests, &config.request_role).await?;
         let bound = BoundPools::new(request_options, &config);
         let servers = Servers::new(&config.database_url, &config.servers)?;
-        let provisioner = Arc::new(Provisioner::new(servers, migrations, config.clone()));
+        let mut provisioner = Provisioner::new(servers, migrations, config.clone());
+        provisioner.owner = Some(owner.clone());
+        let provisioner = Arc::new(provisioner);
         let tenants = Tenants::new(owner.clone(), config.tenant_cache_ttl)
             .with_provisioner(provisioner.clone());
         let databases = DatabasePools::new(

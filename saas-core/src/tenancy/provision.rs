@@ -23,6 +23,9 @@ pub struct Provisioner {
     pub(crate) schema_migrations: Option<Arc<Migrator>>,
     pub(crate) config: TenancyConfig,
     pub(crate) fingerprint: String,
+    /// The owner pool of the primary database, when running (schema provisioning borrows a
+    /// connection from it instead of opening one).
+    pub(crate) owner: Option<sqlx::PgPool>,
 }
 
 impl std::fmt::Debug for Provisioner {
@@ -52,6 +55,7 @@ impl Provisioner {
             schema_migrations: migrations.map(|m| Arc::new(copy_migrator(m, false))),
             fingerprint: crate::migrate::schema_fingerprint(migrations),
             config,
+            owner: None,
         }
     }
 
@@ -96,6 +100,16 @@ impl Provisioner {
         match location {
             Location::Shared => Ok(()),
             Location::Schema(_) => {
+                if let Some(owner) = &self.owner {
+                    let mut conn = owner.acquire().await?;
+                    let result = self.migrate(&mut conn, location).await;
+                    if result.is_err() {
+                        // Its session state (search_path) is unknown after a failure: it
+                        // must not go back to the pool.
+                        conn.detach();
+                    }
+                    return result;
+                }
                 let mut conn = self.connect_primary().await?;
                 let result = self.migrate(&mut conn, location).await;
                 conn.close().await.ok();
