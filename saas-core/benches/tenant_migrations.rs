@@ -94,15 +94,16 @@ fn bench(c: &mut Criterion) {
         (db, tenancy, schemas)
     });
     let mut group = c.benchmark_group("tenant_migrations");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
 
     group.bench_function("sqlx_per_schema", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (url, schemas) = (db.url().to_string(), schemas.clone());
             async move {
-                let mut migrator = sqlx::migrate::Migrator::with_migrations(
-                    MIGRATIONS.iter().cloned().collect(),
-                );
+                let mut migrator =
+                    sqlx::migrate::Migrator::with_migrations(MIGRATIONS.iter().cloned().collect());
                 migrator.set_locking(false);
                 let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
                 let start = Instant::now();
@@ -143,7 +144,12 @@ fn bench(c: &mut Criterion) {
             let (tenancy, options) = (tenancy.clone(), forced.clone());
             async move {
                 let summary = migrate_tenants(&tenancy, &options, |_| {}).await.unwrap();
-                assert_eq!(summary.migrated, tenants);
+                assert_eq!(
+                    summary.migrated,
+                    tenants,
+                    "{:?}",
+                    &summary.failed[..summary.failed.len().min(3)]
+                );
             }
         })
     });

@@ -162,6 +162,35 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
             }
         }));
     }
+    // A reader throughout: every read succeeds and never goes backwards.
+    let reader = {
+        let (tenancy, stop) = (tenancy.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut reads = 0usize;
+            let mut last = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let mut tx = TenantTx::begin(&tenancy, mover.id);
+                let count: i64 = {
+                    let conn = tx
+                        .scoped_conn(Access::Read)
+                        .await
+                        .expect("readable throughout");
+                    sqlx::query_scalar("SELECT count(*) FROM projects")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .expect("readable throughout")
+                };
+                assert!(
+                    count as usize >= last,
+                    "a read went backwards: {count} < {last}"
+                );
+                last = count as usize;
+                reads += 1;
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            reads
+        })
+    };
     let route = [
         (Tier::Schema, None),
         (Tier::Database, None),
@@ -211,6 +240,8 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
     for w in writers {
         w.await.unwrap();
     }
+    let reads = reader.await.unwrap();
+    assert!(reads > 10, "the reader ran: {reads}");
     let ids = project_ids(&tenancy, mover.id).await;
     let acked = acknowledged.lock().unwrap().clone();
     assert!(

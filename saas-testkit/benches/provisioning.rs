@@ -37,6 +37,18 @@ fn bench(c: &mut Criterion) {
                 .start(),
         )
         .unwrap();
+    // Each variant starts from a quiet server: the previous one's written blocks are flushed
+    // first, so no variant pays for another's I/O (needs superuser or pg_checkpoint; skipped
+    // without).
+    let quiesce = |server: &str| {
+        let server = server.to_string();
+        rt.block_on(async move {
+            if let Ok(mut conn) = PgConnection::connect(&server).await {
+                let _ = conn.execute("CHECKPOINT").await;
+                conn.close().await.ok();
+            }
+        });
+    };
     let mut group = c.benchmark_group("provisioning");
     group
         .sample_size(20)
@@ -48,6 +60,7 @@ fn bench(c: &mut Criterion) {
         format!("saas_test_{}_bench_{n}", std::process::id())
     };
 
+    quiesce(&server);
     group.bench_function("sqlx_test", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let names: Vec<String> = (0..iters).map(|_| name()).collect();
@@ -87,6 +100,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    quiesce(&server);
     group.bench_function("database_from_template", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let names: Vec<String> = (0..iters).map(|_| name()).collect();
@@ -116,6 +130,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut t = 0u64;
+    quiesce(&server);
     group.bench_function("shared_tier_tenant", |b| {
         b.to_async(&rt).iter(|| {
             t += 1;
@@ -135,6 +150,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let mut s = 0u64;
+    quiesce(&server);
     group.bench_function("schema_tier_tenant", |b| {
         b.to_async(&rt).iter(|| {
             s += 1;

@@ -196,11 +196,7 @@ impl Drop for TestEnv {
         if self.isolation != Isolation::Tenant {
             return;
         }
-        let tenants: Vec<Tenant> = self
-            .tenants
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default();
+        let tenants: Vec<Tenant> = self.tenants.lock().map(|t| t.clone()).unwrap_or_default();
         if tenants.is_empty() {
             return;
         }

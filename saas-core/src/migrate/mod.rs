@@ -191,12 +191,22 @@ async fn apply(
             .await
             .map_err(|e| Error::Config(format!("application migration failed: {e}")))?;
     }
-    roles::ensure_request_role(
-        conn,
-        &config.request_role,
-        config.request_password.as_deref(),
-    )
-    .await?;
+    match target {
+        // The role and its database-wide grant were made with the primary database; only
+        // the schema is new. (Granting on the database from parallel schema migrations would
+        // collide: "tuple concurrently updated".)
+        Target::TenantSchema(schema) => {
+            roles::grant_schema(conn, schema, &config.request_role).await?
+        }
+        Target::Primary | Target::TenantDatabase => {
+            roles::ensure_request_role(
+                conn,
+                &config.request_role,
+                config.request_password.as_deref(),
+            )
+            .await?
+        }
+    }
     for model in models_for(target) {
         protect_model(conn, model, &config.request_role).await?;
     }

@@ -116,7 +116,22 @@ pub async fn migrate_tenants(
             loop {
                 let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                 let Some(id) = next else { break };
-                let outcome = migrate_one(&tenancy, id, &fingerprint, &mut primary).await;
+                let mut outcome = migrate_one(&tenancy, id, &fingerprint, &mut primary).await;
+                // Catalog rows shared by parallel runs (a role's password, a grant on the
+                // server) can collide; such a failure is retried, with the lock order the
+                // first attempt established.
+                for attempt in 1..=3 {
+                    match &outcome {
+                        Err((_, err)) if is_collision(err) => {
+                            if let Some(conn) = primary.take() {
+                                conn.close().await.ok();
+                            }
+                            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                            outcome = migrate_one(&tenancy, id, &fingerprint, &mut primary).await;
+                        }
+                        _ => break,
+                    }
+                }
                 let (slug, error) = match outcome {
                     Ok(slug) => (slug, None),
                     Err((slug, err)) => {
@@ -158,6 +173,13 @@ pub async fn migrate_tenants(
     Ok(summary)
 }
 
+fn is_collision(err: &Error) -> bool {
+    let text = err.to_string();
+    text.contains("tuple concurrently updated")
+        || text.contains("deadlock detected")
+        || text.contains("tuple concurrently deleted")
+}
+
 async fn migrate_one(
     tenancy: &Tenancy,
     id: TenantId,
@@ -189,11 +211,13 @@ async fn migrate_one(
             result.map_err(fail)?;
         }
     }
-    sqlx::query("UPDATE saas.tenants SET migrated = $2 WHERE id = $1")
-        .bind(id)
-        .bind(fingerprint)
-        .execute(tenancy.owner_pool())
-        .await
-        .map_err(|e| fail(e.into()))?;
+    sqlx::query(
+        "UPDATE saas.tenants SET migrated = $2 WHERE id = $1 AND migrated IS DISTINCT FROM $2",
+    )
+    .bind(id)
+    .bind(fingerprint)
+    .execute(tenancy.owner_pool())
+    .await
+    .map_err(|e| fail(e.into()))?;
     Ok(slug)
 }

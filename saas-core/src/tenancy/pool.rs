@@ -46,7 +46,8 @@ pub struct TenancyConfig {
     pub tenant_cache_ttl: Duration,
     /// How long to wait for a connection before answering 503.
     pub acquire_timeout: Duration,
-    /// Apply migrations and RLS set-up when starting (default). Turn off when a separate
+    /// Apply migrations and RLS set-up when starting (default): the shared schema, then every
+    /// tenant schema and database not at the current migration set. Turn off when a separate
     /// job migrates as the owner; the audit still runs.
     pub migrate_on_start: bool,
     /// Skip the boot-time isolation audit. Named to be noticed in review.
@@ -97,7 +98,8 @@ impl TenancyConfig {
     /// Reads the settings that deployments change from the environment, over `self`:
     /// `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`, `SAAS_BOUND_TENANTS`,
     /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip), `SAAS_SERVERS`
-    /// (`name=url,name=url`: servers for database-tier tenants).
+    /// (`name=url,name=url`: servers for database-tier tenants), `SAAS_DATABASE_PREFIX`,
+    /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`.
     pub fn with_env_overrides(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(role) = var("SAAS_REQUEST_ROLE") {
@@ -119,6 +121,15 @@ impl TenancyConfig {
                         .insert(name.trim().to_string(), url.trim().to_string());
                 }
             }
+        }
+        if let Some(prefix) = var("SAAS_DATABASE_PREFIX") {
+            self.database_prefix = prefix;
+        }
+        if let Some(ms) = var("SAAS_TENANT_CACHE_TTL_MS").and_then(|v| v.parse().ok()) {
+            self.tenant_cache_ttl = Duration::from_millis(ms);
+        }
+        if let Some(n) = var("SAAS_MIGRATION_PARALLELISM").and_then(|v| v.parse().ok()) {
+            self.migration_parallelism = n;
         }
         if var("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT").as_deref() == Some("1") {
             self.dangerously_skip_isolation_audit = true;
@@ -394,6 +405,15 @@ impl Tenancy {
                 config,
             }),
         };
+        if tenancy.config().migrate_on_start {
+            // Tenants already at the current migration set cost one query in all.
+            let options = crate::migrate::tenants::MigrateOptions::for_tenancy(&tenancy);
+            let summary =
+                crate::migrate::tenants::migrate_tenants(&tenancy, &options, |_| {}).await?;
+            for (slug, error) in &summary.failed {
+                tracing::error!(tenant = %slug, %error, "migrating the tenant's schema or database failed");
+            }
+        }
         let mut report = primary_report;
         report
             .problems

@@ -108,6 +108,30 @@ pub struct NewTenant {
     pub server: Option<String>,
 }
 
+impl NewTenant {
+    /// A shared-tier tenant named `slug` (see [`NewTenant::tier`] for the others).
+    pub fn new(slug: impl Into<String>, name: impl Into<String>) -> Self {
+        NewTenant {
+            slug: slug.into(),
+            name: name.into(),
+            tier: None,
+            server: None,
+        }
+    }
+
+    /// Places the tenant in a tier.
+    pub fn tier(mut self, tier: Tier) -> Self {
+        self.tier = Some(tier);
+        self
+    }
+
+    /// Places a database-tier tenant on a named server.
+    pub fn server(mut self, server: impl Into<String>) -> Self {
+        self.server = Some(server.into());
+        self
+    }
+}
+
 /// The DDL of the registry, applied by the migrator as the owner.
 pub(crate) const REGISTRY_DDL: &str = r#"
 CREATE SCHEMA IF NOT EXISTS saas;

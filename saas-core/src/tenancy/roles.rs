@@ -52,12 +52,25 @@ $saas$"
 /// Grants the request role what a tenant table needs: row access (filtered by RLS) and the
 /// sequences of the schema. Never ownership, never TRUNCATE or DDL.
 pub async fn grant_table(conn: &mut PgConnection, table: &str, role: &str) -> ApiResult<()> {
+    // Granted only when missing: a GRANT rewrites the catalog row (and a commit flushes it)
+    // even when nothing changes, which a migration run over many tenants would pay each time.
     let sql = format!(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {} TO {role_ident};
-         DO $saas$ BEGIN
-           EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), {role_lit});
+        "DO $saas$ BEGIN
+           IF NOT (has_table_privilege({role_lit}, {table_lit}, 'SELECT')
+                   AND has_table_privilege({role_lit}, {table_lit}, 'INSERT')
+                   AND has_table_privilege({role_lit}, {table_lit}, 'UPDATE')
+                   AND has_table_privilege({role_lit}, {table_lit}, 'DELETE')) THEN
+             GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {table} TO {role_ident};
+           END IF;
+           IF EXISTS (SELECT 1 FROM pg_class c
+                       WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace
+                         AND NOT (has_sequence_privilege({role_lit}, c.oid, 'USAGE')
+                                  AND has_sequence_privilege({role_lit}, c.oid, 'SELECT'))) THEN
+             EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), {role_lit});
+           END IF;
          END $saas$",
-        quote_ident(table),
+        table = quote_ident(table),
+        table_lit = quote_literal(&quote_ident(table)),
         role_ident = quote_ident(role),
         role_lit = quote_literal(role),
     );
@@ -74,6 +87,25 @@ pub async fn grant_fence(conn: &mut PgConnection, role: &str) -> ApiResult<()> {
          REVOKE ALL ON FUNCTION saas.enter(uuid, text) FROM PUBLIC;
          GRANT EXECUTE ON FUNCTION saas.enter(uuid, text) TO {role};",
         role = quote_ident(role),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Lets the request role use a tenant schema (its tables are granted one by one).
+pub async fn grant_schema(conn: &mut PgConnection, schema: &str, role: &str) -> ApiResult<()> {
+    let sql = format!(
+        "DO $saas$ BEGIN
+           IF NOT has_schema_privilege({role_lit}, {schema_lit}, 'USAGE') THEN
+             GRANT USAGE ON SCHEMA {schema} TO {role};
+           END IF;
+         END $saas$",
+        schema = quote_ident(schema),
+        schema_lit = quote_literal(schema),
+        role = quote_ident(role),
+        role_lit = quote_literal(role),
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(&mut *conn)
