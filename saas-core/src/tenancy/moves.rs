@@ -122,7 +122,7 @@ pub enum MoveEvent {
 pub type MoveObserver = Arc<dyn Fn(&MoveEvent) + Send + Sync>;
 
 /// How a move runs.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct MoveOptions {
     /// How long to wait between the switch and removing the source copy, so that every
     /// process's registry cache has expired (default: the cache TTL plus one second).
@@ -132,16 +132,6 @@ pub struct MoveOptions {
     /// Return right after the switch and remove the source copy in a background task (after
     /// the grace period). If the process stops first, [`resume`] finishes the clean-up.
     pub background_cleanup: bool,
-}
-
-impl Default for MoveOptions {
-    fn default() -> Self {
-        MoveOptions {
-            grace: None,
-            observer: None,
-            background_cleanup: false,
-        }
-    }
 }
 
 impl std::fmt::Debug for MoveOptions {
