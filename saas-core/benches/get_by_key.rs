@@ -21,37 +21,9 @@ use saas_core::tenancy::registry::NewTenant;
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::postgres::PgPoolOptions;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
-
-#[derive(Debug, TenantScoped, sqlx::FromRow)]
-#[tenant(table = "projects")]
-struct Project {
-    tenant_id: TenantId,
-    #[tenant(generated)]
-    id: Uuid,
-    name: String,
-    #[tenant(generated)]
-    created_at: OffsetDateTime,
-}
-
-#[derive(Debug, TenantScoped, sqlx::FromRow)]
-#[tenant(table = "tasks", parent(project_id -> Project))]
-struct Task {
-    tenant_id: TenantId,
-    #[tenant(generated)]
-    id: Uuid,
-    project_id: Uuid,
-    title: String,
-}
-
-#[derive(Debug, TenantScoped, sqlx::FromRow)]
-#[tenant(table = "memberships", key(project_id, member), parent(project_id -> Project))]
-struct Membership {
-    tenant_id: TenantId,
-    project_id: Uuid,
-    member: String,
-    role: String,
-}
+#[path = "shared/models.rs"]
+mod models;
+use models::{MIGRATIONS, NewProject, Project};
 
 const POOL: u32 = 4;
 

@@ -11,49 +11,18 @@
 //! Run: `DATABASE_URL=... cargo bench -p saas-core --bench tenant_migrations`, then
 //! `python3 scripts/bench-ratios.py tenant_migrations sqlx_per_schema`.
 
-#![allow(dead_code)] // the models exist for their registrations
-
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use saas_core::migrate::tenants::{MigrateOptions, migrate_tenants};
-use saas_core::prelude::*;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::registry::{NewTenant, Tier};
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::Connection;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
-
-#[derive(Debug, TenantScoped, sqlx::FromRow)]
-#[tenant(table = "projects")]
-struct Project {
-    tenant_id: TenantId,
-    #[tenant(generated)]
-    id: Uuid,
-    name: String,
-    #[tenant(generated)]
-    created_at: OffsetDateTime,
-}
-
-#[derive(Debug, TenantScoped, sqlx::FromRow)]
-#[tenant(table = "tasks", parent(project_id -> Project))]
-struct Task {
-    tenant_id: TenantId,
-    #[tenant(generated)]
-    id: Uuid,
-    project_id: Uuid,
-    title: String,
-}
-
-#[derive(Debug, TenantScoped, sqlx::FromRow)]
-#[tenant(table = "memberships", key(project_id, member), parent(project_id -> Project))]
-struct Membership {
-    tenant_id: TenantId,
-    project_id: Uuid,
-    member: String,
-    role: String,
-}
+#[path = "shared/models.rs"]
+mod models;
+use models::MIGRATIONS;
 
 fn bench(c: &mut Criterion) {
     let tenants: usize = std::env::var("SAAS_BENCH_TENANTS")

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, pull};
-use common::events::Noted;
 use common::{Env, Project};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -23,7 +22,7 @@ use saas_core::events::consumer::{Consume, EventHandler, Idempotent};
 use saas_core::events::nats::{NatsConfig, NatsPublisher, run_consumer};
 use saas_core::events::publish::{PublishError, Publisher};
 use saas_core::events::relay::{Relay, RelayConfig};
-use saas_core::events::{self, EventEnvelope};
+use saas_core::events::EventEnvelope;
 use saas_core::prelude::*;
 use saas_core::tenancy::registry::Tenant;
 
@@ -136,18 +135,7 @@ fn quick() -> RelayConfig {
 }
 
 async fn emit(env: &Env, tenant: &Tenant, n: u32) -> Uuid {
-    let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
-    let id = events::emit(
-        &mut tx,
-        &Noted {
-            aggregate: Uuid::new_v4(),
-            n,
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
+    common::events::emit_note(&env.tenancy, tenant.id, n).await
 }
 
 async fn stream_messages(publisher: &NatsPublisher) -> u64 {

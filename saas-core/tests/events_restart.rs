@@ -14,19 +14,11 @@ use saas_core::prelude::*;
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::NewTenant;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_under_load_loses_no_acknowledged_event() {
     // A cluster of this test's own, so restarting it disturbs nobody else.
     let dir = std::env::temp_dir().join(format!("saas-restart-{}", std::process::id()));
-    let url = saas_core::devdb::start_cluster(&dir, free_port(), std::process::id())
+    let url = saas_core::devdb::start_cluster(&dir, common::free_port(), std::process::id())
         .await
         .expect("a throwaway PostgreSQL cluster (needs the PostgreSQL server binaries)");
     let tenancy = Tenancy::start(

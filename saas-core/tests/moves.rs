@@ -14,26 +14,6 @@ use saas_core::tenancy::moves::{self, MoveEvent, MoveOptions, MoveRequest, MoveS
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::{NewTenant, Tenant, Tier};
 use saas_core::tenancy::{Access, Location, TenantExecutor};
-use tokio::sync::OnceCell;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn east() -> &'static str {
-    static EAST: OnceCell<String> = OnceCell::const_new();
-    EAST.get_or_init(|| async {
-        let dir = std::env::temp_dir().join(format!("saas-east-moves-{}", std::process::id()));
-        saas_core::devdb::start_cluster(&dir, free_port(), std::process::id())
-            .await
-            .expect("a second PostgreSQL cluster (needs the PostgreSQL server binaries)")
-    })
-    .await
-}
 
 async fn create(tenancy: &Tenancy, slug: &str, tier: Tier) -> Tenant {
     tenancy
@@ -118,7 +98,7 @@ fn quick() -> MoveOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moves_through_every_tier_keep_every_acknowledged_write() {
-    let east = east().await.to_string();
+    let east = common::east().await.to_string();
     let env = Env::with_config(move |c: TenancyConfig| c.server("east", east)).await;
     let tenancy = env.tenancy.clone();
     let mover = create(&tenancy, "mover", Tier::Shared).await;
@@ -429,7 +409,7 @@ async fn a_move_killed_at_any_step_resumes_without_loss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_events_follow_the_tenant_to_its_database_once() {
-    use common::events::{Behaviour, Noted, Recorder};
+    use common::events::{Behaviour, Recorder, emit_note};
     use saas_core::events::relay::{DatabaseRelays, Relay, RelayConfig};
 
     let env = Env::new().await;
@@ -453,18 +433,7 @@ async fn pending_events_follow_the_tenant_to_its_database_once() {
         ));
     let mut emitted = BTreeSet::new();
     for n in 0..30 {
-        let mut tx = TenantTx::begin(&tenancy, tenant.id);
-        let id = saas_core::events::emit(
-            &mut tx,
-            &Noted {
-                aggregate: Uuid::new_v4(),
-                n,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        emitted.insert(id);
+        emitted.insert(emit_note(&tenancy, tenant.id, n).await);
     }
     // The broker comes back in the middle of the move.
     let recorder_later = recorder.clone();
@@ -481,18 +450,7 @@ async fn pending_events_follow_the_tenant_to_its_database_once() {
         .unwrap();
     healer.await.unwrap();
     for n in 30..40 {
-        let mut tx = TenantTx::begin(&tenancy, tenant.id);
-        let id = saas_core::events::emit(
-            &mut tx,
-            &Noted {
-                aggregate: Uuid::new_v4(),
-                n,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        emitted.insert(id);
+        emitted.insert(emit_note(&tenancy, tenant.id, n).await);
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {

@@ -13,31 +13,9 @@ use saas_core::tenancy::pool::TenancyConfig;
 use saas_core::tenancy::registry::{NewTenant, Tenant, Tier};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
-use tokio::sync::OnceCell;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A second PostgreSQL server ("east"), shared by the tests of this binary and stopped when
-/// the process exits.
-async fn east() -> &'static str {
-    static EAST: OnceCell<String> = OnceCell::const_new();
-    EAST.get_or_init(|| async {
-        let dir = std::env::temp_dir().join(format!("saas-east-{}", std::process::id()));
-        saas_core::devdb::start_cluster(&dir, free_port(), std::process::id())
-            .await
-            .expect("a second PostgreSQL cluster (needs the PostgreSQL server binaries)")
-    })
-    .await
-}
 
 pub async fn env_with_east() -> Env {
-    let east = east().await.to_string();
+    let east = common::east().await.to_string();
     Env::with_config(move |c: TenancyConfig| c.server("east", east)).await
 }
 
@@ -395,7 +373,7 @@ async fn the_isolation_audit_covers_tenant_schemas_and_databases() {
         .execute(&mut east_conn)
         .await
         .unwrap();
-    let east_url = east().await.to_string();
+    let east_url = common::east().await.to_string();
     let config = env.db.config().server("east", east_url);
     let mut no_migrate = config.clone();
     no_migrate.migrate_on_start = false;

@@ -135,18 +135,10 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             t += 1;
             let slug = format!("bench-{}-{t}", std::process::id());
-            let tenants = env.tenancy().tenants().clone();
-            async move {
-                tenants
-                    .create(NewTenant {
-                        slug,
-                        name: "bench".into(),
-                        tier: None,
-                        server: None,
-                    })
-                    .await
-                    .unwrap()
-            }
+            create(
+                env.tenancy().tenants().clone(),
+                NewTenant::new(slug, "bench"),
+            )
         })
     });
     let mut s = 0u64;
@@ -155,21 +147,15 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             s += 1;
             let slug = format!("bench-schema-{}-{s}", std::process::id());
-            let tenants = env.tenancy().tenants().clone();
-            async move {
-                tenants
-                    .create(NewTenant {
-                        slug,
-                        name: "bench".into(),
-                        tier: Some(saas_core::tenancy::Tier::Schema),
-                        server: None,
-                    })
-                    .await
-                    .unwrap()
-            }
+            let new = NewTenant::new(slug, "bench").tier(saas_core::tenancy::Tier::Schema);
+            create(env.tenancy().tenants().clone(), new)
         })
     });
     group.finish();
+}
+
+async fn create(tenants: saas_core::tenancy::Tenants, new: NewTenant) {
+    tenants.create(new).await.unwrap();
 }
 
 criterion_group!(benches, bench);

@@ -5,7 +5,6 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, Executor, PgConnection};
 
-use saas_core::model::{registered_models, table_ddl_statements};
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::resolver::ResolverChain;
 
@@ -19,20 +18,7 @@ pub fn template_hash(migrations: Option<&sqlx::migrate::Migrator>) -> String {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION"));
     hasher.update(saas_core::tenancy::TENANT_SETTING);
-    for ddl in saas_core::migrate::framework_schema_fingerprint() {
-        hasher.update(ddl);
-    }
-    if let Some(migrator) = migrations {
-        for m in migrator.iter() {
-            hasher.update(m.version.to_le_bytes());
-            hasher.update(&*m.checksum);
-        }
-    }
-    for model in registered_models() {
-        for statement in table_ddl_statements(model) {
-            hasher.update(statement.as_bytes());
-        }
-    }
+    hasher.update(saas_core::migrate::schema_fingerprint(migrations));
     let digest = hasher.finalize();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

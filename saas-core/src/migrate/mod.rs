@@ -155,32 +155,21 @@ async fn apply(
     migrations: Option<&Migrator>,
     config: &TenancyConfig,
 ) -> ApiResult<()> {
-    match target {
-        Target::Primary => {
-            sqlx::raw_sql(registry::REGISTRY_DDL)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::raw_sql(registry::FENCE_DDL)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::raw_sql(crate::events::schema::EVENTS_DDL)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Target::TenantDatabase => {
-            // A registry of its own, holding this tenant only: migrations may reference
-            // `saas.tenants (id)` in every tier.
-            sqlx::raw_sql(registry::REGISTRY_DDL)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::raw_sql(registry::FENCE_DDL)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::raw_sql(crate::events::schema::EVENTS_DDL)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Target::TenantSchema(_) => {}
+    // The framework's own schema: a tenant database has a registry of its own (holding that
+    // tenant only, so migrations may reference `saas.tenants (id)` in every tier), fences and
+    // event tables; a tenant schema uses the primary database's.
+    let framework: &[&str] = match target {
+        Target::Primary | Target::TenantDatabase => &[
+            registry::REGISTRY_DDL,
+            registry::FENCE_DDL,
+            crate::events::schema::EVENTS_DDL,
+        ],
+        Target::TenantSchema(_) => &[],
+    };
+    for ddl in framework {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*ddl))
+            .execute(&mut *conn)
+            .await?;
     }
     if let Some(migrator) = migrations {
         // `run_direct` rather than `run`: `run`'s `Acquire` bound makes the future

@@ -151,32 +151,7 @@ mod tests {
     use super::*;
     use crate::model::{ModelSql, ParentMeta};
 
-    static PROJECTS: ModelMeta = ModelMeta {
-        type_name: "Project",
-        table: "projects",
-        tenant_column: "tenant_id",
-        key_columns: &["id"],
-        columns: &["tenant_id", "id", "name"],
-        generated_columns: &["id"],
-        parents: &[],
-        sql: ModelSql::NONE,
-    };
-
-    static TASKS: ModelMeta = ModelMeta {
-        type_name: "Task",
-        table: "tasks",
-        tenant_column: "tenant_id",
-        key_columns: &["id"],
-        columns: &["tenant_id", "id", "project_id", "title"],
-        generated_columns: &["id"],
-        parents: &[ParentMeta {
-            columns: &["project_id"],
-            parent: || &PROJECTS,
-            list_first: "",
-            list_after: "",
-        }],
-        sql: ModelSql::NONE,
-    };
+    use crate::model::fixtures::{PROJECTS, TASKS};
 
     // Sorts before its parent by name, and has a second parent: the order must still put
     // both parents first.

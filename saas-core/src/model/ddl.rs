@@ -114,34 +114,8 @@ pub fn table_ddl_statements(meta: &ModelMeta) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelSql, ParentMeta};
 
-    static PROJECTS: ModelMeta = ModelMeta {
-        type_name: "Project",
-        table: "projects",
-        tenant_column: "tenant_id",
-        key_columns: &["id"],
-        columns: &["tenant_id", "id", "name"],
-        generated_columns: &["id"],
-        parents: &[],
-        sql: ModelSql::NONE,
-    };
-
-    static TASKS: ModelMeta = ModelMeta {
-        type_name: "Task",
-        table: "tasks",
-        tenant_column: "tenant_id",
-        key_columns: &["id"],
-        columns: &["tenant_id", "id", "project_id", "title"],
-        generated_columns: &["id"],
-        parents: &[ParentMeta {
-            columns: &["project_id"],
-            parent: || &PROJECTS,
-            list_first: "",
-            list_after: "",
-        }],
-        sql: ModelSql::NONE,
-    };
+    use crate::model::fixtures::{PROJECTS, TASKS};
 
     #[test]
     fn rls_ddl_snapshot() {

@@ -7,6 +7,8 @@
 
 mod citus;
 mod ddl;
+#[cfg(test)]
+mod fixtures;
 mod key;
 mod page;
 

@@ -119,3 +119,23 @@ pub async fn cut_open_transactions(owner: &sqlx::PgPool) {
     .await
     .unwrap();
 }
+
+/// Emits one [`Noted`] event as `tenant` and commits it; returns the event's id.
+pub async fn emit_note(
+    tenancy: &saas_core::tenancy::pool::Tenancy,
+    tenant: TenantId,
+    n: u32,
+) -> Uuid {
+    let mut tx = TenantTx::begin(tenancy, tenant);
+    let id = saas_core::events::emit(
+        &mut tx,
+        &Noted {
+            aggregate: Uuid::new_v4(),
+            n,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}

@@ -17,6 +17,28 @@ use tower::ServiceExt;
 
 pub mod events;
 
+/// A TCP port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A second PostgreSQL server ("east"), started once per test binary and stopped when the
+/// process exits.
+pub async fn east() -> &'static str {
+    static EAST: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    EAST.get_or_init(|| async {
+        let dir = std::env::temp_dir().join(format!("saas-east-{}", std::process::id()));
+        saas_core::devdb::start_cluster(&dir, free_port(), std::process::id())
+            .await
+            .expect("a second PostgreSQL cluster (needs the PostgreSQL server binaries)")
+    })
+    .await
+}
+
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
 
 pub const SECRET: &str = "integration-test-secret-0123456789";
