@@ -135,7 +135,24 @@ impl TestEnv {
         self.tenant_in(slug, Tier::Shared).await
     }
 
-    /// A fresh tenant of the given tier.
+    /// A fresh tenant of the given tier: `Tier::Schema` gets a schema of its own and
+    /// `Tier::Database` a database of its own, created and migrated from the same migration
+    /// set and dropped with the environment's tenants.
+    ///
+    /// ```no_run
+    /// # use saas_core::prelude::*;
+    /// # use saas_core::tenancy::Tier;
+    /// # #[derive(TenantScoped, sqlx::FromRow)]
+    /// # #[tenant(table = "notes")]
+    /// # struct Note { tenant_id: TenantId, #[tenant(generated)] id: Uuid, body: String }
+    /// # async fn demo(env: &saas_testkit::TestEnv) {
+    /// let shared = env.tenant("acme").await;
+    /// let own_schema = env.tenant_in("globex", Tier::Schema).await;
+    /// let note: Note = env.create(&shared, NewNote { body: "hi".into() }).await;
+    /// let mut tx = env.tx(&own_schema);
+    /// assert!(Note::get(&mut tx, note.id).await.is_err(), "404 across tiers");
+    /// # }
+    /// ```
     pub async fn tenant_in(&self, slug: &str, tier: Tier) -> Tenant {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let base: String = slug.chars().take(55).collect();
