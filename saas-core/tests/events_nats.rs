@@ -18,11 +18,11 @@ use async_nats::jetstream::consumer::{AckPolicy, pull};
 use common::{Env, Project};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use saas_core::events::EventEnvelope;
 use saas_core::events::consumer::{Consume, EventHandler, Idempotent};
 use saas_core::events::nats::{NatsConfig, NatsPublisher, run_consumer};
 use saas_core::events::publish::{PublishError, Publisher};
 use saas_core::events::relay::{Relay, RelayConfig};
-use saas_core::events::EventEnvelope;
 use saas_core::prelude::*;
 use saas_core::tenancy::registry::Tenant;
 
