@@ -8,6 +8,7 @@ mod id;
 pub mod moves;
 pub mod placement;
 pub mod pool;
+mod pool_cache;
 pub mod provision;
 pub mod registry;
 pub mod resolver;

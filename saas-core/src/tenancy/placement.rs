@@ -13,16 +13,16 @@
 //! The same handlers and `TenantScoped` models serve every tier: statements use unqualified
 //! table names, resolved through the tenant's `search_path` or database.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::TenantId;
+use super::pool_cache::PoolCache;
 use super::registry::{Tenant, Tier};
 use crate::error::{ApiResult, Error};
 use crate::model::ddl_quote_ident;
@@ -222,11 +222,6 @@ impl Servers {
     }
 }
 
-struct PoolEntry {
-    pool: PgPool,
-    last_used: Instant,
-}
-
 /// Request-role pools for tenant databases, created on first use, at most
 /// `budget / pool_size` of them open at once. The least recently used pool idle for longer
 /// than `idle` gives way to a new one; when every pool is busy, requests get 503 with
@@ -235,16 +230,15 @@ pub struct DatabasePools {
     request_role: String,
     request_password: Option<String>,
     pool_size: u32,
-    capacity: usize,
     idle: Duration,
     acquire_timeout: Duration,
-    entries: Mutex<HashMap<(String, String), PoolEntry>>,
+    cache: PoolCache<(String, String)>,
 }
 
 impl fmt::Debug for DatabasePools {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabasePools")
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.cache.capacity())
             .field("pool_size", &self.pool_size)
             .field("open", &self.len())
             .finish()
@@ -265,10 +259,9 @@ impl DatabasePools {
             request_role: request_role.to_string(),
             request_password: request_password.map(str::to_string),
             pool_size,
-            capacity: (budget / pool_size).max(1) as usize,
             idle,
             acquire_timeout,
-            entries: Mutex::default(),
+            cache: PoolCache::new((budget / pool_size).max(1) as usize, idle),
         }
     }
 
@@ -283,53 +276,27 @@ impl DatabasePools {
 
     /// The request pool of a tenant database, opened lazily.
     pub fn get(&self, servers: &Servers, server: &str, database: &str) -> ApiResult<PgPool> {
-        let mut entries = self
-            .entries
-            .lock()
-            .map_err(|_| Error::Internal(anyhow::anyhow!("database pool cache poisoned")))?;
-        let key = (server.to_string(), database.to_string());
-        let now = Instant::now();
-        if let Some(entry) = entries.get_mut(&key) {
-            entry.last_used = now;
-            return Ok(entry.pool.clone());
-        }
-        if entries.len() >= self.capacity {
-            let victim = entries
-                .iter()
-                .filter(|(_, e)| now.duration_since(e.last_used) >= self.idle)
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
-            let Some(victim) = victim else {
-                return Err(Error::Unavailable {
-                    detail: "every tenant database connection is in use; retry shortly".into(),
-                    retry_after: 1,
-                });
-            };
-            if let Some(old) = entries.remove(&victim) {
-                tokio::spawn(async move { old.pool.close().await });
-            }
-        }
         let options = self.request_options(servers.owner_of(server, database)?);
-        let pool = PgPoolOptions::new()
-            .max_connections(self.pool_size)
-            .min_connections(0)
-            .idle_timeout(Some(self.idle))
-            .acquire_timeout(self.acquire_timeout)
-            .test_before_acquire(false)
-            .connect_lazy_with(options);
-        entries.insert(
-            key,
-            PoolEntry {
-                pool: pool.clone(),
-                last_used: now,
-            },
-        );
-        Ok(pool)
+        let key = (server.to_string(), database.to_string());
+        self.cache
+            .get_or_open(&key, "", || {
+                PgPoolOptions::new()
+                    .max_connections(self.pool_size)
+                    .min_connections(0)
+                    .idle_timeout(Some(self.idle))
+                    .acquire_timeout(self.acquire_timeout)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(options)
+            })
+            .ok_or_else(|| Error::Unavailable {
+                detail: "every tenant database connection is in use; retry shortly".into(),
+                retry_after: 1,
+            })
     }
 
     /// How many tenant-database pools are open.
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.cache.len()
     }
 
     /// Whether no tenant-database pool is open.
@@ -339,28 +306,22 @@ impl DatabasePools {
 
     /// At most this many pools are open at once.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.cache.capacity()
     }
 
     /// Closes the pool of one database (before it is dropped).
     pub async fn close(&self, server: &str, database: &str) {
-        let entry = self
-            .entries
-            .lock()
-            .ok()
-            .and_then(|mut e| e.remove(&(server.to_string(), database.to_string())));
-        if let Some(entry) = entry {
-            entry.pool.close().await;
+        if let Some(pool) = self
+            .cache
+            .remove(&(server.to_string(), database.to_string()))
+        {
+            pool.close().await;
         }
     }
 
     /// Closes every pool.
     pub async fn close_all(&self) {
-        let pools: Vec<PgPool> = match self.entries.lock() {
-            Ok(mut entries) => entries.drain().map(|(_, e)| e.pool).collect(),
-            Err(_) => Vec::new(),
-        };
-        for pool in pools {
+        for pool in self.cache.drain() {
             pool.close().await;
         }
     }

@@ -9,9 +9,9 @@
 //!   to another tenant (the one exception design invariant 1 allows). A single read on them is
 //!   one round trip. Disable them (`bound_tenants(0)`) behind PgBouncer in transaction mode.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -19,6 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::TENANT_SETTING;
 use super::TenantId;
 use super::placement::{DatabasePools, Location, Servers, tenant_search_path};
+use super::pool_cache::PoolCache;
 use super::provision::Provisioner;
 use super::registry::{Tenant, Tenants};
 use super::resolver::{ResolverChain, TenantResolver};
@@ -169,28 +170,20 @@ impl TenancyConfig {
     }
 }
 
-struct BoundEntry {
-    pool: PgPool,
-    /// The location label the pool's connections were opened for.
-    label: String,
-    last_used: Instant,
-}
-
 /// Pools bound to single tenants, at most `capacity` of them, least recently used given up
 /// first once idle. See the module documentation.
 pub struct BoundPools {
     base: PgConnectOptions,
-    capacity: usize,
     size: u32,
     idle: Duration,
     acquire_timeout: Duration,
-    entries: Mutex<HashMap<TenantId, BoundEntry>>,
+    cache: PoolCache<TenantId>,
 }
 
 impl std::fmt::Debug for BoundPools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BoundPools")
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.cache.capacity())
             .field("size", &self.size)
             .finish()
     }
@@ -200,73 +193,41 @@ impl BoundPools {
     fn new(base: PgConnectOptions, config: &TenancyConfig) -> Self {
         BoundPools {
             base,
-            capacity: config.bound_tenants,
             size: config.bound_pool_size.max(1),
             idle: config.bound_idle,
             acquire_timeout: config.acquire_timeout,
-            entries: Mutex::default(),
+            cache: PoolCache::new(config.bound_tenants, config.bound_idle),
         }
     }
 
     /// The tenant's bound pool for a location of the primary database (`search_path` set
     /// for a schema-tier tenant), created if there is room; `None` means "use the shared
-    /// path".
+    /// path". A pool opened for another location (the tenant moved) is replaced: its
+    /// connections never serve the tenant again.
     pub fn get(&self, tenant: TenantId, label: &str, search_path: Option<&str>) -> Option<PgPool> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let mut entries = self.entries.lock().ok()?;
-        let now = Instant::now();
-        if let Some(entry) = entries.get_mut(&tenant) {
-            if entry.label == label {
-                entry.last_used = now;
-                return Some(entry.pool.clone());
+        self.cache.get_or_open(&tenant, label, || {
+            // The setting travels in the startup packet: every connection of this pool
+            // belongs to `tenant` from its first statement to its last.
+            let mut options = self
+                .base
+                .clone()
+                .options([(TENANT_SETTING, tenant.to_string())]);
+            if let Some(path) = search_path {
+                options = options.options([("search_path", path)]);
             }
-            // The tenant moved: its old connections must not serve it any more.
-            if let Some(old) = entries.remove(&tenant) {
-                tokio::spawn(async move { old.pool.close().await });
-            }
-        }
-        if entries.len() >= self.capacity {
-            let victim = entries
-                .iter()
-                .filter(|(_, e)| now.duration_since(e.last_used) >= self.idle)
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(id, _)| *id)?;
-            if let Some(old) = entries.remove(&victim) {
-                tokio::spawn(async move { old.pool.close().await });
-            }
-        }
-        // The setting travels in the startup packet: every connection of this pool belongs
-        // to `tenant` from its first statement to its last.
-        let mut options = self
-            .base
-            .clone()
-            .options([(TENANT_SETTING, tenant.to_string())]);
-        if let Some(path) = search_path {
-            options = options.options([("search_path", path)]);
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(self.size)
-            .min_connections(0)
-            .idle_timeout(Some(self.idle * 3))
-            .acquire_timeout(self.acquire_timeout)
-            .test_before_acquire(false)
-            .connect_lazy_with(options);
-        entries.insert(
-            tenant,
-            BoundEntry {
-                pool: pool.clone(),
-                label: label.to_string(),
-                last_used: now,
-            },
-        );
-        Some(pool)
+            PgPoolOptions::new()
+                .max_connections(self.size)
+                .min_connections(0)
+                .idle_timeout(Some(self.idle * 3))
+                .acquire_timeout(self.acquire_timeout)
+                .test_before_acquire(false)
+                .connect_lazy_with(options)
+        })
     }
 
     /// How many tenants hold a bound pool now.
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.cache.len()
     }
 
     /// Whether no tenant holds a bound pool.
@@ -276,19 +237,14 @@ impl BoundPools {
 
     /// Closes the bound pool of one tenant (its placement changed).
     pub async fn forget(&self, tenant: TenantId) {
-        let entry = self.entries.lock().ok().and_then(|mut e| e.remove(&tenant));
-        if let Some(entry) = entry {
-            entry.pool.close().await;
+        if let Some(pool) = self.cache.remove(&tenant) {
+            pool.close().await;
         }
     }
 
     /// Closes every bound pool (for example before a tenant moves).
     pub async fn close_all(&self) {
-        let pools: Vec<PgPool> = match self.entries.lock() {
-            Ok(mut entries) => entries.drain().map(|(_, e)| e.pool).collect(),
-            Err(_) => Vec::new(),
-        };
-        for pool in pools {
+        for pool in self.cache.drain() {
             pool.close().await;
         }
     }
