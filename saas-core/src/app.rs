@@ -44,6 +44,7 @@ pub struct SaasApp {
     migrations: Option<&'static sqlx::migrate::Migrator>,
     routes: Option<RoutesFn>,
     body_limit: usize,
+    cache: Option<crate::cache::TenantCache>,
     name: String,
     api: Option<Api>,
     versioning: VersioningOptions,
@@ -82,6 +83,7 @@ impl SaasApp {
             migrations: None,
             routes: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            cache: None,
             name: "saas-app".into(),
             api: None,
             versioning: VersioningOptions::default(),
@@ -102,6 +104,12 @@ impl SaasApp {
     /// The relay's settings (batch size, retries, audit retention).
     pub fn relay_config(mut self, config: RelayConfig) -> Self {
         self.relay_config = config;
+        self
+    }
+
+    /// The tenant-aware cache handlers get with the [`crate::cache::ScopedCache`] extractor.
+    pub fn cache(mut self, cache: crate::cache::TenantCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 
@@ -244,7 +252,10 @@ impl SaasApp {
         if let Some(versioned) = versioned {
             router = router.merge(versioned.router());
         }
-        let router = wrap_router(router, &tenancy, self.body_limit);
+        let mut router = wrap_router(router, &tenancy, self.body_limit);
+        if let Some(cache) = self.cache {
+            router = router.layer(axum::Extension(cache));
+        }
         Ok((tenancy, router))
     }
 

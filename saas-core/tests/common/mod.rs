@@ -15,6 +15,7 @@ use saas_testkit::TestDb;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 
+pub mod cache;
 pub mod events;
 
 /// A TCP port nobody listens on now.
