@@ -132,11 +132,56 @@ pub async fn start_cluster_with(
             .args(["-A", "trust", "-U", "postgres", "--no-sync"]);
         run(initdb)?;
     }
+    launch(&bin, dir, port, owner_pid, remove_on_exit, &url).await
+}
+
+/// Starts a streaming replica of the throwaway cluster listening on `primary_port`: a base
+/// backup into `dir` (`pg_basebackup -R`, so it follows the primary), served on `port`.
+/// Stopped, and `dir` removed, when process `owner_pid` exits. Returns its URL.
+pub async fn start_replica(
+    primary_port: u16,
+    dir: &Path,
+    port: u16,
+    owner_pid: u32,
+) -> Result<String, DevDbError> {
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let bin = find_binaries().ok_or(DevDbError::NoBinaries)?;
+    if !dir.join("PG_VERSION").exists() {
+        let parent = dir.parent().unwrap_or(Path::new("/tmp"));
+        std::fs::create_dir_all(parent).map_err(|e| DevDbError::Start(e.to_string()))?;
+        let mut backup = pg_command(&bin, "pg_basebackup");
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(dir)
+            .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]);
+        run(backup)?;
+    }
+    launch(&bin, dir, port, owner_pid, true, &url).await
+}
+
+/// Starts the server of `dir` on `port` (fsync off, 127.0.0.1 only) with a watchdog that
+/// stops it when `owner_pid` exits.
+async fn launch(
+    bin: &Path,
+    dir: &Path,
+    port: u16,
+    owner_pid: u32,
+    remove_on_exit: bool,
+    url: &str,
+) -> Result<String, DevDbError> {
     let options = format!(
         "-p {port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
          -c full_page_writes=off -c max_connections=300"
     );
-    let mut start = pg_command(&bin, "pg_ctl");
+    let mut start = pg_command(bin, "pg_ctl");
     start
         .arg("-D")
         .arg(dir)
@@ -170,14 +215,25 @@ pub async fn start_cluster_with(
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if answers(&url).await {
-        Ok(url)
+    if answers(url).await {
+        Ok(url.to_string())
     } else {
         Err(DevDbError::Start(format!(
             "the cluster started but does not answer; see {}",
             dir.join("server.log").display()
         )))
     }
+}
+
+/// Stops a cluster started by [`start_cluster`] or [`start_replica`] (fast shutdown). Used by
+/// fault tests.
+pub fn stop_cluster(dir: &Path) -> Result<(), DevDbError> {
+    let bin = find_binaries().ok_or(DevDbError::NoBinaries)?;
+    let mut stop = pg_command(&bin, "pg_ctl");
+    stop.arg("-D")
+        .arg(dir)
+        .args(["-w", "-t", "60", "-m", "fast", "stop"]);
+    run(stop)
 }
 
 /// Restarts a cluster started by [`start_cluster`] (fast shutdown: open connections are cut,

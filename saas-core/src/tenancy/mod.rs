@@ -11,6 +11,7 @@ pub mod pool;
 mod pool_cache;
 pub mod provision;
 pub mod registry;
+pub mod replica;
 pub mod resolver;
 pub mod roles;
 mod tx;
@@ -22,7 +23,7 @@ use sqlx::PgConnection;
 pub use id::{ParseTenantIdError, TenantId};
 pub use placement::{Location, Placement};
 pub use registry::{Tenant, TenantStatus, Tenants, Tier};
-pub use tx::{TenantTx, TenantTxLayer};
+pub use tx::{ReadTx, TenantTx, TenantTxLayer};
 
 use crate::error::ApiResult;
 

@@ -22,6 +22,7 @@ use super::placement::{DatabasePools, Location, Servers, tenant_search_path};
 use super::pool_cache::PoolCache;
 use super::provision::Provisioner;
 use super::registry::{Tenant, Tenants};
+use super::replica::Replicas;
 use super::resolver::{ResolverChain, TenantResolver};
 use crate::error::{ApiResult, Error};
 
@@ -66,6 +67,14 @@ pub struct TenancyConfig {
     pub migration_parallelism: usize,
     /// How long a write waits for a tenant's move to finish its switch before answering 503.
     pub move_wait: Duration,
+    /// Streaming replicas of the primary database (owner-style URLs; requests log in as the
+    /// request role): [`super::ReadTx`] reads go there.
+    pub replicas: Vec<String>,
+    /// The most a replica may lag and still serve reads; also how long a tenant's reads stay
+    /// on the primary after it wrote.
+    pub replica_max_lag: Duration,
+    /// How often replica lag is measured.
+    pub replica_probe_interval: Duration,
     /// The prefix of tenant database names (`<prefix><tenant id, 32 hex digits>`; at most
     /// 31 characters).
     pub database_prefix: String,
@@ -93,6 +102,9 @@ impl TenancyConfig {
             migration_parallelism: 4,
             move_wait: Duration::from_secs(2),
             database_prefix: "tenant_".into(),
+            replicas: Vec::new(),
+            replica_max_lag: Duration::from_secs(1),
+            replica_probe_interval: Duration::from_millis(250),
         }
     }
 
@@ -100,7 +112,8 @@ impl TenancyConfig {
     /// `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`, `SAAS_BOUND_TENANTS`,
     /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip), `SAAS_SERVERS`
     /// (`name=url,name=url`: servers for database-tier tenants), `SAAS_DATABASE_PREFIX`,
-    /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`.
+    /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`, `SAAS_REPLICA_URLS`
+    /// (comma-separated).
     pub fn with_env_overrides(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(role) = var("SAAS_REQUEST_ROLE") {
@@ -122,6 +135,14 @@ impl TenancyConfig {
                         .insert(name.trim().to_string(), url.trim().to_string());
                 }
             }
+        }
+        if let Some(urls) = var("SAAS_REPLICA_URLS") {
+            self.replicas = urls
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect();
         }
         if let Some(prefix) = var("SAAS_DATABASE_PREFIX") {
             self.database_prefix = prefix;
@@ -255,6 +276,7 @@ struct Inner {
     requests: PgPool,
     bound: BoundPools,
     databases: DatabasePools,
+    replicas: Arc<Replicas>,
     provisioner: Arc<Provisioner>,
     shared_schema: String,
     tenants: Tenants,
@@ -345,6 +367,16 @@ impl Tenancy {
             config.database_pool_idle,
             config.acquire_timeout,
         );
+        let replicas = Replicas::start(
+            &config.replicas,
+            &config.request_role,
+            config.request_password.as_deref(),
+            config.request_pool_size,
+            config.acquire_timeout,
+            config.replica_max_lag,
+            config.replica_probe_interval,
+            &owner,
+        )?;
         let shared_schema: String = sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&owner)
             .await?;
@@ -354,6 +386,7 @@ impl Tenancy {
                 requests,
                 bound,
                 databases,
+                replicas,
                 provisioner,
                 shared_schema,
                 tenants,
@@ -455,6 +488,11 @@ impl Tenancy {
             .get(tenant, &route.label, route.search_path.as_deref())
     }
 
+    /// The read replicas of the primary database.
+    pub fn replicas(&self) -> &Replicas {
+        &self.inner.replicas
+    }
+
     /// The pools of tenant databases.
     pub fn database_pools(&self) -> &DatabasePools {
         &self.inner.databases
@@ -479,6 +517,7 @@ impl Tenancy {
     pub async fn close(&self) {
         self.inner.bound.close_all().await;
         self.inner.databases.close_all().await;
+        self.inner.replicas.close().await;
         self.inner.requests.close().await;
         self.inner.owner.close().await;
     }

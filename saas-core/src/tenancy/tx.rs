@@ -34,8 +34,9 @@ enum Held {
     Tx(Transaction<'static, Postgres>),
 }
 
-/// Where a request's transaction waits for the outcome of its handler.
-type Slot = Arc<Mutex<Option<Held>>>;
+/// Where a request's transaction waits for the outcome of its handler, with the tenant when
+/// it wrote (so its reads can stay on the primary after the commit).
+type Slot = Arc<Mutex<Option<(Held, Option<TenantId>)>>>;
 
 /// The tenant's transaction for one request (or one background job).
 ///
@@ -81,6 +82,8 @@ pub struct TenantTx {
     held: Option<Held>,
     /// Whether the open transaction has passed the tenant's write fence.
     fenced: bool,
+    /// A read-only transaction that may run on a replica ([`ReadTx`]).
+    read_only: bool,
     slot: Option<Slot>,
 }
 
@@ -111,6 +114,7 @@ impl TenantTx {
             route: None,
             held: None,
             fenced: false,
+            read_only: false,
             slot: None,
         }
     }
@@ -130,6 +134,9 @@ impl TenantTx {
     pub async fn commit(mut self) -> ApiResult<()> {
         if let Some(Held::Tx(tx)) = self.held.take() {
             tx.commit().await?;
+            if self.fenced {
+                self.tenancy.replicas().wrote(self.tenant);
+            }
         }
         Ok(())
     }
@@ -190,8 +197,27 @@ impl TenantTx {
     async fn open(&mut self, access: Access) -> ApiResult<Held> {
         let deadline = std::time::Instant::now() + self.tenancy.config().move_wait;
         let mut fresh = false;
+        if self.read_only && access == Access::Write {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a ReadTx cannot write: take a TenantTx for handlers that write"
+            )));
+        }
         loop {
             let route = self.current_route(fresh).await?;
+            if self.read_only
+                && route.database.is_none()
+                && let Some(replica) = self.tenancy.replicas().pick(self.tenant)
+            {
+                let begin = self.begin_statement(&route, false);
+                let statement = AssertSqlSafe(begin.0.replacen("BEGIN", "BEGIN READ ONLY", 1));
+                match replica.begin_with(statement).await {
+                    Ok(tx) => return Ok(Held::Tx(tx)),
+                    // The monitor will notice; this read goes to the primary.
+                    Err(err) => {
+                        tracing::warn!(error = %err, "replica unavailable; reading from the primary")
+                    }
+                }
+            }
             let bound = self.tenancy.bound_pool(self.tenant, &route);
             let attempt = match (&bound, access) {
                 (Some(pool), Access::Read) => {
@@ -237,6 +263,11 @@ impl TenantTx {
     }
 
     async fn scoped(&mut self, access: Access) -> ApiResult<&mut PgConnection> {
+        if self.read_only && access == Access::Write {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a ReadTx cannot write: take a TenantTx for handlers that write"
+            )));
+        }
         match (&self.held, access) {
             (Some(Held::Tx(_)), Access::Read) | (Some(Held::Bound(_)), Access::Read) => {}
             (Some(Held::Tx(_)), Access::Write) => {
@@ -319,7 +350,7 @@ impl Drop for TenantTx {
         if let (Some(slot), Some(held)) = (&self.slot, self.held.take())
             && let Ok(mut guard) = slot.lock()
         {
-            *guard = Some(held);
+            *guard = Some((held, self.fenced.then_some(self.tenant)));
         }
     }
 }
@@ -344,8 +375,69 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantTx {
             tenancy,
             held: None,
             fenced: false,
+            read_only: false,
             slot: Some(slot),
         })
+    }
+}
+
+/// A read-only tenant transaction that may run on a read replica (see
+/// [`super::replica`]): same tenant context, same row-level security, `BEGIN READ ONLY`.
+/// It reads from the primary when no replica is healthy or the tenant wrote moments ago in
+/// this process (read-your-writes). It cannot write: use [`TenantTx`] for handlers that do.
+///
+/// ```no_run
+/// use axum::{Json, extract::Path};
+/// use saas_core::prelude::*;
+/// use saas_core::tenancy::ReadTx;
+///
+/// #[derive(TenantScoped, sqlx::FromRow, serde::Serialize)]
+/// #[tenant(table = "notes")]
+/// struct Note {
+///     tenant_id: TenantId,
+///     #[tenant(generated)]
+///     id: Uuid,
+///     body: String,
+/// }
+///
+/// async fn get_note(mut tx: ReadTx, Path(id): Path<Uuid>) -> ApiResult<Json<Note>> {
+///     Ok(Json(Note::get(&mut tx, id).await?))
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ReadTx(TenantTx);
+
+impl ReadTx {
+    /// A read-only transaction outside any request.
+    pub fn begin(tenancy: &Tenancy, tenant: TenantId) -> ReadTx {
+        let mut tx = TenantTx::begin(tenancy, tenant);
+        tx.read_only = true;
+        ReadTx(tx)
+    }
+
+    /// The connection, for raw read-only SQL (a replica's when one serves this read).
+    pub async fn conn(&mut self) -> ApiResult<&mut PgConnection> {
+        self.0.scoped(Access::Read).await
+    }
+}
+
+impl TenantExecutor for ReadTx {
+    fn tenant_id(&self) -> TenantId {
+        self.0.tenant
+    }
+
+    async fn scoped_conn(&mut self, access: Access) -> ApiResult<&mut PgConnection> {
+        self.0.scoped(access).await
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReadTx {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let mut tx = TenantTx::from_request_parts(parts, state).await?;
+        tx.read_only = true;
+        Ok(ReadTx(tx))
     }
 }
 
@@ -404,16 +496,22 @@ where
         // Take the service that was driven to readiness; leave a clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let tenancy = self.tenancy.clone();
         Box::pin(async move {
             let response = inner.call(request).await?;
             let held = slot.lock().ok().and_then(|mut guard| guard.take());
-            let Some(Held::Tx(tx)) = held else {
+            let Some((Held::Tx(tx), wrote)) = held else {
                 return Ok(response);
             };
             let status = response.status();
             if status.is_success() || status.is_redirection() || status.is_informational() {
                 match tx.commit().await {
-                    Ok(()) => Ok(response),
+                    Ok(()) => {
+                        if let Some(tenant) = wrote {
+                            tenancy.replicas().wrote(tenant);
+                        }
+                        Ok(response)
+                    }
                     Err(err) => Ok(Error::from(err).into_response()),
                 }
             } else {
