@@ -367,16 +367,7 @@ impl Tenancy {
             config.database_pool_idle,
             config.acquire_timeout,
         );
-        let replicas = Replicas::start(
-            &config.replicas,
-            &config.request_role,
-            config.request_password.as_deref(),
-            config.request_pool_size,
-            config.acquire_timeout,
-            config.replica_max_lag,
-            config.replica_probe_interval,
-            &owner,
-        )?;
+        let replicas = Replicas::start(&config, &owner)?;
         let shared_schema: String = sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&owner)
             .await?;

@@ -84,17 +84,15 @@ impl Replicas {
     /// Opens lazy pools (as the request role) to each replica URL and starts the monitor
     /// over `owner` (the primary).
     pub(crate) fn start(
-        urls: &[String],
-        request_role: &str,
-        request_password: Option<&str>,
-        pool_size: u32,
-        acquire_timeout: Duration,
-        max_lag: Duration,
-        probe_interval: Duration,
+        config: &super::pool::TenancyConfig,
         owner: &PgPool,
     ) -> ApiResult<Arc<Replicas>> {
+        let (request_role, request_password) =
+            (&config.request_role, config.request_password.as_deref());
+        let (pool_size, acquire_timeout) = (config.request_pool_size, config.acquire_timeout);
+        let (max_lag, probe_interval) = (config.replica_max_lag, config.replica_probe_interval);
         let mut replicas = Vec::new();
-        for url in urls {
+        for url in &config.replicas {
             let options: PgConnectOptions = url
                 .parse()
                 .map_err(|e| Error::Config(format!("invalid replica URL: {e}")))?;
