@@ -8,11 +8,14 @@ use common::cache::{events_invalidate_their_tenant_only, tenants_never_share_ent
 use saas_core::cache::TenantCache;
 use saas_core::prelude::*;
 
-const REDIS: &str = "redis://127.0.0.1:6379";
+/// The Redis scripts/test.sh started (`REDIS_URL`), or the local default.
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
 
 fn namespaced() -> TenantCache {
     // A namespace per test keeps parallel runs apart.
-    TenantCache::redis(REDIS)
+    TenantCache::redis(&redis_url())
         .unwrap()
         .namespace(&format!("test-{}", Uuid::new_v4().simple()))
 }
@@ -27,8 +30,8 @@ async fn redis_entries_stay_with_their_tenant() {
 #[tokio::test]
 async fn two_instances_share_one_redis() {
     let namespace = format!("test-{}", Uuid::new_v4().simple());
-    let one = TenantCache::redis(REDIS).unwrap().namespace(&namespace);
-    let two = TenantCache::redis(REDIS).unwrap().namespace(&namespace);
+    let one = TenantCache::redis(&redis_url()).unwrap().namespace(&namespace);
+    let two = TenantCache::redis(&redis_url()).unwrap().namespace(&namespace);
     let tenant = TenantId::new_random();
     one.for_tenant(tenant).set("k", 1, &"shared", None).await;
     assert_eq!(
