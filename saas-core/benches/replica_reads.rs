@@ -62,7 +62,9 @@ fn bench(c: &mut Criterion) {
         let pid = std::process::id();
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("saas-bench-primary-{pid}"));
-        let url = saas_core::devdb::start_cluster(&dir, port, pid).await.unwrap();
+        let url = saas_core::devdb::start_cluster(&dir, port, pid)
+            .await
+            .unwrap();
         let config = TenancyConfig::new(url)
             .request_role("saas_app")
             .request_pool_size(8)
@@ -78,9 +80,14 @@ fn bench(c: &mut Criterion) {
         let mut ids = Vec::new();
         for n in 0..100 {
             let mut tx = TenantTx::begin(&primary, tenant.id);
-            let p = Project::insert(&mut tx, NewProject { name: format!("p{n}") })
-                .await
-                .unwrap();
+            let p = Project::insert(
+                &mut tx,
+                NewProject {
+                    name: format!("p{n}"),
+                },
+            )
+            .await
+            .unwrap();
             tx.commit().await.unwrap();
             ids.push(p.id);
         }
@@ -96,7 +103,10 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !with_replica.replicas().all()[0].is_healthy() {
-            assert!(std::time::Instant::now() < deadline, "the replica never became healthy");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replica never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         (primary, with_replica, tenant.id, ids)
@@ -110,7 +120,8 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| read_batch(&primary, tenant, &ids))
     });
     group.bench_function("with_replica", |b| {
-        b.to_async(&rt).iter(|| read_batch(&with_replica, tenant, &ids))
+        b.to_async(&rt)
+            .iter(|| read_batch(&with_replica, tenant, &ids))
     });
     group.finish();
 }

@@ -30,8 +30,12 @@ async fn redis_entries_stay_with_their_tenant() {
 #[tokio::test]
 async fn two_instances_share_one_redis() {
     let namespace = format!("test-{}", Uuid::new_v4().simple());
-    let one = TenantCache::redis(&redis_url()).unwrap().namespace(&namespace);
-    let two = TenantCache::redis(&redis_url()).unwrap().namespace(&namespace);
+    let one = TenantCache::redis(&redis_url())
+        .unwrap()
+        .namespace(&namespace);
+    let two = TenantCache::redis(&redis_url())
+        .unwrap()
+        .namespace(&namespace);
     let tenant = TenantId::new_random();
     one.for_tenant(tenant).set("k", 1, &"shared", None).await;
     assert_eq!(
