@@ -12,7 +12,7 @@
 //! errors: a cache must not take the API down.
 //!
 //! Entries are invalidated by domain events: a [`CacheInvalidator`] is an
-//! [`EventHandler`](crate::events::consumer::EventHandler) (subscribe it to the in-process bus
+//! [`crate::events::consumer::EventHandler`] (subscribe it to the in-process bus
 //! or run it as a NATS consumer) that removes `(kind, aggregate id)` of the event's tenant for
 //! the event types it is told about.
 //!
