@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::error::{ApiResult, Error};
 use crate::events::publish::{InProcessBus, Publisher};
 use crate::events::relay::{Relay, RelayConfig, RelayHandle};
+use crate::health::{Health, HealthOptions, NotReady, Phase};
 use crate::tenancy::pool::{Tenancy, TenancyConfig};
 use crate::tenancy::registry::NewTenant;
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
@@ -52,6 +53,68 @@ pub struct SaasApp {
     publisher: Option<Arc<dyn Publisher>>,
     relay_config: RelayConfig,
     run_relay: bool,
+    health: HealthOptions,
+    shutdown: ShutdownOptions,
+}
+
+/// How [`SaasApp::serve`] stops after the shutdown signal.
+///
+/// The order: readiness turns false at once; after [`ShutdownOptions::delay`] (time for load
+/// balancers to stop sending traffic) the listener closes and in-flight requests finish, for
+/// at most [`ShutdownOptions::drain_timeout`]; then the outbox relay publishes what those
+/// requests committed, for at most [`ShutdownOptions::relay_drain_timeout`] (whatever is left
+/// stays in the outbox for the next process); then the pools close.
+#[derive(Debug, Clone)]
+pub struct ShutdownOptions {
+    /// Readiness is false but connections are still accepted (default 0 s;
+    /// `SAAS_SHUTDOWN_DELAY` in seconds). Behind a Kubernetes Service, a few seconds.
+    pub delay: std::time::Duration,
+    /// The longest in-flight requests may take to finish (default 30 s;
+    /// `SAAS_DRAIN_TIMEOUT`). Requests still running then are cut off and their
+    /// transactions roll back.
+    pub drain_timeout: std::time::Duration,
+    /// The longest the relay's last drain may take (default 10 s;
+    /// `SAAS_RELAY_DRAIN_TIMEOUT`).
+    pub relay_drain_timeout: std::time::Duration,
+}
+
+impl Default for ShutdownOptions {
+    fn default() -> Self {
+        ShutdownOptions {
+            delay: std::time::Duration::ZERO,
+            drain_timeout: std::time::Duration::from_secs(30),
+            relay_drain_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+impl ShutdownOptions {
+    /// The defaults with `SAAS_SHUTDOWN_DELAY`, `SAAS_DRAIN_TIMEOUT` and
+    /// `SAAS_RELAY_DRAIN_TIMEOUT` (seconds, fractions allowed) applied; an unreadable value
+    /// is a configuration error.
+    pub fn from_env() -> ApiResult<ShutdownOptions> {
+        let mut options = ShutdownOptions::default();
+        for (name, field) in [
+            ("SAAS_SHUTDOWN_DELAY", &mut options.delay),
+            ("SAAS_DRAIN_TIMEOUT", &mut options.drain_timeout),
+            ("SAAS_RELAY_DRAIN_TIMEOUT", &mut options.relay_drain_timeout),
+        ] {
+            if let Ok(value) = std::env::var(name)
+                && !value.trim().is_empty()
+            {
+                *field = value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(std::time::Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        Error::Config(format!("{name} must be a number of seconds, not {value:?}"))
+                    })?;
+            }
+        }
+        Ok(options)
+    }
 }
 
 /// A started application: the runtime, the wrapped router and the outbox relay.
@@ -91,7 +154,22 @@ impl SaasApp {
             publisher: None,
             relay_config: RelayConfig::default(),
             run_relay: true,
+            health: HealthOptions::default(),
+            shutdown: ShutdownOptions::default(),
         }
+    }
+
+    /// How `/livez` and `/readyz` behave (see [`crate::health`]).
+    pub fn health(mut self, options: HealthOptions) -> Self {
+        self.health = options;
+        self
+    }
+
+    /// How [`SaasApp::serve`] shuts down. `serve` from the command line reads
+    /// [`ShutdownOptions::from_env`] instead.
+    pub fn shutdown(mut self, options: ShutdownOptions) -> Self {
+        self.shutdown = options;
+        self
     }
 
     /// Where the outbox relay publishes domain events (default: an [`InProcessBus`] with no
@@ -185,14 +263,24 @@ impl SaasApp {
         self
     }
 
-    async fn resolved_config(&self) -> ApiResult<TenancyConfig> {
-        if let Some(config) = &self.config {
-            return Ok(config.clone());
+    /// The configuration, or the environment's. Not `&self` across the await: a future
+    /// holding `&SaasApp` would not be `Send` (the routes closure need not be `Sync`).
+    fn resolved_config(
+        &self,
+    ) -> impl std::future::Future<Output = ApiResult<TenancyConfig>> + Send + 'static {
+        resolve_config(self.config.clone(), self.name.clone())
+    }
+}
+
+async fn resolve_config(config: Option<TenancyConfig>, name: String) -> ApiResult<TenancyConfig> {
+    {
+        if let Some(config) = config {
+            return Ok(config);
         }
         let url = match std::env::var("DATABASE_URL") {
             Ok(url) if !url.is_empty() => url,
             _ => {
-                let url = crate::devdb::app_database(&self.name)
+                let url = crate::devdb::app_database(&name)
                     .await
                     .map_err(|e| Error::Config(format!("DATABASE_URL is not set and {e}")))?;
                 eprintln!("DATABASE_URL is not set: using the development database {url}");
@@ -201,7 +289,9 @@ impl SaasApp {
         };
         Ok(TenancyConfig::new(url).with_env_overrides())
     }
+}
 
+impl SaasApp {
     /// Starts the runtime (migrations, audit) and returns it with the wrapped router. The
     /// outbox relay runs in the background for as long as the process does; use
     /// [`SaasApp::start`] to stop it gracefully.
@@ -259,6 +349,106 @@ impl SaasApp {
         Ok((tenancy, router))
     }
 
+    /// Runs the application on `listener` until `shutdown` resolves, with zero-downtime
+    /// semantics:
+    ///
+    /// 1. `/livez` and `/readyz` answer from the moment this is called; while the runtime
+    ///    starts (migrations, the isolation audit) readiness is false (`migrating` or
+    ///    `starting`) and every other route answers 503 with `Retry-After`.
+    /// 2. Once started, it prints `listening on http://ADDR` and serves the application.
+    /// 3. When `shutdown` resolves, it shuts down in the order of [`ShutdownOptions`]:
+    ///    readiness off, the delay, drain in-flight requests, the relay's last drain, pools.
+    ///
+    /// Returns an error when the runtime fails to start (the listener is closed then).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> ApiResult<()> {
+        use tower::ServiceExt;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Internal(e.into()))?;
+        let health = Health::new(self.health.clone());
+        let migrating = self.config.as_ref().is_none_or(|c| c.migrate_on_start);
+        health.set_phase(if migrating {
+            Phase::Migrating
+        } else {
+            Phase::Starting
+        });
+        let options = self.shutdown.clone();
+        let docs = self.api.is_some();
+
+        // The application router arrives once the runtime has started; until then the
+        // health routes answer and everything else is "not ready".
+        let app: Arc<std::sync::OnceLock<Router>> = Arc::default();
+        let dispatch = {
+            let app = app.clone();
+            tower::service_fn(move |request: axum::extract::Request| {
+                let router = app.get().cloned();
+                async move {
+                    match router {
+                        Some(router) => router.oneshot(request).await,
+                        None => Ok(crate::health::not_ready_response(&NotReady::Starting)),
+                    }
+                }
+            })
+        };
+        let outer = health.router().fallback_service(dispatch);
+
+        let (signalled_tx, signalled) = tokio::sync::watch::channel(false);
+        let graceful = {
+            let health = health.clone();
+            let delay = options.delay;
+            async move {
+                shutdown.await;
+                health.set_phase(Phase::ShuttingDown);
+                let _ = signalled_tx.send(true);
+                tracing::info!(
+                    delay_ms = delay.as_millis() as u64,
+                    "shutting down: readiness off"
+                );
+                tokio::time::sleep(delay).await;
+                tracing::info!("shutting down: no new connections, draining in-flight requests");
+            }
+        };
+        let server = tokio::spawn(async move {
+            axum::serve(listener, outer)
+                .with_graceful_shutdown(graceful)
+                .await
+        });
+        let drained = drain_within(server, signalled, options.delay + options.drain_timeout);
+        tokio::pin!(drained);
+
+        let running = tokio::select! {
+            started = self.start() => started,
+            // A shutdown before the runtime is up: stop serving health, report nothing started.
+            _ = &mut drained => return Ok(()),
+        };
+        let running = match running {
+            Ok(running) => running,
+            Err(err) => {
+                health.set_phase(Phase::ShuttingDown);
+                drained.as_mut().abort();
+                return Err(err);
+            }
+        };
+        let _ = app.set(running.router.clone());
+        health.started(&running.tenancy);
+        if docs {
+            println!("API reference: http://{addr}/docs");
+        }
+        println!("listening on http://{addr}");
+
+        drained.await;
+        if let Some(relay) = running.relay {
+            relay.drain_and_shutdown(options.relay_drain_timeout).await;
+        }
+        running.tenancy.close().await;
+        tracing::info!("shut down");
+        Ok(())
+    }
+
     /// Parses the command line and runs the subcommand.
     pub async fn run_cli(self) -> anyhow::Result<()> {
         let cli = Cli::parse();
@@ -286,14 +476,11 @@ impl SaasApp {
                 }
             }
             Command::Serve { listen } => {
-                let docs = self.api.is_some();
-                let running = self.start().await?;
-                serve_with_docs(running.router, listen, docs).await?;
-                // In-flight requests are done; let the relay finish its cycle, then close.
-                if let Some(relay) = running.relay {
-                    relay.shutdown().await;
-                }
-                running.tenancy.close().await;
+                let options = ShutdownOptions::from_env()?;
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                self.shutdown(options)
+                    .serve(listener, shutdown_signal())
+                    .await?;
             }
             Command::Migrate { force, parallelism } => {
                 let config = self.resolved_config().await?;
@@ -338,6 +525,60 @@ pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Rout
                 Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
             },
         ))
+}
+
+/// The server task, given at most `cap` from the shutdown signal to finish its in-flight
+/// requests; after that they are cut off (their transactions roll back).
+struct Drained {
+    inner: futures_util::future::BoxFuture<'static, ()>,
+    abort: tokio::task::AbortHandle,
+}
+
+impl Drained {
+    fn abort(self: std::pin::Pin<&mut Self>) {
+        self.abort.abort();
+    }
+}
+
+impl std::future::Future for Drained {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+fn drain_within(
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    mut signalled: tokio::sync::watch::Receiver<bool>,
+    cap: std::time::Duration,
+) -> Drained {
+    let abort = server.abort_handle();
+    let cut = abort.clone();
+    let inner = Box::pin(async move {
+        let deadline = async {
+            let _ = signalled.wait_for(|s| *s).await;
+            tokio::time::sleep(cap).await;
+        };
+        tokio::select! {
+            result = server => match result {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(error = %err, "the HTTP server failed"),
+                Err(err) if err.is_cancelled() => {}
+                Err(err) => tracing::error!(error = %err, "the HTTP server panicked"),
+            },
+            _ = deadline => {
+                tracing::warn!(
+                    cap_ms = cap.as_millis() as u64,
+                    "in-flight requests did not finish in time: cutting them off"
+                );
+                cut.abort();
+            }
+        }
+    });
+    Drained { inner, abort }
 }
 
 /// Serves until SIGINT or SIGTERM, finishing in-flight requests. Prints `listening on ADDR`

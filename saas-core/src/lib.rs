@@ -6,6 +6,7 @@ pub mod cli;
 pub mod devdb;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod http;
 pub mod migrate;
 pub mod model;

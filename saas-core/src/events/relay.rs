@@ -590,6 +590,28 @@ impl RelayHandle {
         self.relay.pool.close().await;
     }
 
+    /// Stops like [`RelayHandle::shutdown`], then publishes what is still ready in the
+    /// primary outbox (events committed by the last requests) for at most `limit`. Whatever
+    /// is left stays in the outbox for the next relay; nothing is lost either way.
+    pub async fn drain_and_shutdown(self, limit: std::time::Duration) {
+        let _ = self.stop.send(true);
+        if let Some(databases) = self.databases {
+            databases.shutdown().await;
+        }
+        let _ = self.task.await;
+        match tokio::time::timeout(limit, self.relay.drain()).await {
+            Ok(Ok(published)) => {
+                tracing::info!(published, "relay drained before shutdown");
+            }
+            Ok(Err(err)) => tracing::warn!(error = %err, "the relay's last drain failed"),
+            Err(_) => tracing::warn!(
+                limit_ms = limit.as_millis() as u64,
+                "the relay's last drain ran out of time; the rest stays in the outbox"
+            ),
+        }
+        self.relay.pool.close().await;
+    }
+
     /// Stops at once, as a crash would: the cycle in progress is abandoned and its claimed
     /// events are published again by the next relay.
     pub fn abort(self) {

@@ -76,6 +76,22 @@ fn models_for(target: Target<'_>) -> Vec<&'static ModelMeta> {
     }
 }
 
+/// Whether another session holds the primary migration lock on this connection's database
+/// (a migration job or another release starting), read from `pg_locks` without taking it.
+pub async fn migration_running(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    // A bigint advisory key shows in pg_locks as classid = high half, objid = low half,
+    // objsubid = 1.
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+           AND objsubid = 1 AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295) \
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND pid <> pg_backend_pid())",
+    )
+    .bind(MIGRATION_LOCK)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// Applies everything to the primary database, idempotently, under an advisory lock.
 pub async fn migrate_all(
     owner: &PgPool,
