@@ -370,7 +370,14 @@ impl SaasApp {
             .local_addr()
             .map_err(|e| Error::Internal(e.into()))?;
         let health = Health::new(self.health.clone());
-        let migrating = self.config.as_ref().is_none_or(|c| c.migrate_on_start);
+        let migrating = match &self.config {
+            Some(config) => config.migrate_on_start,
+            None => {
+                TenancyConfig::new(String::new())
+                    .with_env_overrides()
+                    .migrate_on_start
+            }
+        };
         health.set_phase(if migrating {
             Phase::Migrating
         } else {

@@ -113,9 +113,14 @@ impl TenancyConfig {
     /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip), `SAAS_SERVERS`
     /// (`name=url,name=url`: servers for database-tier tenants), `SAAS_DATABASE_PREFIX`,
     /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`, `SAAS_REPLICA_URLS`
-    /// (comma-separated).
+    /// (comma-separated), `SAAS_MIGRATE_ON_START` (`0` or `false` when a separate job
+    /// migrates, e.g. behind PgBouncer in transaction mode, where the migration lock, a
+    /// session-level advisory lock, cannot work).
     pub fn with_env_overrides(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(value) = var("SAAS_MIGRATE_ON_START") {
+            self.migrate_on_start = !matches!(value.trim(), "0" | "false" | "no" | "off");
+        }
         if let Some(role) = var("SAAS_REQUEST_ROLE") {
             self.request_role = role;
         }
