@@ -105,3 +105,21 @@ async fn sigterm_turns_readiness_off_then_exits_cleanly() {
         .unwrap();
     assert_eq!(slugs, vec!["acme".to_string()]);
 }
+
+#[test]
+fn an_unreadable_shutdown_setting_stops_serve_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_taskboard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env("SAAS_DRAIN_TIMEOUT", "soon")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SAAS_DRAIN_TIMEOUT must be a number of seconds"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
