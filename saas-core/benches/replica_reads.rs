@@ -27,13 +27,7 @@ use models::{MIGRATIONS, NewProject, Project};
 const BATCH: usize = 400;
 const TASKS: usize = 8;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use saas_testkit::free_port;
 
 async fn read_batch(tenancy: &Tenancy, tenant: TenantId, ids: &[Uuid]) {
     let mut tasks = tokio::task::JoinSet::new();

@@ -143,15 +143,44 @@ async fn create_tenant(slug: &str, config: &TenancyConfig) -> TenantId {
     tenant.id
 }
 
+/// Takes or releases the framework's migration lock, as a migration job would.
+async fn migration_lock(conn: &mut sqlx::PgConnection, take: bool) {
+    let sql = if take {
+        "SELECT pg_advisory_lock(x'5aa5c0de'::bigint)"
+    } else {
+        "SELECT pg_advisory_unlock(x'5aa5c0de'::bigint)"
+    };
+    sqlx::query(sql).execute(conn).await.unwrap();
+}
+
+/// Rows still in the primary outbox (the relay deletes what it published).
+async fn outbox_rows(db: &saas_testkit::TestDb) -> i64 {
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM saas_outbox")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// `POST /slow` as `tenant`, sleeping `ms` in the handler, sent in the background.
+fn slow_request(
+    served: &Served,
+    tenant: TenantId,
+    ms: u64,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let request = client()
+        .post(served.url("/slow"))
+        .bearer_auth(token(tenant))
+        .body(ms.to_string());
+    tokio::spawn(request.send())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_is_false_while_migrations_run_and_true_after() {
     let db = saas_testkit::TestDb::new().await.unwrap();
     // Another process (a migration job) holds the migration lock: this one waits for it.
     let mut job = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(x'5aa5c0de'::bigint)")
-        .execute(&mut job)
-        .await
-        .unwrap();
+    migration_lock(&mut job, true).await;
     let served = Served::start(
         db.config(),
         HealthOptions::default(),
@@ -174,25 +203,16 @@ async fn readiness_is_false_while_migrations_run_and_true_after() {
     );
     assert!(response.headers().contains_key("retry-after"));
 
-    sqlx::query("SELECT pg_advisory_unlock(x'5aa5c0de'::bigint)")
-        .execute(&mut job)
-        .await
-        .unwrap();
+    migration_lock(&mut job, false).await;
     let body = served.wait_ready(200).await;
     assert_eq!(body["status"], "ready");
 
     // By default a migration job started later does not take this replica out of rotation
     // (expand/contract: the running release keeps working during the next one's migration).
-    sqlx::query("SELECT pg_advisory_lock(x'5aa5c0de'::bigint)")
-        .execute(&mut job)
-        .await
-        .unwrap();
+    migration_lock(&mut job, true).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(served.status("/readyz").await.0, 200);
-    sqlx::query("SELECT pg_advisory_unlock(x'5aa5c0de'::bigint)")
-        .execute(&mut job)
-        .await
-        .unwrap();
+    migration_lock(&mut job, false).await;
 
     // The routes work, with tenant isolation as always: another tenant's project is a 404.
     let acme = create_tenant("acme", &db.config()).await;
@@ -242,18 +262,12 @@ async fn another_processs_migration_can_take_readiness_away_when_asked() {
     .await;
     served.wait_ready(200).await;
     let mut job = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(x'5aa5c0de'::bigint)")
-        .execute(&mut job)
-        .await
-        .unwrap();
+    migration_lock(&mut job, true).await;
     let body = served.wait_ready(503).await;
     assert_eq!(body["reason"], "migration_running");
     // Liveness never depends on it.
     assert_eq!(served.status("/livez").await.0, 200);
-    sqlx::query("SELECT pg_advisory_unlock(x'5aa5c0de'::bigint)")
-        .execute(&mut job)
-        .await
-        .unwrap();
+    migration_lock(&mut job, false).await;
     served.wait_ready(200).await;
     served.shut_down().await.unwrap();
 }
@@ -320,20 +334,7 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // A request that is still running when the signal comes.
-    let in_flight = tokio::spawn({
-        let url = served.url("/slow");
-        let token = token(acme);
-        async move {
-            let response = client()
-                .post(url)
-                .bearer_auth(token)
-                .body("1500")
-                .send()
-                .await
-                .unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    });
+    let in_flight = slow_request(&served, acme, 1500);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let Served { base, stop, task } = served;
     let _ = stop.unwrap().send(());
@@ -350,7 +351,9 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
     );
 
     // The in-flight request finishes with success and its transaction is kept.
-    assert_eq!(in_flight.await.unwrap(), (200, "done".to_string()));
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "done");
     tokio::time::timeout(Duration::from_secs(60), task)
         .await
         .expect("serve returns")
@@ -364,12 +367,11 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].tenant_id, acme);
     assert_eq!(events[0].event_type, "note.added");
-    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM saas_outbox")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0, "the outbox is empty after the drain");
+    assert_eq!(
+        outbox_rows(&db).await,
+        0,
+        "the outbox is empty after the drain"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,29 +391,17 @@ async fn requests_running_past_the_drain_cap_are_cut_off_and_roll_back() {
     .await;
     served.wait_ready(200).await;
     let acme = create_tenant("acme", &db.config()).await;
-    let stuck = tokio::spawn({
-        let url = served.url("/slow");
-        let token = token(acme);
-        async move {
-            client()
-                .post(url)
-                .bearer_auth(token)
-                .body("30000")
-                .send()
-                .await
-        }
-    });
+    let stuck = slow_request(&served, acme, 30_000);
     tokio::time::sleep(Duration::from_millis(300)).await;
     served.shut_down().await.unwrap();
     // The client sees the connection close, never a success for a write that was not kept.
     assert!(stuck.await.unwrap().is_err());
     assert_eq!(recorder.count(), 0);
-    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM saas_outbox")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(kept, 0, "the cut-off request's transaction rolled back");
+    assert_eq!(
+        outbox_rows(&db).await,
+        0,
+        "the cut-off request's transaction rolled back"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

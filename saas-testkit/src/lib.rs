@@ -33,6 +33,15 @@ pub use template::{TEMPLATE_ROLE, ensure_template, template_hash};
 /// ```
 pub use saas_macros::testkit_test as test;
 
+/// A TCP port on 127.0.0.1 that nothing listens on right now, for a server a test starts
+/// (a throwaway PostgreSQL cluster, the app's own listener).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("binding 127.0.0.1:0")
+}
+
 /// Paths used by `#[saas_testkit::test]`. Not public API.
 #[doc(hidden)]
 pub mod __private {

@@ -18,14 +18,7 @@ use tower::ServiceExt;
 pub mod cache;
 pub mod events;
 
-/// A TCP port nobody listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use saas_testkit::free_port;
 
 /// A second PostgreSQL server ("east"), started once per test binary and stopped when the
 /// process exits.
