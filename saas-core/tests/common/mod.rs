@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 pub mod cache;
 pub mod events;
+pub mod ratelimit;
 
 /// A TCP port nobody listens on now.
 pub fn free_port() -> u16 {
