@@ -72,10 +72,8 @@ fn bench(c: &mut Criterion) {
         ResolverChain::new().with(JwtResolver::hs256(SECRET)),
         4,
     ));
-    let limits = RateLimits::new().plan(
-        "default",
-        Limit::per_second(1_000_000).burst(1_000_000_000),
-    );
+    let limits =
+        RateLimits::new().plan("default", Limit::per_second(1_000_000).burst(1_000_000_000));
     let wrap = |router: Router| {
         saas_core::app::wrap_router(router, &seeded.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
     };

@@ -6,7 +6,9 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::ratelimit::{a_flood_does_not_throttle_another_tenant, allowed_of, hit, limited_router};
+use common::ratelimit::{
+    a_flood_does_not_throttle_another_tenant, allowed_of, hit, limited_router,
+};
 use common::{Env, MIGRATIONS};
 use http::StatusCode;
 use saas_core::app::SaasApp;
@@ -30,7 +32,10 @@ fn unix_secs() -> u64 {
 #[tokio::test]
 async fn one_tenants_flood_does_not_throttle_another() {
     let env = Env::new().await;
-    let router = limited_router(&env, &RateLimits::new().plan("default", Limit::per_minute(5)));
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_minute(5)),
+    );
     a_flood_does_not_throttle_another_tenant(&env, &router).await;
 }
 
@@ -75,7 +80,10 @@ async fn a_new_plan_applies_to_the_next_request() {
     let router = limited_router(&env, &limits);
     let tenant = env.tenant("upgrader").await;
     let (_, headers) = hit(&env, &router, &tenant).await;
-    assert_eq!(header(&headers, "ratelimit-policy"), "\"default\";q=100;w=60");
+    assert_eq!(
+        header(&headers, "ratelimit-policy"),
+        "\"default\";q=100;w=60"
+    );
     // The registry entry cached by that request is replaced, not left to expire.
     env.tenancy
         .tenants()
@@ -114,7 +122,10 @@ async fn headers_count_down_and_follow_the_draft() {
         // `"default";r=R;t=T, "default-quota";r=R;t=T`
         let (rate, quota) = value.split_once(", ").unwrap();
         let quota_t: u64 = quota.rsplit_once(";t=").unwrap().1.parse().unwrap();
-        assert!(quota_t.abs_diff(to_midnight) <= 2, "{quota_t} vs {to_midnight}");
+        assert!(
+            quota_t.abs_diff(to_midnight) <= 2,
+            "{quota_t} vs {to_midnight}"
+        );
         let quota_r = quota
             .strip_prefix("\"default-quota\";r=")
             .unwrap()
@@ -162,10 +173,7 @@ async fn retry_after_is_honoured() {
 #[tokio::test]
 async fn a_used_up_quota_answers_429_until_its_window_ends() {
     let env = Env::new().await;
-    let router = limited_router(
-        &env,
-        &RateLimits::new().plan("default", Quota::per_hour(3)),
-    );
+    let router = limited_router(&env, &RateLimits::new().plan("default", Quota::per_hour(3)));
     let tenant = env.tenant("quota").await;
     let to_next_hour = 3600 - unix_secs() % 3600;
     assert_eq!(allowed_of(&env, &router, &tenant, 3).await, 3);
@@ -173,7 +181,10 @@ async fn a_used_up_quota_answers_429_until_its_window_ends() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = header(&headers, "retry-after").parse().unwrap();
     assert!(wait.abs_diff(to_next_hour) <= 2, "{wait} vs {to_next_hour}");
-    assert_eq!(header(&headers, "ratelimit-policy"), "\"default-quota\";q=3;w=3600");
+    assert_eq!(
+        header(&headers, "ratelimit-policy"),
+        "\"default-quota\";q=3;w=3600"
+    );
     assert!(header(&headers, "ratelimit").starts_with("\"default-quota\";r=0;t="));
 }
 
@@ -245,7 +256,9 @@ async fn saas_app_installs_the_layer() {
     let env = Env::new().await;
     let (_tenancy, router) = SaasApp::builder()
         .config(env.db.config())
-        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(common::SECRET))
+        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
+            common::SECRET,
+        ))
         .migrations(&MIGRATIONS)
         .routes(|_| common::routes())
         .rate_limits(RateLimits::new().plan("default", Limit::per_minute(2)))

@@ -38,7 +38,10 @@ async fn redis_flood_does_not_throttle_another_tenant() {
 async fn two_instances_share_one_budget() {
     let env = Env::new().await;
     let ns = namespace();
-    let config = RateLimits::new().plan("default", Limit::per_minute(6).with_quota(Quota::per_day(1000)));
+    let config = RateLimits::new().plan(
+        "default",
+        Limit::per_minute(6).with_quota(Quota::per_day(1000)),
+    );
     // Two layers, two connections: what two processes of the application would have.
     let first = limited_router(&env, &in_redis(config.clone(), &ns));
     let second = limited_router(&env, &in_redis(config, &ns));
@@ -54,7 +57,11 @@ async fn two_instances_share_one_budget() {
     }
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     assert_eq!(ok, 6, "{statuses:?}");
-    assert!(statuses[6..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
+    assert!(
+        statuses[6..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS)
+    );
     assert_eq!(&remaining[..6], ["r=5", "r=4", "r=3", "r=2", "r=1", "r=0"]);
 }
 

@@ -362,7 +362,8 @@ fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
     let n: u64 = if n.is_empty() {
         1
     } else {
-        n.parse().map_err(|_| format!("invalid period in {text:?}"))?
+        n.parse()
+            .map_err(|_| format!("invalid period in {text:?}"))?
     };
     let unit = match unit {
         "ms" => Duration::from_millis(1),
@@ -370,7 +371,11 @@ fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
         "m" | "min" => Duration::from_secs(60),
         "h" => Duration::from_secs(3600),
         "d" => Duration::from_secs(86_400),
-        other => return Err(format!("unknown unit {other:?} in {text:?} (ms, s, m, h, d)")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (ms, s, m, h, d)"
+            ));
+        }
     };
     if count == 0 || n == 0 {
         return Err(format!("{text:?}: count and period must be positive"));
@@ -449,7 +454,12 @@ impl Plan {
             if !policy.is_empty() {
                 policy.push_str(", ");
             }
-            let _ = write!(policy, "{quota_label};q={};w={}", q.count, q.window.as_secs());
+            let _ = write!(
+                policy,
+                "{quota_label};q={};w={}",
+                q.count,
+                q.window.as_secs()
+            );
         }
         Plan {
             rate,
@@ -690,7 +700,10 @@ mod tests {
         // After a full period of idleness the whole burst is back.
         let later = now + 2 * SEC;
         assert!(decide(&plan, &mut state, later));
-        assert_eq!(describe(&plan, &state, later, true).rate.unwrap().remaining, 2);
+        assert_eq!(
+            describe(&plan, &state, later, true).rate.unwrap().remaining,
+            2
+        );
     }
 
     #[test]
@@ -721,7 +734,11 @@ mod tests {
 
     #[test]
     fn headers_follow_the_draft_syntax() {
-        let plan = plan(Limit::per_minute(60).burst(10).with_quota(Quota::per_day(1000)));
+        let plan = plan(
+            Limit::per_minute(60)
+                .burst(10)
+                .with_quota(Quota::per_day(1000)),
+        );
         assert_eq!(
             plan.policy.as_ref().unwrap(),
             "\"free\";q=60;w=60, \"free-quota\";q=1000;w=86400"
@@ -763,7 +780,14 @@ mod tests {
             Some(Limit::per(5, Duration::from_secs(10)).with_quota(Quota::per_day(1000)))
         );
         assert_eq!(limits.limits_of("pro"), Some(PlanLimits::unlimited()));
-        for bad in ["free", "free=5", "free=5/y", "Free=1/s", "free=burst=3", "free=0/s"] {
+        for bad in [
+            "free",
+            "free=5",
+            "free=5/y",
+            "Free=1/s",
+            "free=burst=3",
+            "free=0/s",
+        ] {
             let err = RateLimits::new().parse(bad).unwrap_err();
             assert!(err.to_string().contains("SAAS_RATE_LIMITS"), "{bad}: {err}");
         }
