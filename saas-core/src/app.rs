@@ -53,6 +53,7 @@ pub struct SaasApp {
     publisher: Option<Arc<dyn Publisher>>,
     relay_config: RelayConfig,
     run_relay: bool,
+    rate_limits: Option<crate::ratelimit::RateLimits>,
     health: HealthOptions,
     shutdown: ShutdownOptions,
 }
@@ -154,9 +155,17 @@ impl SaasApp {
             publisher: None,
             relay_config: RelayConfig::default(),
             run_relay: true,
+            rate_limits: None,
             health: HealthOptions::default(),
             shutdown: ShutdownOptions::default(),
         }
+    }
+
+    /// Per-tenant rate limits and quotas by plan (see [`crate::ratelimit`]); without this
+    /// call nothing is limited.
+    pub fn rate_limits(mut self, limits: crate::ratelimit::RateLimits) -> Self {
+        self.rate_limits = Some(limits);
+        self
     }
 
     /// How `/livez` and `/readyz` behave (see [`crate::health`]).
@@ -341,6 +350,10 @@ impl SaasApp {
         };
         if let Some(versioned) = versioned {
             router = router.merge(versioned.router());
+        }
+        if let Some(limits) = &self.rate_limits {
+            // Inside the TenantTxLayer wrap_router adds, which provides the tenancy runtime.
+            router = router.layer(crate::ratelimit::RateLimitLayer::new(limits));
         }
         let mut router = wrap_router(router, &tenancy, self.body_limit);
         if let Some(cache) = self.cache {
@@ -789,6 +802,13 @@ enum TenantsCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Put a tenant on a plan (which rate limits and quotas apply).
+    Plan {
+        /// The tenant's slug.
+        slug: String,
+        /// The plan's name (lowercase letters, digits, '-', '_').
+        plan: String,
+    },
 }
 
 async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Result<()> {
@@ -846,6 +866,11 @@ async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Resu
             let t = tenants.get_by_slug(&slug).await?;
             tenants.activate(t.id).await?;
             println!("activated {slug}");
+        }
+        TenantsCommand::Plan { slug, plan } => {
+            let t = tenants.get_by_slug(&slug).await?;
+            tenants.set_plan(t.id, &plan).await?;
+            println!("{slug}\t{plan}");
         }
     }
     Ok(())

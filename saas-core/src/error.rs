@@ -54,6 +54,15 @@ pub enum Error {
         /// Seconds after which a retry makes sense.
         retry_after: u32,
     },
+    /// The tenant used up its rate limit or quota; it may retry after the given number of
+    /// seconds (see [`crate::ratelimit`]).
+    #[error("{detail}")]
+    RateLimited {
+        /// Which limit was reached.
+        detail: String,
+        /// Seconds after which a retry will be allowed.
+        retry_after: u64,
+    },
     /// Invalid framework configuration (a programming or deployment error).
     #[error("configuration error: {0}")]
     Config(String),
@@ -158,6 +167,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Config(_) | Error::Audit(_) | Error::Database(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -184,6 +194,11 @@ impl IntoResponse for Error {
         }
         let mut response = self.problem().into_response();
         if let Error::Unavailable { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        if let Error::RateLimited { retry_after, .. } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -246,6 +261,18 @@ mod tests {
         let problem = err.problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn rate_limited_is_a_429_with_retry_after() {
+        let response = Error::RateLimited {
+            detail: "slow down".into(),
+            retry_after: 7,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod http;
 pub mod migrate;
 pub mod model;
 pub mod openapi;
+pub mod ratelimit;
 pub mod tenancy;
 pub mod versioning;
 

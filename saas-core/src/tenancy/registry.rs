@@ -88,9 +88,37 @@ pub struct Tenant {
     pub placement: Placement,
     /// Whether it may use the API.
     pub status: TenantStatus,
+    /// Its plan (default `default`): which rate limits and quotas apply
+    /// (see [`crate::ratelimit`]). Set with [`Tenants::set_plan`].
+    #[serde(default = "default_plan")]
+    pub plan: String,
     /// When it was registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// The plan of a tenant that was never given one.
+pub const DEFAULT_PLAN: &str = "default";
+
+fn default_plan() -> String {
+    DEFAULT_PLAN.to_string()
+}
+
+/// Checks a plan name: 1-63 characters, lowercase letters, digits, `-` and `_` (it appears
+/// in response headers and storage keys).
+pub fn validate_plan(plan: &str) -> ApiResult<()> {
+    let ok = (1..=63).contains(&plan.len())
+        && plan
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Validation(format!(
+            "invalid plan {:?}: use 1-63 characters, lowercase letters, digits, '-' and '_'",
+            plan.chars().take(80).collect::<String>()
+        )))
+    }
 }
 
 /// What is needed to register a tenant.
@@ -147,6 +175,7 @@ ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS server text NOT NULL DEFAULT '
 ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS db_name text;
 ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS schema_name text;
 ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS migrated text;
+ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS plan text NOT NULL DEFAULT 'default';
 CREATE TABLE IF NOT EXISTS saas.tenant_moves (
     tenant_id uuid PRIMARY KEY REFERENCES saas.tenants (id) ON DELETE CASCADE,
     move_id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -229,17 +258,18 @@ type Row = (
     String,
     Option<String>,
     Option<String>,
+    String,
 );
 
 /// The registry columns [`from_row`] reads, in order.
 macro_rules! columns {
     () => {
-        "id, slug, name, tier, status, created_at, server, db_name, schema_name"
+        "id, slug, name, tier, status, created_at, server, db_name, schema_name, plan"
     };
 }
 
 fn from_row(row: Row) -> ApiResult<Tenant> {
-    let (id, slug, name, tier, status, created_at, server, database, schema) = row;
+    let (id, slug, name, tier, status, created_at, server, database, schema, plan) = row;
     Ok(Tenant {
         id: TenantId::from_uuid(id),
         slug,
@@ -255,6 +285,7 @@ fn from_row(row: Row) -> ApiResult<Tenant> {
         } else {
             TenantStatus::Active
         },
+        plan,
         created_at,
     })
 }
@@ -455,6 +486,29 @@ impl Tenants {
         self.set_status(id, "active").await
     }
 
+    /// Puts a tenant on a plan (see [`crate::ratelimit`]). Takes effect at once in this
+    /// process (the cached entry is replaced) and within the cache TTL in other processes.
+    /// An invalid plan name is a 422; plans without configured limits are unlimited.
+    pub async fn set_plan(&self, id: TenantId, plan: &str) -> ApiResult<Tenant> {
+        validate_plan(plan)?;
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "UPDATE saas.tenants SET plan = $2 WHERE id = $1 RETURNING ",
+            columns!(),
+            ""
+        ))
+        .bind(id)
+        .bind(plan)
+        .fetch_optional(&self.pool)
+        .await?;
+        let tenant = row
+            .map(from_row)
+            .transpose()?
+            .ok_or(Error::NotFound { resource: "tenant" })?;
+        self.invalidate(id);
+        self.remember(&tenant);
+        Ok(tenant)
+    }
+
     async fn set_status(&self, id: TenantId, status: &str) -> ApiResult<Tenant> {
         let row: Option<Row> = sqlx::query_as(concat!(
             "UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING ",
@@ -510,6 +564,16 @@ mod tests {
             &format!("a{}", "b".repeat(63)),
         ] {
             assert!(validate_slug(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plan_names_are_header_and_key_safe() {
+        for good in ["default", "free", "pro-2", "team_plus", "x"] {
+            assert!(validate_plan(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Pro", "a b", "a\"b", "a;b", "a,b", &"p".repeat(64)] {
+            assert_eq!(validate_plan(bad).unwrap_err().status(), 422, "{bad}");
         }
     }
 

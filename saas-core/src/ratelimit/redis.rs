@@ -1,0 +1,151 @@
+//! The Redis store (feature `redis`): one atomic script per request, on Redis's clock, so
+//! every instance of the application draws from the same budget. Redis being unreachable
+//! lets requests through (fail open) and logs a warning at most every 10 seconds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use super::{Outcome, Plan, State, describe, now_ns};
+use crate::tenancy::TenantId;
+
+/// Mirrors [`super::decide`] in microseconds. KEYS[1]: the tenant's hash (`tat`, `w`, `n`).
+/// ARGV: interval, tolerance (µs, 0 = no rate), quota count (0 = none), window (µs).
+/// Returns allowed, now, tat, window index, count (the state after the decision).
+const SCRIPT: &str = r#"
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local quota = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local s = redis.call('HMGET', KEYS[1], 'tat', 'w', 'n')
+local tat = tonumber(s[1]) or 0
+local w = tonumber(s[2]) or 0
+local n = tonumber(s[3]) or 0
+if window > 0 then
+  local current = math.floor(now / window)
+  if w ~= current then
+    w = current
+    n = 0
+  end
+end
+local base = tat
+if base < now then base = now end
+local allowed = 1
+if interval > 0 and base + interval > now + tolerance then allowed = 0 end
+if quota > 0 and n >= quota then allowed = 0 end
+if allowed == 1 then
+  local ttl = 0
+  if interval > 0 then
+    tat = base + interval
+    ttl = tat - now
+  end
+  n = n + 1
+  if window > 0 then
+    local left = (w + 1) * window - now
+    if left > ttl then ttl = left end
+  end
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat), 'w', string.format('%.0f', w), 'n', string.format('%.0f', n))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000) + 1000)
+end
+return {allowed, string.format('%.0f', now), string.format('%.0f', tat), string.format('%.0f', w), string.format('%.0f', n)}
+"#;
+
+/// After a failure, Redis is not tried again for this long (requests pass meanwhile).
+const BACKOFF_NS: u64 = 1_000_000_000;
+const WARN_EVERY_NS: u64 = 10_000_000_000;
+
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    manager: OnceCell<redis::aio::ConnectionManager>,
+    script: redis::Script,
+    prefix: String,
+    retry_at: AtomicU64,
+    warned_at: AtomicU64,
+}
+
+impl RedisStore {
+    pub(crate) fn new(client: redis::Client, namespace: &str) -> RedisStore {
+        RedisStore {
+            client,
+            manager: OnceCell::new(),
+            script: redis::Script::new(SCRIPT),
+            prefix: format!("{namespace}:rl:"),
+            retry_at: AtomicU64::new(0),
+            warned_at: AtomicU64::new(0),
+        }
+    }
+
+    fn fail(&self, what: &str, err: &redis::RedisError) {
+        let now = now_ns();
+        self.retry_at.store(now + BACKOFF_NS, Ordering::Relaxed);
+        let last = self.warned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= WARN_EVERY_NS
+            && self
+                .warned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(error = %err, "rate limits: {what}; allowing requests until it is back");
+        }
+    }
+
+    async fn conn(&self) -> Option<redis::aio::ConnectionManager> {
+        let connect = async {
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_millis(500)))
+                .set_response_timeout(Some(Duration::from_millis(500)))
+                .set_number_of_retries(1);
+            redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await
+        };
+        match self.manager.get_or_try_init(|| connect).await {
+            Ok(manager) => Some(manager.clone()),
+            Err(err) => {
+                self.fail("Redis is unreachable", &err);
+                None
+            }
+        }
+    }
+
+    pub(crate) async fn check(&self, tenant: TenantId, plan: &Plan) -> Option<Outcome> {
+        if now_ns() < self.retry_at.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut conn = self.conn().await?;
+        let (interval, tolerance) = plan
+            .rate
+            .map(|g| (g.interval / 1000, g.tolerance / 1000))
+            .unwrap_or((0, 0));
+        let (count, window) = plan
+            .quota
+            .map(|q| (q.count, q.length / 1000))
+            .unwrap_or((0, 0));
+        // The hash tag keeps a tenant's key on one Redis Cluster slot.
+        let key = format!("{}{{{}}}", self.prefix, tenant);
+        let reply: Result<(i64, String, String, String, String), _> = self
+            .script
+            .key(key)
+            .arg(interval)
+            .arg(tolerance)
+            .arg(count)
+            .arg(window)
+            .invoke_async(&mut conn)
+            .await;
+        let (allowed, now, tat, w, n) = match reply {
+            Ok(reply) => reply,
+            Err(err) => {
+                self.fail("a Redis command failed", &err);
+                return None;
+            }
+        };
+        let number = |s: &str| s.parse::<u64>().unwrap_or_default();
+        let state = State {
+            tat: number(&tat) * 1000,
+            window: number(&w),
+            count: number(&n),
+        };
+        Some(describe(plan, &state, number(&now) * 1000, allowed == 1))
+    }
+}

@@ -1,0 +1,271 @@
+//! Per-tenant rate limits and quotas, in memory: isolation between tenants, plans, the
+//! draft-ietf-httpapi-ratelimit-headers fields, Retry-After, the 429 problem document, and
+//! requests without tenant credentials left alone.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::ratelimit::{
+    a_flood_does_not_throttle_another_tenant, allowed_of, hit, limited_router,
+};
+use common::{Env, MIGRATIONS};
+use http::StatusCode;
+use saas_core::app::SaasApp;
+use saas_core::ratelimit::{Limit, PlanLimits, Quota, RateLimits};
+
+fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> &'h str {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header in {headers:?}"))
+        .to_str()
+        .unwrap()
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn one_tenants_flood_does_not_throttle_another() {
+    let env = Env::new().await;
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_minute(5)),
+    );
+    a_flood_does_not_throttle_another_tenant(&env, &router).await;
+}
+
+#[tokio::test]
+async fn each_plan_gets_its_own_limits() {
+    let env = Env::new().await;
+    let limits = RateLimits::new()
+        .plan("default", Limit::per_minute(2))
+        .plan("pro", Limit::per_minute(6))
+        .plan("internal", PlanLimits::unlimited());
+    let router = limited_router(&env, &limits);
+    let tenants = env.tenancy.tenants();
+    let basic = env.tenant("basic").await;
+    let pro = tenants
+        .set_plan(env.tenant("pro").await.id, "pro")
+        .await
+        .unwrap();
+    let internal = tenants
+        .set_plan(env.tenant("internal").await.id, "internal")
+        .await
+        .unwrap();
+    // A plan nobody configured falls back to `default`.
+    let odd = tenants
+        .set_plan(env.tenant("odd").await.id, "legacy")
+        .await
+        .unwrap();
+    assert_eq!(allowed_of(&env, &router, &basic, 10).await, 2);
+    assert_eq!(allowed_of(&env, &router, &pro, 10).await, 6);
+    assert_eq!(allowed_of(&env, &router, &internal, 10).await, 10);
+    assert_eq!(allowed_of(&env, &router, &odd, 10).await, 2);
+    // Unlimited plans get no rate-limit fields.
+    let (_, headers) = hit(&env, &router, &internal).await;
+    assert!(!headers.contains_key("ratelimit") && !headers.contains_key("ratelimit-policy"));
+}
+
+#[tokio::test]
+async fn a_new_plan_applies_to_the_next_request() {
+    let env = Env::new().await;
+    let limits = RateLimits::new()
+        .plan("default", Limit::per_minute(100))
+        .plan("pro", Limit::per_minute(1000));
+    let router = limited_router(&env, &limits);
+    let tenant = env.tenant("upgrader").await;
+    let (_, headers) = hit(&env, &router, &tenant).await;
+    assert_eq!(
+        header(&headers, "ratelimit-policy"),
+        "\"default\";q=100;w=60"
+    );
+    // The registry entry cached by that request is replaced, not left to expire.
+    env.tenancy
+        .tenants()
+        .set_plan(tenant.id, "pro")
+        .await
+        .unwrap();
+    let (_, headers) = hit(&env, &router, &tenant).await;
+    assert_eq!(header(&headers, "ratelimit-policy"), "\"pro\";q=1000;w=60");
+    let err = env
+        .tenancy
+        .tenants()
+        .set_plan(tenant.id, "Not A Plan")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 422);
+}
+
+#[tokio::test]
+async fn headers_count_down_and_follow_the_draft() {
+    let env = Env::new().await;
+    let limits = RateLimits::new().plan(
+        "default",
+        Limit::per_minute(3).with_quota(Quota::per_day(100)),
+    );
+    let router = limited_router(&env, &limits);
+    let tenant = env.tenant("counted").await;
+    let to_midnight = 86_400 - unix_secs() % 86_400;
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (status, headers) = hit(&env, &router, &tenant).await;
+        assert_eq!(
+            header(&headers, "ratelimit-policy"),
+            "\"default\";q=3;w=60, \"default-quota\";q=100;w=86400"
+        );
+        let value = header(&headers, "ratelimit").to_string();
+        // `"default";r=R;t=T, "default-quota";r=R;t=T`
+        let (rate, quota) = value.split_once(", ").unwrap();
+        let quota_t: u64 = quota.rsplit_once(";t=").unwrap().1.parse().unwrap();
+        assert!(
+            quota_t.abs_diff(to_midnight) <= 2,
+            "{quota_t} vs {to_midnight}"
+        );
+        let quota_r = quota
+            .strip_prefix("\"default-quota\";r=")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        seen.push((status, rate.to_string(), quota_r));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(header(&headers, "retry-after"), "20");
+        } else {
+            assert!(!headers.contains_key("retry-after"));
+        }
+    }
+    // One request every 20 s, a burst of 3: t is the time until the budget is full again,
+    // or, with nothing left, until the next request is allowed.
+    let expected = [
+        (StatusCode::OK, "\"default\";r=2;t=20", "99"),
+        (StatusCode::OK, "\"default\";r=1;t=40", "98"),
+        (StatusCode::OK, "\"default\";r=0;t=20", "97"),
+        (StatusCode::TOO_MANY_REQUESTS, "\"default\";r=0;t=20", "97"),
+    ];
+    for (got, want) in seen.iter().zip(expected) {
+        assert_eq!((got.0, got.1.as_str(), got.2.as_str()), want);
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let env = Env::new().await;
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_second(1)),
+    );
+    let tenant = env.tenant("patient").await;
+    assert_eq!(hit(&env, &router, &tenant).await.0, StatusCode::OK);
+    let (status, headers) = hit(&env, &router, &tenant).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = header(&headers, "retry-after").parse().unwrap();
+    assert_eq!(wait, 1);
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(hit(&env, &router, &tenant).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_used_up_quota_answers_429_until_its_window_ends() {
+    let env = Env::new().await;
+    let router = limited_router(&env, &RateLimits::new().plan("default", Quota::per_hour(3)));
+    let tenant = env.tenant("quota").await;
+    let to_next_hour = 3600 - unix_secs() % 3600;
+    assert_eq!(allowed_of(&env, &router, &tenant, 3).await, 3);
+    let (status, headers) = hit(&env, &router, &tenant).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = header(&headers, "retry-after").parse().unwrap();
+    assert!(wait.abs_diff(to_next_hour) <= 2, "{wait} vs {to_next_hour}");
+    assert_eq!(
+        header(&headers, "ratelimit-policy"),
+        "\"default-quota\";q=3;w=3600"
+    );
+    assert!(header(&headers, "ratelimit").starts_with("\"default-quota\";r=0;t="));
+}
+
+#[tokio::test]
+async fn the_429_is_a_problem_document() {
+    let env = Env::new().await;
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_minute(1)),
+    );
+    let tenant = env.tenant("problem").await;
+    let token = env.token(&tenant);
+    env.call(&router, "GET", "/projects", Some(&token), None)
+        .await;
+    let (status, body, headers) = env
+        .call(&router, "GET", "/projects", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&headers, "content-type"), "application/problem+json");
+    assert_eq!(body["status"], 429);
+    assert_eq!(body["title"], "Too Many Requests");
+    assert_eq!(
+        body["type"],
+        "https://saas-framework.dev/problems/too-many-requests"
+    );
+    assert!(body["detail"].as_str().unwrap().contains("retry in"));
+}
+
+#[tokio::test]
+async fn requests_without_tenant_credentials_are_not_limited() {
+    let env = Env::new().await;
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_minute(1)),
+    );
+    for token in [None, Some("not-a-jwt")] {
+        for _ in 0..5 {
+            let (status, body, headers) = env.call(&router, "GET", "/projects", token, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+            assert!(!headers.contains_key("ratelimit"));
+        }
+    }
+    // A suspended tenant still gets its 403, not a 429.
+    let tenant = env.tenant("suspended").await;
+    env.tenancy.tenants().suspend(tenant.id).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(hit(&env, &router, &tenant).await.0, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test]
+async fn the_handler_reuses_the_layers_tenant() {
+    let env = Env::new().await;
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_minute(100)),
+    );
+    let tenant = env.tenant("reused").await;
+    let token = env.token(&tenant);
+    let (status, body, _) = env
+        .call(&router, "GET", "/whoami", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "reused");
+}
+
+#[tokio::test]
+async fn saas_app_installs_the_layer() {
+    let env = Env::new().await;
+    let (_tenancy, router) = SaasApp::builder()
+        .config(env.db.config())
+        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
+            common::SECRET,
+        ))
+        .migrations(&MIGRATIONS)
+        .routes(|_| common::routes())
+        .rate_limits(RateLimits::new().plan("default", Limit::per_minute(2)))
+        .without_relay()
+        .build()
+        .await
+        .unwrap();
+    let tenant = env.tenant("built").await;
+    assert_eq!(allowed_of(&env, &router, &tenant, 5).await, 2);
+}
