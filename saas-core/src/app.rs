@@ -52,6 +52,8 @@ pub struct SaasApp {
     publisher: Option<Arc<dyn Publisher>>,
     relay_config: RelayConfig,
     run_relay: bool,
+    telemetry: Option<crate::telemetry::Telemetry>,
+    metrics_on_main: bool,
 }
 
 /// A started application: the runtime, the wrapped router and the outbox relay.
@@ -91,6 +93,8 @@ impl SaasApp {
             publisher: None,
             relay_config: RelayConfig::default(),
             run_relay: true,
+            telemetry: None,
+            metrics_on_main: true,
         }
     }
 
@@ -110,6 +114,14 @@ impl SaasApp {
     /// The tenant-aware cache handlers get with the [`crate::cache::ScopedCache`] extractor.
     pub fn cache(mut self, cache: crate::cache::TenantCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Traces and counts every request (span `http.request`, Prometheus metrics), samples
+    /// the connection pools, and serves `GET /metrics` on the main listener, or on its own
+    /// with `serve --metrics-listen ADDR`. See [`crate::telemetry`].
+    pub fn telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
         self
     }
 
@@ -252,15 +264,25 @@ impl SaasApp {
         if let Some(versioned) = versioned {
             router = router.merge(versioned.router());
         }
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.watch_pools(&tenancy);
+            if self.metrics_on_main {
+                router = router.merge(telemetry.router());
+            }
+        }
         let mut router = wrap_router(router, &tenancy, self.body_limit);
         if let Some(cache) = self.cache {
             router = router.layer(axum::Extension(cache));
+        }
+        // Outermost: it sees the final status, problem documents and panics included.
+        if let Some(telemetry) = &self.telemetry {
+            router = router.layer(telemetry.layer());
         }
         Ok((tenancy, router))
     }
 
     /// Parses the command line and runs the subcommand.
-    pub async fn run_cli(self) -> anyhow::Result<()> {
+    pub async fn run_cli(mut self) -> anyhow::Result<()> {
         let cli = Cli::parse();
         init_tracing();
         match cli.command {
@@ -285,9 +307,35 @@ impl SaasApp {
                     }
                 }
             }
-            Command::Serve { listen } => {
+            Command::Serve {
+                listen,
+                metrics_listen,
+            } => {
                 let docs = self.api.is_some();
+                let metrics = match (metrics_listen, &self.telemetry) {
+                    (Some(addr), Some(telemetry)) => Some((addr, telemetry.clone())),
+                    (Some(_), None) => {
+                        anyhow::bail!("--metrics-listen needs telemetry (SaasApp::telemetry)")
+                    }
+                    (None, _) => None,
+                };
+                self.metrics_on_main = metrics.is_none();
                 let running = self.start().await?;
+                if let Some((addr, telemetry)) = metrics {
+                    let listener = tokio::net::TcpListener::bind(addr).await?;
+                    println!(
+                        "metrics on http://{}{}",
+                        listener.local_addr()?,
+                        crate::telemetry::METRICS_PATH
+                    );
+                    let server = axum::serve(listener, telemetry.router::<()>())
+                        .with_graceful_shutdown(shutdown_signal());
+                    tokio::spawn(async move {
+                        if let Err(err) = server.await {
+                            tracing::error!(error = %err, "the metrics listener failed");
+                        }
+                    });
+                }
                 serve_with_docs(running.router, listen, docs).await?;
                 // In-flight requests are done; let the relay finish its cycle, then close.
                 if let Some(relay) = running.relay {
@@ -405,6 +453,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Serve `/metrics` on this address only, not on the main listener (needs
+        /// telemetry: `SaasApp::telemetry`).
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Apply migrations and RLS set-up to the shared schema and every tenant schema and
     /// database, run the isolation audit, and exit (status 1 if any tenant failed).

@@ -10,6 +10,7 @@ pub mod http;
 pub mod migrate;
 pub mod model;
 pub mod openapi;
+pub mod telemetry;
 pub mod tenancy;
 pub mod versioning;
 
