@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -33,6 +33,7 @@ async fn whoami(tx: TenantTx) -> String {
 }
 
 fn app(env: &Env, telemetry: &Telemetry) -> Router {
+    spans();
     let versioned = VersionedApi::new(
         saas_core::routes!(VERSIONS; whoami),
         VersioningOptions::default(),
@@ -122,12 +123,18 @@ async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() 
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     for _ in 0..3 {
-        let (status, body, _) = env.call(&router, "GET", "/v2/whoami", Some(&ta), None).await;
+        let (status, body, _) = env
+            .call(&router, "GET", "/v2/whoami", Some(&ta), None)
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (status, _, _) = env.call(&router, "GET", "/v1/whoami", Some(&ta), None).await;
+    let (status, _, _) = env
+        .call(&router, "GET", "/v1/whoami", Some(&ta), None)
+        .await;
     assert_eq!(status, 200);
-    let (status, _, _) = env.call(&router, "GET", "/v2/whoami", Some(&tb), None).await;
+    let (status, _, _) = env
+        .call(&router, "GET", "/v2/whoami", Some(&tb), None)
+        .await;
     assert_eq!(status, 200);
 
     let (_, samples) = scrape(&router).await;
@@ -146,7 +153,11 @@ async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() 
         total(
             &samples,
             REQUESTS,
-            &[("tenant", &ida), ("api_version", "1"), ("route", "/v1/whoami")]
+            &[
+                ("tenant", &ida),
+                ("api_version", "1"),
+                ("route", "/v1/whoami")
+            ]
         ),
         1.0
     );
@@ -154,7 +165,12 @@ async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() 
         total(
             &samples,
             REQUESTS,
-            &[("tenant", &idb), ("api_version", "2"), route2, ("method", "GET")]
+            &[
+                ("tenant", &idb),
+                ("api_version", "2"),
+                route2,
+                ("method", "GET")
+            ]
         ),
         1.0
     );
@@ -165,7 +181,11 @@ async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() 
     for (tenant, version, n) in [(&ida, "2", 3.0), (&ida, "1", 1.0), (&idb, "2", 1.0)] {
         let labels = [("tenant", tenant.as_str()), ("api_version", version)];
         assert_eq!(
-            total(&samples, "saas_http_request_duration_seconds_count", &labels),
+            total(
+                &samples,
+                "saas_http_request_duration_seconds_count",
+                &labels
+            ),
             n
         );
         let inf = [labels[0], labels[1], ("le", "+Inf")];
@@ -185,10 +205,13 @@ async fn deprecated_version_requests_are_counted_per_tenant_and_only_those() {
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     for _ in 0..2 {
-        env.call(&router, "GET", "/v1/whoami", Some(&ta), None).await;
+        env.call(&router, "GET", "/v1/whoami", Some(&ta), None)
+            .await;
     }
-    env.call(&router, "GET", "/v2/whoami", Some(&ta), None).await;
-    env.call(&router, "GET", "/v2/whoami", Some(&tb), None).await;
+    env.call(&router, "GET", "/v2/whoami", Some(&ta), None)
+        .await;
+    env.call(&router, "GET", "/v2/whoami", Some(&tb), None)
+        .await;
     let (_, samples) = scrape(&router).await;
     let deprecated = "saas_deprecated_requests_total";
     let ida = a.id.to_string();
@@ -233,7 +256,13 @@ async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
     assert_eq!(status, 200);
     let unknown = Uuid::new_v4().to_string();
     let (status, _, _) = env
-        .call(&router, "GET", &format!("/nowhere/{unknown}"), Some(&ta), None)
+        .call(
+            &router,
+            "GET",
+            &format!("/nowhere/{unknown}"),
+            Some(&ta),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
 
@@ -243,7 +272,11 @@ async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
         total(
             &samples,
             REQUESTS,
-            &[("tenant", &ida), ("route", "/projects/{id}"), ("status", "200")]
+            &[
+                ("tenant", &ida),
+                ("route", "/projects/{id}"),
+                ("status", "200")
+            ]
         ),
         1.0
     );
@@ -251,20 +284,35 @@ async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
         total(
             &samples,
             REQUESTS,
-            &[("route", "/projects"), ("method", "POST"), ("status", "201")]
+            &[
+                ("route", "/projects"),
+                ("method", "POST"),
+                ("status", "201")
+            ]
         ),
         1.0
     );
     assert_eq!(
-        total(&samples, REQUESTS, &[("route", "unmatched"), ("status", "404")]),
+        total(
+            &samples,
+            REQUESTS,
+            &[("route", "unmatched"), ("status", "404")]
+        ),
         1.0
     );
     for leaked in [id.as_str(), unknown.as_str(), secret_name, "/nowhere"] {
-        assert!(!text.contains(leaked), "{leaked} is in the metrics:\n{text}");
+        assert!(
+            !text.contains(leaked),
+            "{leaked} is in the metrics:\n{text}"
+        );
     }
     // Unversioned routes carry no version.
     assert_eq!(
-        total(&samples, REQUESTS, &[("route", "/projects/{id}"), ("api_version", "none")]),
+        total(
+            &samples,
+            REQUESTS,
+            &[("route", "/projects/{id}"), ("api_version", "none")]
+        ),
         1.0
     );
 }
@@ -285,7 +333,11 @@ async fn unauthenticated_requests_are_counted_under_tenant_none() {
         total(
             &samples,
             REQUESTS,
-            &[("tenant", "none"), ("route", "/v2/whoami"), ("status", "401")]
+            &[
+                ("tenant", "none"),
+                ("route", "/v2/whoami"),
+                ("status", "401")
+            ]
         ),
         2.0
     );
@@ -300,7 +352,13 @@ async fn tenants_past_the_cap_are_counted_as_other() {
     for slug in ["acme", "globex", "initech", "umbrella"] {
         let tenant = env.tenant(slug).await;
         let (status, _, _) = env
-            .call(&router, "GET", "/v2/whoami", Some(&env.token(&tenant)), None)
+            .call(
+                &router,
+                "GET",
+                "/v2/whoami",
+                Some(&env.token(&tenant)),
+                None,
+            )
             .await;
         assert_eq!(status, 200);
         ids.push(tenant.id.to_string());
@@ -335,12 +393,12 @@ async fn pool_gauges_cover_the_primary_database_at_scrape_time() {
     let in_use = [primary[0], primary[1], ("state", "in_use")];
     assert!(total(&samples, "saas_db_pool_connections", &in_use) >= 1.0);
     let idle = [primary[0], primary[1], ("state", "idle")];
-    assert!(
-        samples
-            .iter()
-            .any(|s| s.name == "saas_db_pool_connections"
-                && idle.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
-    );
+    assert!(samples.iter().any(|s| {
+        s.name == "saas_db_pool_connections"
+            && idle
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+    }));
     assert!(
         total(
             &samples,
@@ -362,16 +420,39 @@ async fn pool_gauges_cover_the_primary_database_at_scrape_time() {
     assert_eq!(now_in_use, 0.0);
 }
 
-/// Captures the fields of every `http.request` span.
-#[derive(Clone, Default)]
-struct SpanFields(Arc<Mutex<HashMap<u64, BTreeMap<String, String>>>>);
+/// Captures the fields of every `http.request` span, kept when the span closes.
+#[derive(Default)]
+struct SpanFields {
+    open: Mutex<HashMap<u64, BTreeMap<String, String>>>,
+    closed: Mutex<Vec<BTreeMap<String, String>>>,
+}
+
+struct Capture(&'static SpanFields);
+
+/// The spans of this test binary. Installed as the global subscriber before any test sends
+/// a request (from [`app`]): a thread-scoped subscriber would race the other tests' threads
+/// for the span callsite's cached interest.
+fn spans() -> &'static SpanFields {
+    static SPANS: OnceLock<&'static SpanFields> = OnceLock::new();
+    SPANS.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let fields: &'static SpanFields = Box::leak(Box::default());
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(Capture(fields)),
+        )
+        .expect("no other global subscriber in this test binary");
+        fields
+    })
+}
 
 struct Visitor<'a>(&'a mut BTreeMap<String, String>);
 
 impl tracing::field::Visit for Visitor<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}").trim_matches('"').into());
+        self.0.insert(
+            field.name().to_string(),
+            format!("{value:?}").trim_matches('"').into(),
+        );
     }
 
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
@@ -379,7 +460,7 @@ impl tracing::field::Visit for Visitor<'_> {
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     fn on_new_span(
         &self,
         attrs: &tracing::span::Attributes<'_>,
@@ -391,7 +472,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
         }
         let mut fields = BTreeMap::new();
         attrs.record(&mut Visitor(&mut fields));
-        self.0.lock().unwrap().insert(id.into_u64(), fields);
+        self.0.open.lock().unwrap().insert(id.into_u64(), fields);
     }
 
     fn on_record(
@@ -400,19 +481,20 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
         values: &tracing::span::Record<'_>,
         _ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if let Some(fields) = self.0.lock().unwrap().get_mut(&id.into_u64()) {
+        if let Some(fields) = self.0.open.lock().unwrap().get_mut(&id.into_u64()) {
             values.record(&mut Visitor(fields));
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(fields) = self.0.open.lock().unwrap().remove(&id.into_u64()) {
+            self.0.closed.lock().unwrap().push(fields);
         }
     }
 }
 
 #[tokio::test]
 async fn request_span_records_tenant_version_route_method_and_status() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let spans = SpanFields::default();
-    let subscriber = tracing_subscriber::registry().with(spans.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let env = Env::new().await;
     let telemetry = Telemetry::new();
     let router = app(&env, &telemetry);
@@ -424,23 +506,22 @@ async fn request_span_records_tenant_version_route_method_and_status() {
     let (status, _, _) = env.call(&router, "GET", "/v2/whoami", None, None).await;
     assert_eq!(status, 401);
 
-    let recorded: Vec<BTreeMap<String, String>> =
-        spans.0.lock().unwrap().values().cloned().collect();
+    let recorded = spans().closed.lock().unwrap().clone();
     let field = |s: &BTreeMap<String, String>, k: &str| s.get(k).cloned().unwrap_or_default();
+    let tenant = a.id.to_string();
     let v1 = recorded
         .iter()
-        .find(|s| field(s, "route") == "/v1/whoami")
-        .unwrap_or_else(|| panic!("no span for /v1/whoami: {recorded:?}"));
-    assert_eq!(field(v1, "tenant_id"), a.id.to_string());
+        .find(|s| field(s, "tenant_id") == tenant)
+        .unwrap_or_else(|| panic!("no span for tenant {tenant}: {recorded:?}"));
+    assert_eq!(field(v1, "route"), "/v1/whoami");
     assert_eq!(field(v1, "api_version"), "1");
     assert_eq!(field(v1, "method"), "GET");
     assert_eq!(field(v1, "status"), "200");
     let anonymous = recorded
         .iter()
-        .find(|s| field(s, "route") == "/v2/whoami")
-        .unwrap_or_else(|| panic!("no span for /v2/whoami: {recorded:?}"));
+        .find(|s| field(s, "route") == "/v2/whoami" && field(s, "status") == "401")
+        .unwrap_or_else(|| panic!("no span for the 401: {recorded:?}"));
     assert_eq!(field(anonymous, "tenant_id"), "none");
-    assert_eq!(field(anonymous, "status"), "401");
     assert_eq!(field(anonymous, "api_version"), "2");
 }
 

@@ -36,7 +36,10 @@ async fn metrics_are_prometheus_text_counting_tenant_requests_by_version() {
         headers["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    assert!(text.contains("# TYPE saas_http_requests_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE saas_http_requests_total counter"),
+        "{text}"
+    );
     let v2 = format!(
         "saas_http_requests_total{{tenant=\"{id}\",api_version=\"2\",route=\"/v2/projects\",method=\"GET\",status=\"200\"}} 1"
     );
@@ -45,7 +48,9 @@ async fn metrics_are_prometheus_text_counting_tenant_requests_by_version() {
         format!("saas_deprecated_requests_total{{tenant=\"{id}\",api_version=\"1\"}} 1");
     assert!(text.contains(&deprecated), "{deprecated} not in\n{text}");
     assert!(
-        text.contains("saas_db_pool_connections{database=\"primary\",pool=\"requests\",state=\"in_use\"}"),
+        text.contains(
+            "saas_db_pool_connections{database=\"primary\",pool=\"requests\",state=\"in_use\"}"
+        ),
         "{text}"
     );
 }

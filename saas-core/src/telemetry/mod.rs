@@ -47,7 +47,7 @@
 //!
 //! # Cardinality
 //! Each tenant label value is a time series per route, method and status. The first
-//! [`TelemetryConfig::max_tenants`] tenants (default 1,000) a process sees get their own
+//! tenants (default 1,000, [`TelemetryConfig`]'s `max_tenants`) a process sees get their own
 //! value; the rest are counted as `other`. A tenant keeps its value for the life of the
 //! process (a series that vanished would read as a counter reset). Set the cap to what your
 //! Prometheus can hold: `tenants x routes x statuses` series per histogram bucket.
@@ -84,8 +84,8 @@ use labels::{
     DeprecatedLabels, PoolLabels, PoolStateLabels, RequestLabels, RouteLabel, TenantLabels,
     VersionLabel,
 };
-pub use layer::{TelemetryFuture, TelemetryLayer, TelemetryService};
 pub(crate) use layer::note_tenant;
+pub use layer::{TelemetryFuture, TelemetryLayer, TelemetryService};
 
 /// The path of the metrics endpoint.
 pub const METRICS_PATH: &str = "/metrics";

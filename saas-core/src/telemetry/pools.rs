@@ -39,7 +39,11 @@ fn sample_of(database: String, pool_name: &'static str, pools: &[PgPool]) -> Poo
 pub(crate) fn sample(tenancy: &Tenancy) -> Vec<PoolSample> {
     let primary = || PRIMARY_SERVER.to_string();
     let mut samples = vec![
-        sample_of(primary(), "owner", std::slice::from_ref(tenancy.owner_pool())),
+        sample_of(
+            primary(),
+            "owner",
+            std::slice::from_ref(tenancy.owner_pool()),
+        ),
         sample_of(
             primary(),
             "requests",

@@ -248,7 +248,11 @@ impl BoundPools {
 
     /// The open bound pools, for the pool gauges.
     pub(crate) fn pools(&self) -> Vec<PgPool> {
-        self.cache.pools().into_iter().map(|(_, pool)| pool).collect()
+        self.cache
+            .pools()
+            .into_iter()
+            .map(|(_, pool)| pool)
+            .collect()
     }
 
     /// How many tenants hold a bound pool now.
