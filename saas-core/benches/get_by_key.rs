@@ -17,13 +17,14 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use saas_core::prelude::*;
 use saas_core::tenancy::pool::Tenancy;
-use saas_core::tenancy::registry::NewTenant;
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::postgres::PgPoolOptions;
 
 #[path = "shared/models.rs"]
 mod models;
-use models::{MIGRATIONS, NewProject, Project};
+#[path = "shared/seed.rs"]
+mod seed;
+use models::{MIGRATIONS, Project};
 
 const POOL: u32 = 4;
 
@@ -51,41 +52,8 @@ fn bench(c: &mut Criterion) {
         )
         .await
         .unwrap();
-        let mut ids = Vec::new();
-        let mut tenant = None;
-        for slug in ["acme", "globex", "initech", "umbrella"] {
-            let t = shared
-                .tenants()
-                .create(NewTenant {
-                    slug: slug.into(),
-                    name: slug.into(),
-                    tier: None,
-                    server: None,
-                })
-                .await
-                .unwrap();
-            let mut tx = TenantTx::begin(&shared, t.id);
-            for i in 0..250 {
-                let p = Project::insert(
-                    &mut tx,
-                    NewProject {
-                        name: format!("{slug}-{i}"),
-                    },
-                )
-                .await
-                .unwrap();
-                if slug == "acme" {
-                    ids.push(p.id);
-                }
-            }
-            tx.commit().await.unwrap();
-            tenant.get_or_insert(t.id);
-        }
-        sqlx::query("ANALYZE projects")
-            .execute(shared.owner_pool())
-            .await
-            .unwrap();
-        (db, shared, bound, tenant.unwrap(), ids)
+        let (tenant, ids) = seed::four_tenants(&shared).await;
+        (db, shared, bound, tenant, ids)
     });
     let baseline = rt
         .block_on(

@@ -56,6 +56,8 @@ pub struct SaasApp {
     rate_limits: Option<crate::ratelimit::RateLimits>,
     health: HealthOptions,
     shutdown: ShutdownOptions,
+    telemetry: Option<crate::telemetry::Telemetry>,
+    metrics_on_main: bool,
 }
 
 /// How [`SaasApp::serve`] stops after the shutdown signal.
@@ -158,6 +160,8 @@ impl SaasApp {
             rate_limits: None,
             health: HealthOptions::default(),
             shutdown: ShutdownOptions::default(),
+            telemetry: None,
+            metrics_on_main: true,
         }
     }
 
@@ -197,6 +201,14 @@ impl SaasApp {
     /// The tenant-aware cache handlers get with the [`crate::cache::ScopedCache`] extractor.
     pub fn cache(mut self, cache: crate::cache::TenantCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Traces and counts every request (span `http.request`, Prometheus metrics), samples
+    /// the connection pools, and serves `GET /metrics` on the main listener, or on its own
+    /// with `serve --metrics-listen ADDR`. See [`crate::telemetry`].
+    pub fn telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
         self
     }
 
@@ -355,9 +367,19 @@ impl SaasApp {
             // Inside the TenantTxLayer wrap_router adds, which provides the tenancy runtime.
             router = router.layer(crate::ratelimit::RateLimitLayer::new(limits));
         }
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.watch_pools(&tenancy);
+            if self.metrics_on_main {
+                router = router.merge(telemetry.router());
+            }
+        }
         let mut router = wrap_router(router, &tenancy, self.body_limit);
         if let Some(cache) = self.cache {
             router = router.layer(axum::Extension(cache));
+        }
+        // Outermost: it sees the final status, problem documents and panics included.
+        if let Some(telemetry) = &self.telemetry {
+            router = router.layer(telemetry.layer());
         }
         Ok((tenancy, router))
     }
@@ -470,7 +492,7 @@ impl SaasApp {
     }
 
     /// Parses the command line and runs the subcommand.
-    pub async fn run_cli(self) -> anyhow::Result<()> {
+    pub async fn run_cli(mut self) -> anyhow::Result<()> {
         let cli = Cli::parse();
         init_tracing();
         match cli.command {
@@ -495,8 +517,30 @@ impl SaasApp {
                     }
                 }
             }
-            Command::Serve { listen } => {
+            Command::Serve {
+                listen,
+                metrics_listen,
+            } => {
                 let options = ShutdownOptions::from_env()?;
+                if let Some(addr) = metrics_listen {
+                    let telemetry = self.telemetry.clone().ok_or_else(|| {
+                        anyhow::anyhow!("--metrics-listen needs telemetry (SaasApp::telemetry)")
+                    })?;
+                    self.metrics_on_main = false;
+                    let listener = tokio::net::TcpListener::bind(addr).await?;
+                    println!(
+                        "metrics on http://{}{}",
+                        listener.local_addr()?,
+                        crate::telemetry::METRICS_PATH
+                    );
+                    let server = axum::serve(listener, telemetry.router::<()>())
+                        .with_graceful_shutdown(shutdown_signal());
+                    tokio::spawn(async move {
+                        if let Err(err) = server.await {
+                            tracing::error!(error = %err, "the metrics listener failed");
+                        }
+                    });
+                }
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 self.shutdown(options)
                     .serve(listener, shutdown_signal())
@@ -666,6 +710,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Serve `/metrics` on this address only, not on the main listener (needs
+        /// telemetry: `SaasApp::telemetry`).
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Apply migrations and RLS set-up to the shared schema and every tenant schema and
     /// database, run the isolation audit, and exit (status 1 if any tenant failed).

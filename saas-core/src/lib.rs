@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod model;
 pub mod openapi;
 pub mod ratelimit;
+pub mod telemetry;
 pub mod tenancy;
 pub mod versioning;
 

@@ -11,6 +11,7 @@ use axum::routing::get;
 use rand::Rng;
 use saas_core::app::SaasApp;
 use saas_core::openapi::document::DocSettings;
+use saas_core::telemetry::Telemetry;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
 use saas_core::versioning::VersioningOptions;
@@ -63,10 +64,13 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
         .route("/healthz", get(|| async { "ok" }))
 }
 
-/// The application: resolvers, migrations and routes.
+/// The application: resolvers, migrations, routes and telemetry (`GET /metrics` in the
+/// Prometheus text format, on the main listener or, with `serve --metrics-listen ADDR`, on
+/// its own).
 pub fn app(settings: Settings) -> SaasApp {
     SaasApp::builder()
         .name("taskboard")
+        .telemetry(Telemetry::new())
         .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()))
         .migrations(&MIGRATIONS)
         .api(api::api())

@@ -31,15 +31,28 @@ pub async fn seeded(resolvers: ResolverChain, pool: u32) -> Seeded {
     )
     .await
     .unwrap();
-    let mut first = None;
+    let (first, ids) = four_tenants(&tenancy).await;
+    let tenant = tenancy.tenants().get_cached(first).await.unwrap();
+    Seeded {
+        db,
+        tenancy,
+        tenant,
+        ids,
+    }
+}
+
+/// Creates tenants `acme`, `globex`, `initech` and `umbrella` with 250 projects each and
+/// analyzes the table; returns the first tenant and its project ids.
+pub async fn four_tenants(tenancy: &Tenancy) -> (TenantId, Vec<Uuid>) {
     let mut ids = Vec::new();
+    let mut tenant = None;
     for slug in ["acme", "globex", "initech", "umbrella"] {
         let t = tenancy
             .tenants()
             .create(NewTenant::new(slug, slug))
             .await
             .unwrap();
-        let mut tx = TenantTx::begin(&tenancy, t.id);
+        let mut tx = TenantTx::begin(tenancy, t.id);
         for i in 0..250 {
             let p = Project::insert(
                 &mut tx,
@@ -49,21 +62,16 @@ pub async fn seeded(resolvers: ResolverChain, pool: u32) -> Seeded {
             )
             .await
             .unwrap();
-            if first.is_none() {
+            if slug == "acme" {
                 ids.push(p.id);
             }
         }
         tx.commit().await.unwrap();
-        first.get_or_insert(t);
+        tenant.get_or_insert(t.id);
     }
     sqlx::query("ANALYZE projects")
         .execute(tenancy.owner_pool())
         .await
         .unwrap();
-    Seeded {
-        db,
-        tenancy,
-        tenant: first.unwrap(),
-        ids,
-    }
+    (tenant.unwrap(), ids)
 }

@@ -294,6 +294,11 @@ impl DatabasePools {
             })
     }
 
+    /// The open pools by (server, database), for the pool gauges.
+    pub(crate) fn pools(&self) -> Vec<((String, String), PgPool)> {
+        self.cache.pools()
+    }
+
     /// How many tenant-database pools are open.
     pub fn len(&self) -> usize {
         self.cache.len()

@@ -251,6 +251,15 @@ impl BoundPools {
         })
     }
 
+    /// The open bound pools, for the pool gauges.
+    pub(crate) fn pools(&self) -> Vec<PgPool> {
+        self.cache
+            .pools()
+            .into_iter()
+            .map(|(_, pool)| pool)
+            .collect()
+    }
+
     /// How many tenants hold a bound pool now.
     pub fn len(&self) -> usize {
         self.cache.len()

@@ -87,6 +87,17 @@ impl<K: Eq + Hash + Clone> PoolCache<K> {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
     }
 
+    /// The open pools, for sampling their sizes (the cache keeps them).
+    pub(crate) fn pools(&self) -> Vec<(K, PgPool)> {
+        match self.entries.lock() {
+            Ok(entries) => entries
+                .iter()
+                .map(|(k, e)| (k.clone(), e.pool.clone()))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Takes one pool out of the cache (the caller closes it).
     pub(crate) fn remove(&self, key: &K) -> Option<PgPool> {
         self.entries

@@ -49,6 +49,11 @@ fn redact(url: &str) -> String {
 }
 
 impl Replica {
+    /// The replica's request pool, for the pool gauges.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// The lag measured at the last probe, if the replica answered.
     pub fn lag(&self) -> Option<Duration> {
         match self.lag_us.load(Ordering::Relaxed) {

@@ -132,6 +132,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
                 Error::Config("TenantTxLayer is not installed on this router".into())
             })?;
         let ctx = tenancy.resolve(parts).await?;
+        crate::telemetry::note_tenant(&parts.extensions, ctx.tenant.id);
         parts.extensions.insert(ctx.clone());
         Ok(ctx)
     }
