@@ -491,34 +491,40 @@ impl Tenants {
     /// An invalid plan name is a 422; plans without configured limits are unlimited.
     pub async fn set_plan(&self, id: TenantId, plan: &str) -> ApiResult<Tenant> {
         validate_plan(plan)?;
-        let row: Option<Row> = sqlx::query_as(concat!(
-            "UPDATE saas.tenants SET plan = $2 WHERE id = $1 RETURNING ",
-            columns!(),
-            ""
-        ))
-        .bind(id)
-        .bind(plan)
-        .fetch_optional(&self.pool)
-        .await?;
-        let tenant = row
-            .map(from_row)
-            .transpose()?
-            .ok_or(Error::NotFound { resource: "tenant" })?;
         self.invalidate(id);
-        self.remember(&tenant);
-        Ok(tenant)
+        self.update(
+            concat!(
+                "UPDATE saas.tenants SET plan = $2 WHERE id = $1 RETURNING ",
+                columns!(),
+                ""
+            ),
+            id,
+            plan,
+        )
+        .await
     }
 
     async fn set_status(&self, id: TenantId, status: &str) -> ApiResult<Tenant> {
-        let row: Option<Row> = sqlx::query_as(concat!(
-            "UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING ",
-            columns!(),
-            ""
-        ))
-        .bind(id)
-        .bind(status)
-        .fetch_optional(&self.pool)
-        .await?;
+        self.update(
+            concat!(
+                "UPDATE saas.tenants SET status = $2 WHERE id = $1 RETURNING ",
+                columns!(),
+                ""
+            ),
+            id,
+            status,
+        )
+        .await
+    }
+
+    /// Runs `UPDATE ... SET <column> = $2 WHERE id = $1 RETURNING <columns>` and caches the
+    /// updated entry; an unknown id is a 404.
+    async fn update(&self, sql: &'static str, id: TenantId, value: &str) -> ApiResult<Tenant> {
+        let row: Option<Row> = sqlx::query_as(sql)
+            .bind(id)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
         let tenant = row
             .map(from_row)
             .transpose()?
