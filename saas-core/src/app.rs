@@ -360,12 +360,21 @@ impl SaasApp {
             Some(routes) => routes(&tenancy),
             None => Router::new(),
         };
-        if let Some(versioned) = versioned {
-            router = router.merge(versioned.router());
+        // Inside the TenantTxLayer wrap_router adds, which provides the tenancy runtime; one
+        // limiter (one state) for the plain and the versioned routes.
+        let limit = self
+            .rate_limits
+            .as_ref()
+            .map(crate::ratelimit::RateLimitLayer::new);
+        if let Some(limit) = &limit {
+            router = router.layer(limit.clone());
         }
-        if let Some(limits) = &self.rate_limits {
-            // Inside the TenantTxLayer wrap_router adds, which provides the tenancy runtime.
-            router = router.layer(crate::ratelimit::RateLimitLayer::new(limits));
+        if let Some(mut versioned) = versioned {
+            if let Some(limit) = limit {
+                // Inside the version layer, so a 429 carries the version's headers.
+                versioned = versioned.route_layer(limit);
+            }
+            router = router.merge(versioned.router());
         }
         if let Some(telemetry) = &self.telemetry {
             telemetry.watch_pools(&tenancy);

@@ -343,6 +343,54 @@ async fn unauthenticated_requests_are_counted_under_tenant_none() {
     );
 }
 
+/// The rate-limit layer resolves the tenant before any extractor does, and answers 429s
+/// without reaching a handler: those requests are still counted under their tenant.
+#[tokio::test]
+async fn rate_limited_requests_are_counted_under_their_tenant() {
+    use saas_core::ratelimit::{Limit, RateLimitLayer, RateLimits};
+    let env = Env::new().await;
+    let telemetry = Telemetry::new();
+    let limits = RateLimits::new().plan("default", Limit::per_minute(2));
+    let routes = common::routes()
+        .layer(RateLimitLayer::new(&limits))
+        .merge(telemetry.router());
+    let router =
+        saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
+            .layer(telemetry.layer());
+    let (a, b) = (env.tenant("limited").await, env.tenant("calm").await);
+    let (ta, tb) = (env.token(&a), env.token(&b));
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (status, _, _) = env.call(&router, "GET", "/projects", Some(&ta), None).await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let (status, _, _) = env.call(&router, "GET", "/projects", Some(&tb), None).await;
+    assert_eq!(status, 200);
+
+    let (_, samples) = scrape(&router).await;
+    let (ida, idb) = (a.id.to_string(), b.id.to_string());
+    let route = ("route", "/projects");
+    assert_eq!(
+        total(
+            &samples,
+            REQUESTS,
+            &[("tenant", &ida), route, ("status", "200")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        total(
+            &samples,
+            REQUESTS,
+            &[("tenant", &ida), route, ("status", "429")]
+        ),
+        1.0
+    );
+    assert_eq!(total(&samples, REQUESTS, &[("tenant", &idb), route]), 1.0);
+    assert_eq!(total(&samples, REQUESTS, &[("tenant", "none"), route]), 0.0);
+}
+
 #[tokio::test]
 async fn tenants_past_the_cap_are_counted_as_other() {
     let env = Env::new().await;

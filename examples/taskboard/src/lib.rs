@@ -11,6 +11,7 @@ use axum::routing::get;
 use rand::Rng;
 use saas_core::app::SaasApp;
 use saas_core::openapi::document::DocSettings;
+use saas_core::ratelimit::RateLimits;
 use saas_core::telemetry::Telemetry;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
@@ -50,6 +51,23 @@ impl Settings {
             generated,
         )
     }
+}
+
+/// The per-tenant rate limits `serve` runs with: the plans of `SAAS_RATE_LIMITS` (for example
+/// `default=600/m,burst=50; free=60/m,quota=10000/d; pro=unlimited`), counted in process
+/// memory or, with `TASKBOARD_REDIS_URL` set, in that Redis (shared by every instance).
+/// `None` when `SAAS_RATE_LIMITS` is unset or empty: nothing is limited. An invalid
+/// specification or Redis URL is an error, never a silent default.
+pub fn rate_limits_from_env() -> anyhow::Result<Option<RateLimits>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(spec) = var("SAAS_RATE_LIMITS") else {
+        return Ok(None);
+    };
+    let mut limits = RateLimits::new().parse(&spec)?;
+    if let Some(url) = var("TASKBOARD_REDIS_URL") {
+        limits = limits.redis(&url)?;
+    }
+    Ok(Some(limits))
 }
 
 /// Every route of the app, unwrapped (the framework's layers are added by `SaasApp`).

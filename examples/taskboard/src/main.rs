@@ -10,6 +10,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let mut app = taskboard::app(settings);
+    if let Some(limits) = taskboard::rate_limits_from_env()? {
+        app = app.rate_limits(limits);
+    }
     // Domain events go to NATS JetStream when a server is configured; in-process otherwise.
     if let Some(url) = std::env::var("TASKBOARD_NATS_URL")
         .ok()

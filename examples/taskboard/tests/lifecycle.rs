@@ -7,24 +7,27 @@ use std::time::{Duration, Instant};
 
 use saas_testkit::free_port;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_turns_readiness_off_then_exits_cleanly() {
-    let db = saas_testkit::TestDb::new().await.unwrap();
+const ADMIN: &str = "lifecycle-admin-token";
+
+/// Starts `taskboard serve` on a free port with these extra variables and waits for its
+/// `listening on` line: the child and the base URL.
+fn serve(db: &saas_testkit::TestDb, vars: &[(&str, &str)]) -> (std::process::Child, String) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_taskboard"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", db.url())
         .env("SAAS_REQUEST_ROLE", db.request_role())
         .env("SAAS_DATABASE_PREFIX", &db.config().database_prefix)
-        .env("TASKBOARD_ADMIN_TOKEN", "lifecycle-admin-token")
+        .env("TASKBOARD_ADMIN_TOKEN", ADMIN)
         .env(
             "TASKBOARD_JWT_SECRET",
             "lifecycle-jwt-secret-0123456789abcdef",
         )
-        .env("SAAS_SHUTDOWN_DELAY", "1.5")
         .env("RUST_LOG", "info")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Unread, a pipe would fill up and stall the app.
+        .stderr(Stdio::null())
         .spawn()
         .expect("the taskboard binary starts");
     let stdout = child.stdout.take().unwrap();
@@ -43,7 +46,13 @@ async fn sigterm_turns_readiness_off_then_exits_cleanly() {
             break;
         }
     }
-    let base = format!("http://127.0.0.1:{port}");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_turns_readiness_off_then_exits_cleanly() {
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let (mut child, base) = serve(&db, &[("SAAS_SHUTDOWN_DELAY", "1.5")]);
     let client = reqwest::Client::new();
     for path in ["/livez", "/readyz", "/healthz"] {
         let status = client
@@ -57,7 +66,7 @@ async fn sigterm_turns_readiness_off_then_exits_cleanly() {
     // A write just before the signal is kept.
     let created = client
         .post(format!("{base}/admin/tenants"))
-        .bearer_auth("lifecycle-admin-token")
+        .bearer_auth(ADMIN)
         .json(&serde_json::json!({"slug": "acme", "name": "Acme", "tier": "shared"}))
         .send()
         .await
@@ -115,5 +124,144 @@ fn an_unreadable_shutdown_setting_stops_serve_with_a_clear_message() {
         stderr.contains("SAAS_DRAIN_TIMEOUT must be a number of seconds"),
         "{stderr}"
     );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `SAAS_RATE_LIMITS` configures the taskboard's per-tenant limits: one tenant's flood is
+/// answered with 429 problem documents carrying `Retry-After` and the RateLimit fields, while
+/// another tenant on the same plan is served, and `/metrics` counts the 429s under the
+/// flooding tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let (mut child, base) = serve(&db, &[("SAAS_RATE_LIMITS", "default=3/m")]);
+    let client = reqwest::Client::new();
+    let tenant = async |slug: &str| -> (String, String) {
+        let created: serde_json::Value = client
+            .post(format!("{base}/admin/tenants"))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"slug": slug, "name": slug, "tier": "shared"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap().to_string();
+        let token: serde_json::Value = client
+            .post(format!("{base}/admin/tenants/{id}/tokens"))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"subject": "alice", "ttl_seconds": 600}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (id, token["token"].as_str().unwrap().to_string())
+    };
+    let (flooder, flooder_token) = tenant("flooder").await;
+    let (_, bystander_token) = tenant("bystander").await;
+    let list = |token: &str| {
+        client
+            .get(format!("{base}/v2/projects"))
+            .bearer_auth(token)
+            .send()
+    };
+    for i in 0..3 {
+        let response = list(&flooder_token).await.unwrap();
+        assert_eq!(response.status(), 200, "request {i}");
+        assert_eq!(
+            response.headers()["ratelimit-policy"],
+            "\"default\";q=3;w=60"
+        );
+        let bystander = list(&bystander_token).await.unwrap();
+        assert_eq!(bystander.status(), 200, "the bystander after request {i}");
+    }
+    let refused = list(&flooder_token).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(
+        refused.headers()["ratelimit"]
+            .to_str()
+            .unwrap()
+            .starts_with("\"default\";r=0;t="),
+        "{:?}",
+        refused.headers()["ratelimit"]
+    );
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    // The 429 is still a response of its version, with that version's headers.
+    assert_eq!(refused.headers()["api-version"], "2");
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["status"], 429);
+    let refused_v1 = client
+        .get(format!("{base}/v1/projects"))
+        .bearer_auth(&flooder_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused_v1.status(), 429);
+    let headers = refused_v1.headers();
+    assert!(headers.contains_key("deprecation"), "{headers:?}");
+    assert!(headers.contains_key("sunset"), "{headers:?}");
+    let links: Vec<&str> = headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        links
+            .iter()
+            .any(|l| l.contains("</v2/projects>") && l.contains("successor-version")),
+        "{links:?}"
+    );
+    // The admin API is not tenant traffic: never limited.
+    for _ in 0..5 {
+        let status = client
+            .get(format!("{base}/admin/tenants"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused_line = format!(
+        "saas_http_requests_total{{tenant=\"{flooder}\",api_version=\"2\",route=\"/v2/projects\",method=\"GET\",status=\"429\"}} 1"
+    );
+    assert!(metrics.contains(&refused_line), "{metrics}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_invalid_rate_limit_specification_stops_serve_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_taskboard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env("SAAS_RATE_LIMITS", "default=100/fortnight")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SAAS_RATE_LIMITS"), "{stderr}");
+    assert!(stderr.contains("fortnight"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -8,7 +8,6 @@ use futures_util::future::BoxFuture;
 
 use super::{Limiter, RATELIMIT, RATELIMIT_POLICY, RateLimits};
 use crate::error::Error;
-use crate::tenancy::pool::Tenancy;
 use crate::tenancy::resolver::TenantCtx;
 
 /// Enforces per-tenant rate limits and quotas (see [`super`]).
@@ -91,23 +90,14 @@ where
         let limiter = self.limiter.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let tenant = match parts.extensions.get::<TenantCtx>() {
-                Some(ctx) => Some((ctx.tenant.id, limiter.plan(&ctx.tenant.plan))),
-                None => match parts.extensions.get::<Tenancy>().cloned() {
-                    // No or invalid credentials: not ours to answer; the handler's
-                    // extractor gives the 401 (or 403 for a suspended tenant).
-                    Some(tenancy) => match tenancy.resolve(&parts).await {
-                        Ok(ctx) => {
-                            let found = (ctx.tenant.id, limiter.plan(&ctx.tenant.plan));
-                            // The handler's TenantCtx / TenantTx reuse this resolution.
-                            parts.extensions.insert(ctx);
-                            Some(found)
-                        }
-                        Err(_) => None,
-                    },
-                    None => None,
-                },
-            };
+            // No or invalid credentials (or no tenancy runtime): not ours to answer; the
+            // handler's extractor gives the 401 (or 403 for a suspended tenant). A resolved
+            // tenant is remembered in the request, so the handler's TenantCtx / TenantTx and
+            // the telemetry layer reuse this resolution.
+            let tenant = TenantCtx::of_request(&mut parts)
+                .await
+                .ok()
+                .map(|ctx| (ctx.tenant.id, limiter.plan(&ctx.tenant.plan)));
             let request = http::Request::from_parts(parts, body);
             let Some((tenant, Some(plan))) = tenant else {
                 return inner.call(request).await;

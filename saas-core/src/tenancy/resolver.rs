@@ -124,17 +124,27 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ctx) = parts.extensions.get::<TenantCtx>() {
-            return Ok(ctx.clone());
-        }
-        let tenancy =
-            parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
+        TenantCtx::of_request(parts).await.cloned()
+    }
+}
+
+impl TenantCtx {
+    /// The request's tenant: the one a layer or an earlier extractor already resolved, else
+    /// resolved now and remembered in the request's extensions (and noted for telemetry), so
+    /// that every later reader of this request sees the same resolution.
+    pub(crate) async fn of_request(parts: &mut Parts) -> ApiResult<&TenantCtx> {
+        if parts.extensions.get::<TenantCtx>().is_none() {
+            let tenancy = parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
                 Error::Config("TenantTxLayer is not installed on this router".into())
             })?;
-        let ctx = tenancy.resolve(parts).await?;
-        crate::telemetry::note_tenant(&parts.extensions, ctx.tenant.id);
-        parts.extensions.insert(ctx.clone());
-        Ok(ctx)
+            let ctx = tenancy.resolve(parts).await?;
+            crate::telemetry::note_tenant(&parts.extensions, ctx.tenant.id);
+            parts.extensions.insert(ctx);
+        }
+        Ok(parts
+            .extensions
+            .get::<TenantCtx>()
+            .expect("the tenant was just remembered"))
     }
 }
 

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -90,6 +91,18 @@ pub struct VersionedApi {
     options: VersioningOptions,
     changes: Changes,
     documents: Vec<(ApiVersion, Value)>,
+    route_layer: Option<RouteLayer>,
+}
+
+/// A layer applied to every versioned route inside the version's headers (see
+/// [`VersionedApi::route_layer`]).
+#[derive(Clone)]
+struct RouteLayer(Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>);
+
+impl std::fmt::Debug for RouteLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteLayer")
+    }
 }
 
 /// What the version layer of one endpoint in one version needs.
@@ -237,6 +250,25 @@ impl VersionLayer {
         } else {
             Layer::Full(Arc::new(info))
         })
+    }
+
+    /// Gives a response that never reached the handler (answered by a layer in between,
+    /// such as a 429 from the rate-limit layer) the headers the handler's response would
+    /// have had: the version, `Vary`, and a deprecated version's fields.
+    fn decorate_answered(&self, response: &mut Response, path: &str) {
+        if response.headers().contains_key(API_VERSION) {
+            return;
+        }
+        match &self.0 {
+            Layer::Plain { version, vary } => {
+                let headers = response.headers_mut();
+                headers.insert(API_VERSION, version.clone());
+                if let Some(vary) = vary {
+                    headers.append(header::VARY, vary.clone());
+                }
+            }
+            Layer::Full(info) => info.decorate(response, path),
+        }
     }
 
     /// `handler` with this layer around it: an axum handler itself, so the method router
@@ -449,7 +481,32 @@ impl VersionedApi {
             options,
             changes,
             documents,
+            route_layer: None,
         }
+    }
+
+    /// Wraps every versioned route in `layer`, inside the version's headers: a response the
+    /// layer answers itself (say a 429 from [`crate::ratelimit::RateLimitLayer`]) still
+    /// carries `api-version`, `Vary` and, on a deprecated version, `Deprecation`, `Sunset`
+    /// and `Link`, like every other response of that version. (`Router::layer` on the
+    /// finished router would put the layer outside them.)
+    pub fn route_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service:
+            tower::Service<Request<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Request<Body>>>::Response: IntoResponse + 'static,
+        <L::Service as tower::Service<Request<Body>>>::Future: Send + 'static,
+    {
+        let previous = self.route_layer.take();
+        self.route_layer = Some(RouteLayer(Arc::new(move |router: MethodRouter| {
+            let router = match &previous {
+                Some(previous) => (previous.0)(router),
+                None => router,
+            };
+            router.layer(layer.clone())
+        })));
+        self
     }
 
     /// The API.
@@ -608,10 +665,22 @@ impl VersionedApi {
                 }
                 Negotiation::Header { .. } => entry.decl.path.to_string(),
             };
-            router = router.route(
-                &path,
-                (entry.versioned_method_router)(VersionLayer::new(info)),
-            );
+            let layer = VersionLayer::new(info);
+            let mut method_router = (entry.versioned_method_router)(layer.clone());
+            if let Some(route_layer) = &self.route_layer {
+                method_router = (route_layer.0)(method_router).layer(
+                    axum::middleware::map_response_with_state(
+                        layer,
+                        |axum::extract::State(layer): axum::extract::State<VersionLayer>,
+                         uri: http::Uri,
+                         mut response: Response| async move {
+                            layer.decorate_answered(&mut response, uri.path());
+                            response
+                        },
+                    ),
+                );
+            }
+            router = router.route(&path, method_router);
         }
         router
     }
