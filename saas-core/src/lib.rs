@@ -12,6 +12,8 @@ pub mod migrate;
 pub mod model;
 pub mod openapi;
 pub mod ratelimit;
+#[cfg(feature = "redis")]
+mod redis_conn;
 pub mod telemetry;
 pub mod tenancy;
 pub mod versioning;

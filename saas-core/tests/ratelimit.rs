@@ -251,21 +251,89 @@ async fn the_handler_reuses_the_layers_tenant() {
     assert_eq!(body, "reused");
 }
 
-#[tokio::test]
-async fn saas_app_installs_the_layer() {
-    let env = Env::new().await;
-    let (_tenancy, router) = SaasApp::builder()
+/// The test routes as an application, without a relay.
+fn app_builder(env: &Env) -> SaasApp {
+    SaasApp::builder()
         .config(env.db.config())
         .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
             common::SECRET,
         ))
         .migrations(&MIGRATIONS)
         .routes(|_| common::routes())
-        .rate_limits(RateLimits::new().plan("default", Limit::per_minute(2)))
         .without_relay()
+}
+
+#[tokio::test]
+async fn saas_app_installs_the_layer() {
+    let env = Env::new().await;
+    let (_tenancy, router) = app_builder(&env)
+        .rate_limits(RateLimits::new().plan("default", Limit::per_minute(2)))
         .build()
         .await
         .unwrap();
     let tenant = env.tenant("built").await;
     assert_eq!(allowed_of(&env, &router, &tenant, 5).await, 2);
+}
+
+saas_core::api_versions! {
+    const VERSIONS = {
+        1 => deprecated(since = "2026-01-01", sunset = "2099-06-30", docs = "https://example.com/v1-retirement"),
+        2 => current,
+    };
+}
+
+/// The calling tenant's id.
+#[saas_core::endpoint(get, "/whoami", versions = 1.., tag = "whoami",
+    responses((status = 200, body = String)))]
+async fn versioned_whoami(tx: saas_core::tenancy::TenantTx) -> String {
+    tx.tenant_id().to_string()
+}
+
+/// Versioned routes and plain routes share one limiter, and a 429 of a versioned route is
+/// still a response of its version: `api-version`, and on a deprecated version its
+/// `Deprecation`, `Sunset` and `Link` fields.
+#[tokio::test]
+async fn a_429_of_a_versioned_route_carries_its_versions_headers() {
+    let env = Env::new().await;
+    let (_tenancy, router) = app_builder(&env)
+        .api(saas_core::routes!(VERSIONS; versioned_whoami))
+        .rate_limits(RateLimits::new().plan("default", Limit::per_minute(3)))
+        .build()
+        .await
+        .unwrap();
+    let tenant = env.tenant("versioned").await;
+    let token = env.token(&tenant);
+    for uri in ["/v2/whoami", "/projects", "/v1/whoami"] {
+        let (status, _, headers) = env.call(&router, "GET", uri, Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(headers.contains_key("ratelimit"), "{uri}: {headers:?}");
+    }
+    let (status, _, headers) = env
+        .call(&router, "GET", "/v2/whoami", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&headers, "api-version"), "2");
+    assert!(!headers.contains_key("deprecation"));
+    let (status, _, headers) = env
+        .call(&router, "GET", "/v1/whoami", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&headers, "api-version"), "1");
+    assert!(header(&headers, "deprecation").starts_with('@'));
+    assert!(header(&headers, "sunset").ends_with("GMT"));
+    let links: Vec<&str> = headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        links
+            .iter()
+            .any(|l| l.contains("</v2/whoami>") && l.contains("successor-version")),
+        "{links:?}"
+    );
+    assert!(
+        links.iter().any(|l| l.contains("rel=\"deprecation\"")),
+        "{links:?}"
+    );
 }

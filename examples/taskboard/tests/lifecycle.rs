@@ -109,22 +109,28 @@ async fn sigterm_turns_readiness_off_then_exits_cleanly() {
     assert_eq!(slugs, vec!["acme".to_string()]);
 }
 
-#[test]
-fn an_unreadable_shutdown_setting_stops_serve_with_a_clear_message() {
+/// Runs `taskboard serve` with these variables, expecting it to refuse to start: its stderr.
+fn serve_refusing(vars: &[(&str, &str)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_taskboard"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
-        .env("SAAS_DRAIN_TIMEOUT", "soon")
         .env("RUST_LOG", "error")
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn an_unreadable_shutdown_setting_stops_serve_with_a_clear_message() {
+    let stderr = serve_refusing(&[("SAAS_DRAIN_TIMEOUT", "soon")]);
     assert!(
         stderr.contains("SAAS_DRAIN_TIMEOUT must be a number of seconds"),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// `SAAS_RATE_LIMITS` configures the taskboard's per-tenant limits: one tenant's flood is
@@ -252,16 +258,7 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
 
 #[test]
 fn an_invalid_rate_limit_specification_stops_serve_with_a_clear_message() {
-    let out = Command::new(env!("CARGO_BIN_EXE_taskboard"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
-        .env("SAAS_RATE_LIMITS", "default=100/fortnight")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = serve_refusing(&[("SAAS_RATE_LIMITS", "default=100/fortnight")]);
     assert!(stderr.contains("SAAS_RATE_LIMITS"), "{stderr}");
     assert!(stderr.contains("fortnight"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }

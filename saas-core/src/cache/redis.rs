@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use redis::AsyncCommands;
-use tokio::sync::OnceCell;
 
 use super::CacheBackend;
 use crate::error::{ApiResult, Error};
+use crate::redis_conn::RedisConn;
 
 pub(super) struct RedisBackend {
-    client: redis::Client,
-    manager: OnceCell<redis::aio::ConnectionManager>,
+    conn: RedisConn,
 }
 
 impl RedisBackend {
@@ -21,21 +20,13 @@ impl RedisBackend {
         let client = redis::Client::open(url)
             .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
         Ok(RedisBackend {
-            client,
-            manager: OnceCell::new(),
+            conn: RedisConn::new(client),
         })
     }
 
     async fn conn(&self) -> Option<redis::aio::ConnectionManager> {
-        let connect = async {
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_millis(500)))
-                .set_response_timeout(Some(Duration::from_millis(500)))
-                .set_number_of_retries(1);
-            redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await
-        };
-        match self.manager.get_or_try_init(|| connect).await {
-            Ok(manager) => Some(manager.clone()),
+        match self.conn.get().await {
+            Ok(manager) => Some(manager),
             Err(err) => {
                 tracing::warn!(error = %err, "Redis cache unreachable: treating as a miss");
                 None

@@ -3,11 +3,9 @@
 //! lets requests through (fail open) and logs a warning at most every 10 seconds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use tokio::sync::OnceCell;
 
 use super::{Outcome, Plan, State, describe, now_ns};
+use crate::redis_conn::RedisConn;
 use crate::tenancy::TenantId;
 
 /// Mirrors [`super::decide`] in microseconds. KEYS[1]: the tenant's hash (`tat`, `w`, `n`).
@@ -58,8 +56,7 @@ const BACKOFF_NS: u64 = 1_000_000_000;
 const WARN_EVERY_NS: u64 = 10_000_000_000;
 
 pub(crate) struct RedisStore {
-    client: redis::Client,
-    manager: OnceCell<redis::aio::ConnectionManager>,
+    conn: RedisConn,
     script: redis::Script,
     prefix: String,
     retry_at: AtomicU64,
@@ -69,8 +66,7 @@ pub(crate) struct RedisStore {
 impl RedisStore {
     pub(crate) fn new(client: redis::Client, namespace: &str) -> RedisStore {
         RedisStore {
-            client,
-            manager: OnceCell::new(),
+            conn: RedisConn::new(client),
             script: redis::Script::new(SCRIPT),
             prefix: format!("{namespace}:rl:"),
             retry_at: AtomicU64::new(0),
@@ -93,15 +89,8 @@ impl RedisStore {
     }
 
     async fn conn(&self) -> Option<redis::aio::ConnectionManager> {
-        let connect = async {
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_millis(500)))
-                .set_response_timeout(Some(Duration::from_millis(500)))
-                .set_number_of_retries(1);
-            redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await
-        };
-        match self.manager.get_or_try_init(|| connect).await {
-            Ok(manager) => Some(manager.clone()),
+        match self.conn.get().await {
+            Ok(manager) => Some(manager),
             Err(err) => {
                 self.fail("Redis is unreachable", &err);
                 None
