@@ -2,7 +2,7 @@
 //! same run, through the whole framework stack (JWT, tenant resolution, TenantTxLayer).
 //!
 //! Run: `DATABASE_URL=... cargo bench -p saas-core --bench ratelimit_overhead`. It prints
-//! criterion's medians and their ratio, then the median ratio of 30 alternating rounds (the
+//! criterion's medians and their ratio, then the median ratio of 60 alternating rounds (the
 //! figure to judge on a shared machine; target for `ratelimit_get_by_key`: <= 1.05).
 //!
 //! - `ratelimit_get_by_key`: a realistic tenant request: the handler extracts `TenantTx` and

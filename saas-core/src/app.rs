@@ -382,14 +382,11 @@ impl SaasApp {
                 router = router.merge(telemetry.router());
             }
         }
-        let mut router = wrap_router(router, &tenancy, self.body_limit);
-        if let Some(cache) = self.cache {
-            router = router.layer(axum::Extension(cache));
-        }
-        // Outermost: it sees the final status, problem documents and panics included.
-        if let Some(telemetry) = &self.telemetry {
-            router = router.layer(telemetry.layer());
-        }
+        let mut router = match self.cache {
+            Some(cache) => router.layer(axum::Extension(cache)),
+            None => router,
+        };
+        router = wrap_router_observed(router, &tenancy, self.body_limit, self.telemetry.as_ref());
         Ok((tenancy, router))
     }
 
@@ -585,19 +582,44 @@ impl SaasApp {
 /// Wraps an application router with the framework's layers: tenant transactions, the body
 /// limit, panics as 500 problems, and problem documents for every error axum makes itself.
 pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Router {
-    router
-        .layer(TenantTxLayer::new(tenancy.clone()))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        // Outside the body limit, so its 413 becomes a problem document too.
-        .layer(axum::middleware::from_fn(
-            crate::http::problem_for_plain_errors,
-        ))
+    wrap_router_observed(router, tenancy, body_limit, None)
+}
+
+/// [`wrap_router`], with the telemetry layer (see [`crate::telemetry`]) outermost when one is
+/// given, so that it sees the final status, problem documents and panics included.
+///
+/// The layers are composed into one stack and applied to the routes at once: axum boxes each
+/// `Router::layer` separately, per route and per request, so one stack costs less than five
+/// layers (and telemetry added here costs less than `router.layer(telemetry.layer())`).
+pub fn wrap_router_observed(
+    router: Router,
+    tenancy: &Tenancy,
+    body_limit: usize,
+    telemetry: Option<&crate::telemetry::Telemetry>,
+) -> Router {
+    let framework = tower::ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
                 use axum::response::IntoResponse;
                 Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
             },
         ))
+        // Outside the body limit, so its 413 becomes a problem document too.
+        .layer(axum::middleware::from_fn(
+            crate::http::problem_for_plain_errors,
+        ))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TenantTxLayer::new(tenancy.clone()))
+        .into_inner();
+    match telemetry {
+        Some(telemetry) => router.layer(
+            tower::ServiceBuilder::new()
+                .layer(telemetry.layer())
+                .map_response(axum::response::IntoResponse::into_response)
+                .layer(framework),
+        ),
+        None => router.layer(framework),
+    }
 }
 
 /// The server task, given at most `cap` from the shutdown signal to finish its in-flight

@@ -3,7 +3,7 @@
 //!
 //! Each case is measured twice:
 //! 1. by criterion, baseline then layer (its reports and `scripts/bench-ratios.py`);
-//! 2. in alternating rounds (baseline, layer, layer, baseline, ...) so that both see the same
+//! 2. in 60 alternating rounds (baseline, layer, layer, baseline, ...) so that both see the same
 //!    load on a shared, noisy machine; the median of the per-round ratios is the figure to
 //!    judge, since criterion's back-to-back runs can see different loads.
 
@@ -36,7 +36,7 @@ pub struct Pair<'a> {
 }
 
 /// How many alternating rounds to run.
-const ROUNDS: usize = 30;
+const ROUNDS: usize = 60;
 
 async fn answer(router: &Router, request: Request<Body>) {
     let response = router.clone().oneshot(request).await.unwrap();
@@ -84,7 +84,7 @@ pub fn compare(
         let rounds = alternating(rt, pair, case);
         println!(
             "{} (alternating, {ROUNDS} rounds of {}): {} {:.0} ns, {} {:.0} ns, \
-             median ratio {:.3} (+{:.0} ns per request)",
+             median ratio {:.3}, interquartile {:.3}..{:.3} (+{:.0} ns per request)",
             case.group,
             case.per_round,
             pair.baseline.0,
@@ -92,6 +92,8 @@ pub fn compare(
             pair.measured.0,
             rounds.measured_ns,
             rounds.ratio,
+            rounds.ratio_quartiles.0,
+            rounds.ratio_quartiles.1,
             rounds.measured_ns - rounds.baseline_ns
         );
     }
@@ -103,6 +105,8 @@ pub struct Rounds {
     pub measured_ns: f64,
     /// The median of the per-round ratios.
     pub ratio: f64,
+    /// Their first and third quartiles: how noisy the rounds were.
+    pub ratio_quartiles: (f64, f64),
 }
 
 /// Per-request times of both routers in alternating rounds: which one goes first alternates
@@ -136,15 +140,16 @@ pub fn alternating(rt: &tokio::runtime::Runtime, pair: &Pair<'_>, case: &Case<'_
         ratios.push(m / b);
     }
     Rounds {
-        baseline_ns: median(&mut base),
-        measured_ns: median(&mut measured),
-        ratio: median(&mut ratios),
+        baseline_ns: quantile(&mut base, 0.5),
+        measured_ns: quantile(&mut measured, 0.5),
+        ratio: quantile(&mut ratios, 0.5),
+        ratio_quartiles: (quantile(&mut ratios, 0.25), quantile(&mut ratios, 0.75)),
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
 /// Criterion's median estimate of `group/bench` from the last run, in nanoseconds.

@@ -26,6 +26,10 @@
 //!     .layer(telemetry.layer());
 //! ```
 //!
+//! With the framework's layers, [`crate::app::wrap_router_observed`] composes the telemetry
+//! layer into their stack (cheaper than `.layer(telemetry.layer())` after
+//! [`crate::app::wrap_router`]).
+//!
 //! # The span
 //! `http.request`, at level INFO, with `method`, `route` (the matched path template, never
 //! the raw path), `tenant_id` (recorded when the handler resolves the tenant, `none` if it
