@@ -142,28 +142,22 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
     let db = saas_testkit::TestDb::new().await.unwrap();
     let (mut child, base) = serve(&db, &[("SAAS_RATE_LIMITS", "default=3/m")]);
     let client = reqwest::Client::new();
+    let admin_post = async |path: String, body: serde_json::Value| -> serde_json::Value {
+        let response = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    };
     let tenant = async |slug: &str| -> (String, String) {
-        let created: serde_json::Value = client
-            .post(format!("{base}/admin/tenants"))
-            .bearer_auth(ADMIN)
-            .json(&serde_json::json!({"slug": slug, "name": slug, "tier": "shared"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = serde_json::json!({"slug": slug, "name": slug, "tier": "shared"});
+        let created = admin_post("/admin/tenants".into(), body).await;
         let id = created["id"].as_str().unwrap().to_string();
-        let token: serde_json::Value = client
-            .post(format!("{base}/admin/tenants/{id}/tokens"))
-            .bearer_auth(ADMIN)
-            .json(&serde_json::json!({"subject": "alice", "ttl_seconds": 600}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = serde_json::json!({"subject": "alice", "ttl_seconds": 600});
+        let token = admin_post(format!("/admin/tenants/{id}/tokens"), body).await;
         (id, token["token"].as_str().unwrap().to_string())
     };
     let (flooder, flooder_token) = tenant("flooder").await;
