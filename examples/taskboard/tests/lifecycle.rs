@@ -10,8 +10,9 @@ use saas_testkit::free_port;
 const ADMIN: &str = "lifecycle-admin-token";
 
 /// Starts `taskboard serve` on a free port with these extra variables and waits for its
-/// `listening on` line: the child and the base URL.
-fn serve(db: &saas_testkit::TestDb, vars: &[(&str, &str)]) -> (std::process::Child, String) {
+/// `listening on` line: the child (killed when dropped, so a failing test leaves no server
+/// behind) and the base URL.
+fn serve(db: &saas_testkit::TestDb, vars: &[(&str, &str)]) -> (Served, String) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_taskboard"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -46,13 +47,33 @@ fn serve(db: &saas_testkit::TestDb, vars: &[(&str, &str)]) -> (std::process::Chi
             break;
         }
     }
-    (child, format!("http://127.0.0.1:{port}"))
+    (Served(Some(child)), format!("http://127.0.0.1:{port}"))
+}
+
+/// A running `taskboard serve`, killed on drop unless taken.
+struct Served(Option<std::process::Child>);
+
+impl Served {
+    /// The child process, no longer killed on drop.
+    fn take(mut self) -> std::process::Child {
+        self.0.take().expect("not taken yet")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_turns_readiness_off_then_exits_cleanly() {
     let db = saas_testkit::TestDb::new().await.unwrap();
-    let (mut child, base) = serve(&db, &[("SAAS_SHUTDOWN_DELAY", "1.5")]);
+    let (served, base) = serve(&db, &[("SAAS_SHUTDOWN_DELAY", "1.5")]);
+    let mut child = served.take();
     let client = reqwest::Client::new();
     for path in ["/livez", "/readyz", "/healthz"] {
         let status = client
@@ -133,15 +154,9 @@ fn an_unreadable_shutdown_setting_stops_serve_with_a_clear_message() {
     );
 }
 
-/// `SAAS_RATE_LIMITS` configures the taskboard's per-tenant limits: one tenant's flood is
-/// answered with 429 problem documents carrying `Retry-After` and the RateLimit fields, while
-/// another tenant on the same plan is served, and `/metrics` counts the 429s under the
-/// flooding tenant.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
-    let db = saas_testkit::TestDb::new().await.unwrap();
-    let (mut child, base) = serve(&db, &[("SAAS_RATE_LIMITS", "default=3/m")]);
-    let client = reqwest::Client::new();
+/// Registers a shared-tier tenant through the admin API of the app at `base` and issues it a
+/// token: its id and the token.
+async fn tenant_with_token(client: &reqwest::Client, base: &str, slug: &str) -> (String, String) {
     let admin_post = async |path: String, body: serde_json::Value| -> serde_json::Value {
         let response = client
             .post(format!("{base}{path}"))
@@ -152,16 +167,25 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
             .unwrap();
         response.json().await.unwrap()
     };
-    let tenant = async |slug: &str| -> (String, String) {
-        let body = serde_json::json!({"slug": slug, "name": slug, "tier": "shared"});
-        let created = admin_post("/admin/tenants".into(), body).await;
-        let id = created["id"].as_str().unwrap().to_string();
-        let body = serde_json::json!({"subject": "alice", "ttl_seconds": 600});
-        let token = admin_post(format!("/admin/tenants/{id}/tokens"), body).await;
-        (id, token["token"].as_str().unwrap().to_string())
-    };
-    let (flooder, flooder_token) = tenant("flooder").await;
-    let (_, bystander_token) = tenant("bystander").await;
+    let body = serde_json::json!({"slug": slug, "name": slug, "tier": "shared"});
+    let created = admin_post("/admin/tenants".into(), body).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"subject": "alice", "ttl_seconds": 600});
+    let token = admin_post(format!("/admin/tenants/{id}/tokens"), body).await;
+    (id, token["token"].as_str().unwrap().to_string())
+}
+
+/// `SAAS_RATE_LIMITS` configures the taskboard's per-tenant limits: one tenant's flood is
+/// answered with 429 problem documents carrying `Retry-After` and the RateLimit fields, while
+/// another tenant on the same plan is served, and `/metrics` counts the 429s under the
+/// flooding tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let (_served, base) = serve(&db, &[("SAAS_RATE_LIMITS", "default=3/m")]);
+    let client = reqwest::Client::new();
+    let (flooder, flooder_token) = tenant_with_token(&client, &base, "flooder").await;
+    let (_, bystander_token) = tenant_with_token(&client, &base, "bystander").await;
     let list = |token: &str| {
         client
             .get(format!("{base}/v2/projects"))
@@ -246,8 +270,6 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
         "saas_http_requests_total{{tenant=\"{flooder}\",api_version=\"2\",route=\"/v2/projects\",method=\"GET\",status=\"429\"}} 1"
     );
     assert!(metrics.contains(&refused_line), "{metrics}");
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]
@@ -255,4 +277,36 @@ fn an_invalid_rate_limit_specification_stops_serve_with_a_clear_message() {
     let stderr = serve_refusing(&[("SAAS_RATE_LIMITS", "default=100/fortnight")]);
     assert!(stderr.contains("SAAS_RATE_LIMITS"), "{stderr}");
     assert!(stderr.contains("fortnight"), "{stderr}");
+}
+
+/// With `TASKBOARD_REDIS_URL`, instances of the taskboard draw from one budget per tenant:
+/// requests spread over two instances are limited as if one served them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_redis_share_each_tenants_budget() {
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let vars = [
+        ("SAAS_RATE_LIMITS", "default=4/m"),
+        ("TASKBOARD_REDIS_URL", redis.as_str()),
+    ];
+    let (_first, first_base) = serve(&db, &vars);
+    let (_second, second_base) = serve(&db, &vars);
+    let client = reqwest::Client::new();
+    let (_, token) = tenant_with_token(&client, &first_base, "shared-budget").await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let base = if i % 2 == 0 {
+            &first_base
+        } else {
+            &second_base
+        };
+        let response = client
+            .get(format!("{base}/v2/projects"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
 }
