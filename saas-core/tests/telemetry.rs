@@ -392,6 +392,35 @@ async fn rate_limited_requests_are_counted_under_their_tenant() {
 }
 
 #[tokio::test]
+async fn a_scrape_token_guards_the_metrics() {
+    let env = Env::new().await;
+    let telemetry = Telemetry::with_config(TelemetryConfig::default().scrape_token("s3cret"));
+    let router = app(&env, &telemetry);
+    let tenant = env.tenant("scraped").await;
+    let (status, _, _) = env
+        .call(
+            &router,
+            "GET",
+            "/v2/whoami",
+            Some(&env.token(&tenant)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    for token in [None, Some("wrong"), Some("s3cre"), Some("s3cret2")] {
+        let (status, body, headers) = env.call(&router, "GET", "/metrics", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(!body.to_string().contains(&tenant.id.to_string()));
+    }
+    let (status, body, _) = env
+        .call(&router, "GET", "/metrics", Some("s3cret"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.as_str().unwrap().contains(&tenant.id.to_string()));
+}
+
+#[tokio::test]
 async fn tenants_past_the_cap_are_counted_as_other() {
     let env = Env::new().await;
     let telemetry = Telemetry::with_config(TelemetryConfig::default().max_tenants(2));

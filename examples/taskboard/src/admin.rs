@@ -31,16 +31,12 @@ impl FromRequestParts<AdminState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Error> {
         let token = bearer_token(parts)?
             .ok_or_else(|| Error::Unauthorized("the admin API needs the admin token".into()))?;
-        if constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
+        if saas_core::http::secrets_match(token.as_bytes(), state.admin_token.as_bytes()) {
             Ok(Admin)
         } else {
             Err(Error::Unauthorized("wrong admin token".into()))
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub fn routes(state: AdminState) -> Router {

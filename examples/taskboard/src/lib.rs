@@ -12,7 +12,7 @@ use rand::Rng;
 use saas_core::app::SaasApp;
 use saas_core::openapi::document::DocSettings;
 use saas_core::ratelimit::RateLimits;
-use saas_core::telemetry::Telemetry;
+use saas_core::telemetry::{Telemetry, TelemetryConfig};
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
 use saas_core::versioning::VersioningOptions;
@@ -88,7 +88,10 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
 pub fn app(settings: Settings) -> SaasApp {
     SaasApp::builder()
         .name("taskboard")
-        .telemetry(Telemetry::new())
+        // `SAAS_METRICS_TOKEN`, when set, guards `/metrics` with a bearer token.
+        .telemetry(Telemetry::with_config(
+            TelemetryConfig::default().with_env_overrides(),
+        ))
         .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()))
         .migrations(&MIGRATIONS)
         .api(api::api())

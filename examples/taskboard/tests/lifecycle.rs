@@ -182,7 +182,13 @@ async fn tenant_with_token(client: &reqwest::Client, base: &str, slug: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
     let db = saas_testkit::TestDb::new().await.unwrap();
-    let (_served, base) = serve(&db, &[("SAAS_RATE_LIMITS", "default=3/m")]);
+    let (_served, base) = serve(
+        &db,
+        &[
+            ("SAAS_RATE_LIMITS", "default=3/m"),
+            ("SAAS_METRICS_TOKEN", "scrape-me"),
+        ],
+    );
     let client = reqwest::Client::new();
     let (flooder, flooder_token) = tenant_with_token(&client, &base, "flooder").await;
     let (_, bystander_token) = tenant_with_token(&client, &base, "bystander").await;
@@ -258,8 +264,22 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
             .status();
         assert_eq!(status, 200);
     }
+    // The metrics name tenants: with SAAS_METRICS_TOKEN set they need it.
+    for token in [None, Some("wrong")] {
+        let mut request = client.get(format!("{base}/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "token {token:?}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
     let metrics = client
         .get(format!("{base}/metrics"))
+        .bearer_auth("scrape-me")
         .send()
         .await
         .unwrap()

@@ -106,3 +106,21 @@ fn status_detail(status: http::StatusCode) -> &'static str {
         _ => "the request could not be processed",
     }
 }
+
+/// Whether two secrets (tokens, passwords) are equal, in time that depends only on their
+/// lengths, not on where they first differ: for comparing a presented credential with the
+/// configured one.
+///
+/// ```
+/// assert!(saas_core::http::secrets_match(b"s3cret", b"s3cret"));
+/// assert!(!saas_core::http::secrets_match(b"s3cret", b"s3creT"));
+/// assert!(!saas_core::http::secrets_match(b"s3cret", b"s3cre"));
+/// ```
+pub fn secrets_match(presented: &[u8], expected: &[u8]) -> bool {
+    presented.len() == expected.len()
+        && presented
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

@@ -100,12 +100,26 @@ pub const DEFAULT_BUCKETS: &[f64] = &[
 ];
 
 /// Settings of [`Telemetry`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TelemetryConfig {
     /// How many distinct tenants get their own `tenant` label value (the rest: `other`).
     pub max_tenants: usize,
     /// The upper bounds of the latency histogram's buckets, in seconds.
     pub buckets: Vec<f64>,
+    scrape_token: Option<String>,
+}
+
+impl std::fmt::Debug for TelemetryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryConfig")
+            .field("max_tenants", &self.max_tenants)
+            .field("buckets", &self.buckets)
+            .field(
+                "scrape_token",
+                &self.scrape_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for TelemetryConfig {
@@ -113,6 +127,7 @@ impl Default for TelemetryConfig {
         TelemetryConfig {
             max_tenants: 1000,
             buckets: DEFAULT_BUCKETS.to_vec(),
+            scrape_token: None,
         }
     }
 }
@@ -122,6 +137,25 @@ impl TelemetryConfig {
     pub fn max_tenants(mut self, n: usize) -> Self {
         self.max_tenants = n;
         self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on `GET /metrics` (Prometheus:
+    /// `authorization: { credentials: ... }` in the scrape config); others get a 401 problem.
+    /// The metrics name tenants: without a token, keep `/metrics` off the public ingress
+    /// (`serve --metrics-listen` on an internal address). An empty token is ignored.
+    pub fn scrape_token(mut self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.scrape_token = (!token.is_empty()).then_some(token);
+        self
+    }
+
+    /// Applies `SAAS_METRICS_TOKEN`, when set and not empty, as the [scrape
+    /// token](TelemetryConfig::scrape_token).
+    pub fn with_env_overrides(self) -> Self {
+        match std::env::var("SAAS_METRICS_TOKEN") {
+            Ok(token) if !token.trim().is_empty() => self.scrape_token(token.trim()),
+            _ => self,
+        }
     }
 }
 
@@ -154,6 +188,8 @@ struct Inner {
     tenancy: Mutex<Option<Tenancy>>,
     /// Scrapes one at a time: the pool gauges are cleared and refilled for each.
     scrape: Mutex<()>,
+    /// Required on `/metrics` when set.
+    scrape_token: Option<String>,
 }
 
 /// The telemetry of one application: the metrics registry, the request layer and the
@@ -241,6 +277,7 @@ impl Telemetry {
                 tenants: TenantLabels::new(config.max_tenants),
                 tenancy: Mutex::new(None),
                 scrape: Mutex::new(()),
+                scrape_token: config.scrape_token,
             }),
         }
     }
@@ -257,8 +294,9 @@ impl Telemetry {
         }
     }
 
-    /// A router serving `GET /metrics` (unauthenticated: serve it on an internal listener or
-    /// keep it from the public ingress; the values name tenants).
+    /// A router serving `GET /metrics`. Unless a [scrape
+    /// token](TelemetryConfig::scrape_token) is configured it is unauthenticated: serve it on
+    /// an internal listener or keep it from the public ingress (the values name tenants).
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let telemetry = self.clone();
         Router::new().route(
@@ -280,6 +318,17 @@ impl Telemetry {
     /// The `/metrics` response: OpenMetrics when the scraper asks for it, the Prometheus text
     /// format otherwise.
     pub fn scrape(&self, request_headers: &HeaderMap) -> Response {
+        if let Some(expected) = &self.inner.scrape_token {
+            let presented = crate::tenancy::resolver::bearer_token_in(request_headers);
+            let allowed = matches!(presented, Ok(Some(token))
+                if crate::http::secrets_match(token.as_bytes(), expected.as_bytes()));
+            if !allowed {
+                return crate::error::Error::Unauthorized(
+                    "the metrics need the scrape token: `Authorization: Bearer <token>`".into(),
+                )
+                .into_response();
+            }
+        }
         let openmetrics = request_headers
             .get_all(header::ACCEPT)
             .iter()

@@ -321,7 +321,12 @@ impl JwtResolver {
 /// The bearer token of a request: `Ok(None)` without an Authorization header, 401 when the
 /// header is not a well-formed bearer credential.
 pub fn bearer_token(parts: &Parts) -> ApiResult<Option<&str>> {
-    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else {
+    bearer_token_in(&parts.headers)
+}
+
+/// [`bearer_token`] from the headers alone.
+pub fn bearer_token_in(headers: &http::HeaderMap) -> ApiResult<Option<&str>> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value
