@@ -189,10 +189,11 @@ impl RouteVersion {
 
     fn decorate(&self, response: &mut Response, path: &str) {
         let headers = response.headers_mut();
-        headers.insert(API_VERSION, self.headers.version.clone());
-        if let Some(vary) = &self.headers.vary {
-            headers.append(header::VARY, vary.clone());
-        }
+        put_version(
+            headers,
+            self.headers.version.clone(),
+            self.headers.vary.clone(),
+        );
         if self.deprecated.is_none() {
             return;
         }
@@ -220,6 +221,14 @@ impl RouteVersion {
 
     fn is_gone(&self) -> bool {
         self.gone_after_sunset && self.sunset.is_some_and(|s| self.clock.now() >= s)
+    }
+}
+
+/// The fields every response of a version carries: the version, and `Vary` in header mode.
+fn put_version(headers: &mut http::HeaderMap, version: HeaderValue, vary: Option<HeaderValue>) {
+    headers.insert(API_VERSION, version);
+    if let Some(vary) = vary {
+        headers.append(header::VARY, vary);
     }
 }
 
@@ -261,11 +270,7 @@ impl VersionLayer {
         }
         match &self.0 {
             Layer::Plain { version, vary } => {
-                let headers = response.headers_mut();
-                headers.insert(API_VERSION, version.clone());
-                if let Some(vary) = vary {
-                    headers.append(header::VARY, vary.clone());
-                }
+                put_version(response.headers_mut(), version.clone(), vary.clone());
             }
             Layer::Full(info) => info.decorate(response, path),
         }
@@ -358,12 +363,8 @@ where
                 vary,
             } => {
                 let mut response = std::task::ready!(inner.poll(cx));
-                let headers = response.headers_mut();
                 if let Some(version) = version.take() {
-                    headers.insert(API_VERSION, version);
-                }
-                if let Some(vary) = vary.take() {
-                    headers.append(header::VARY, vary);
+                    put_version(response.headers_mut(), version, vary.take());
                 }
                 Poll::Ready(response)
             }
