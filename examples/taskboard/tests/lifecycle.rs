@@ -1,6 +1,8 @@
 //! The taskboard binary as an orchestrator sees it: probes while it runs, a real SIGTERM, and
 //! a clean exit after readiness went off and in-flight work drained.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -239,20 +241,7 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
         .await
         .unwrap();
     assert_eq!(refused_v1.status(), 429);
-    let headers = refused_v1.headers();
-    assert!(headers.contains_key("deprecation"), "{headers:?}");
-    assert!(headers.contains_key("sunset"), "{headers:?}");
-    let links: Vec<&str> = headers
-        .get_all("link")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect();
-    assert!(
-        links
-            .iter()
-            .any(|l| l.contains("</v2/projects>") && l.contains("successor-version")),
-        "{links:?}"
-    );
+    common::assert_deprecated(refused_v1.headers(), "/v2/projects");
     // The admin API is not tenant traffic: never limited.
     for _ in 0..5 {
         let status = client

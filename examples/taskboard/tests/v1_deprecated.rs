@@ -4,39 +4,11 @@
 mod common;
 
 use axum::body::Body;
-use common::App;
-use http::{HeaderMap, Request, StatusCode};
+use common::{App, assert_deprecated};
+use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-fn assert_deprecated(headers: &HeaderMap, successor: &str) {
-    let deprecation = headers["deprecation"].to_str().unwrap();
-    let since: i64 = deprecation.strip_prefix('@').unwrap().parse().unwrap();
-    let sunset = headers["sunset"].to_str().unwrap();
-    assert!(sunset.ends_with(" GMT"), "{sunset}");
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let sunset = time::PrimitiveDateTime::parse(sunset, &format)
-        .unwrap()
-        .assume_utc()
-        .unix_timestamp();
-    assert!(sunset >= since);
-    let links: Vec<&str> = headers
-        .get_all("link")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect();
-    assert!(
-        links.iter().any(|l| l.ends_with("rel=\"deprecation\"")),
-        "{links:?}"
-    );
-    assert!(
-        links.contains(&format!("<{successor}>; rel=\"successor-version\"").as_str()),
-        "{links:?}"
-    );
-}
 
 #[tokio::test]
 async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {

@@ -127,3 +127,33 @@ impl App {
         (id, tok["token"].as_str().unwrap().to_string())
     }
 }
+
+/// Asserts the headers of a deprecated (v1) response: `Deprecation` (RFC 9745), a `Sunset`
+/// (RFC 8594) not before it, and `Link`s to the deprecation notice and to `successor`.
+pub fn assert_deprecated(headers: &HeaderMap, successor: &str) {
+    let deprecation = headers["deprecation"].to_str().unwrap();
+    let since: i64 = deprecation.strip_prefix('@').unwrap().parse().unwrap();
+    let sunset = headers["sunset"].to_str().unwrap();
+    assert!(sunset.ends_with(" GMT"), "{sunset}");
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let sunset = time::PrimitiveDateTime::parse(sunset, &format)
+        .unwrap()
+        .assume_utc()
+        .unix_timestamp();
+    assert!(sunset >= since);
+    let links: Vec<&str> = headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        links.iter().any(|l| l.ends_with("rel=\"deprecation\"")),
+        "{links:?}"
+    );
+    assert!(
+        links.contains(&format!("<{successor}>; rel=\"successor-version\"").as_str()),
+        "{links:?}"
+    );
+}
