@@ -57,7 +57,9 @@ pub enum NotReady {
     Starting,
     /// The process is applying migrations.
     Migrating,
-    /// The database did not answer within [`HealthOptions::check_timeout`].
+    /// The database did not answer within [`HealthOptions::check_timeout`]. The text says
+    /// why, for the logs: it never reaches the response (a database's error text can name
+    /// hosts, users, databases and tenants).
     DatabaseUnreachable(String),
     /// Another process holds the migration lock (only reported with
     /// [`HealthOptions::unready_while_migrating`]).
@@ -82,7 +84,7 @@ impl NotReady {
         match self {
             NotReady::Starting => "the process is starting".into(),
             NotReady::Migrating => "the process is applying migrations".into(),
-            NotReady::DatabaseUnreachable(why) => format!("the database is unreachable: {why}"),
+            NotReady::DatabaseUnreachable(_) => "the database is unreachable".into(),
             NotReady::MigrationRunning => "another process is applying migrations".into(),
             NotReady::ShuttingDown => "the process is shutting down".into(),
         }
@@ -245,7 +247,12 @@ impl Health {
     async fn readiness_response(&self) -> Response {
         match self.readiness().await {
             Ok(()) => json(StatusCode::OK, serde_json::json!({ "status": "ready" })),
-            Err(not_ready) => not_ready_response(&not_ready),
+            Err(not_ready) => {
+                if let NotReady::DatabaseUnreachable(why) = &not_ready {
+                    tracing::warn!(error = %why, "readiness check: the database is unreachable");
+                }
+                not_ready_response(&not_ready)
+            }
         }
     }
 }
@@ -295,6 +302,21 @@ fn short(err: &sqlx::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn database_error_text_never_reaches_the_response() {
+        let why = "password authentication failed for user \"acme_owner\" on db-7.internal";
+        let response = not_ready_response(&NotReady::DatabaseUnreachable(why.into()));
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("database_unreachable"), "{text}");
+        for leak in ["password", "acme_owner", "db-7.internal"] {
+            assert!(!text.contains(leak), "the 503 echoes {leak:?}: {text}");
+        }
+    }
 
     #[test]
     fn shutting_down_is_final() {

@@ -92,6 +92,11 @@ fn total(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
+/// Telemetry whose `/metrics` anyone may read (these tests scrape without a token).
+fn open_telemetry() -> Telemetry {
+    Telemetry::with_config(TelemetryConfig::default().unauthenticated_scrape())
+}
+
 async fn scrape(router: &Router) -> (String, Vec<Sample>) {
     let response = router
         .clone()
@@ -118,7 +123,7 @@ const REQUESTS: &str = "saas_http_requests_total";
 #[tokio::test]
 async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
@@ -200,7 +205,7 @@ async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() 
 #[tokio::test]
 async fn deprecated_version_requests_are_counted_per_tenant_and_only_those() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
@@ -234,7 +239,7 @@ async fn deprecated_version_requests_are_counted_per_tenant_and_only_those() {
 #[tokio::test]
 async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let a = env.tenant("acme").await;
     let ta = env.token(&a);
@@ -320,7 +325,7 @@ async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
 #[tokio::test]
 async fn unauthenticated_requests_are_counted_under_tenant_none() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let (status, _, _) = env.call(&router, "GET", "/v2/whoami", None, None).await;
     assert_eq!(status, 401);
@@ -349,7 +354,7 @@ async fn unauthenticated_requests_are_counted_under_tenant_none() {
 async fn rate_limited_requests_are_counted_under_their_tenant() {
     use saas_core::ratelimit::{Limit, RateLimitLayer, RateLimits};
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let limits = RateLimits::new().plan("default", Limit::per_minute(2));
     let routes = common::routes()
         .layer(RateLimitLayer::new(&limits))
@@ -421,9 +426,29 @@ async fn a_scrape_token_guards_the_metrics() {
 }
 
 #[tokio::test]
+async fn metrics_are_closed_without_a_scrape_token() {
+    let env = Env::new().await;
+    let telemetry = Telemetry::new();
+    let router = app(&env, &telemetry);
+    let tenant = env.tenant("counted").await;
+    let (status, _, _) = env
+        .call(&router, "GET", "/v2/whoami", Some(&env.token(&tenant)), None)
+        .await;
+    assert_eq!(status, 200);
+    for token in [None, Some("anything"), Some(env.token(&tenant).as_str())] {
+        let (status, body, headers) = env.call(&router, "GET", "/metrics", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}: {body}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(!body.to_string().contains(&tenant.id.to_string()));
+    }
+}
+
+#[tokio::test]
 async fn tenants_past_the_cap_are_counted_as_other() {
     let env = Env::new().await;
-    let telemetry = Telemetry::with_config(TelemetryConfig::default().max_tenants(2));
+    let telemetry = Telemetry::with_config(TelemetryConfig::default()
+            .max_tenants(2)
+            .unauthenticated_scrape());
     let router = app(&env, &telemetry);
     let mut ids = Vec::new();
     for slug in ["acme", "globex", "initech", "umbrella"] {
@@ -452,7 +477,7 @@ async fn tenants_past_the_cap_are_counted_as_other() {
 #[tokio::test]
 async fn pool_gauges_cover_the_primary_database_at_scrape_time() {
     let env = Env::with_config(|c| c.request_pool_size(3)).await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let a = env.tenant("acme").await;
     let (status, _, _) = env
@@ -573,7 +598,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
 #[tokio::test]
 async fn request_span_records_tenant_version_route_method_and_status() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let a = env.tenant("acme").await;
     let (status, _, _) = env
@@ -605,7 +630,7 @@ async fn request_span_records_tenant_version_route_method_and_status() {
 #[tokio::test]
 async fn metrics_endpoint_speaks_openmetrics_when_asked() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
+    let telemetry = open_telemetry();
     let router = app(&env, &telemetry);
     let (status, _, _) = env.call(&router, "GET", "/v2/whoami", None, None).await;
     assert_eq!(status, 401);

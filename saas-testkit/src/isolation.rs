@@ -62,10 +62,7 @@ pub async fn assert_isolated_interleaved(app: &TestApp, env: &TestEnv, cases: u3
 /// # async fn demo() -> anyhow::Result<()> {
 /// let env = TestEnv::builder().migrations(&taskboard::MIGRATIONS).start().await?;
 /// let app = env
-///     .app(taskboard::app(taskboard::Settings {
-///         admin_token: "admin-token".into(),
-///         jwt_secret: "a-secret-for-tests-0123456789".into(),
-///     }))
+///     .app(taskboard::app(taskboard::Settings::new("admin-token", "a-secret-for-tests-0123456789abcdef")))
 ///     .await;
 /// assert_isolated(&app, &env).await; // the newest served version's document
 /// assert_isolated_interleaved(&app, &env, 8).await; // 8 random interleavings, 3 tenants

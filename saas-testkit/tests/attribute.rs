@@ -3,10 +3,7 @@
 use saas_testkit::TestEnv;
 
 fn settings() -> taskboard::Settings {
-    taskboard::Settings {
-        admin_token: "attr-admin".into(),
-        jwt_secret: "attribute-test-secret-0123456789abc".into(),
-    }
+    taskboard::Settings::new("attr-admin", "attribute-test-secret-0123456789abc")
 }
 
 #[saas_testkit::test(migrations = taskboard::MIGRATIONS)]

@@ -5,10 +5,7 @@ use saas_testkit::{Isolation, TestDb, TestEnv};
 use sqlx::{Connection, PgConnection};
 
 fn settings() -> taskboard::Settings {
-    taskboard::Settings {
-        admin_token: "testkit-admin".into(),
-        jwt_secret: "testkit-secret-0123456789abcdef-xyz".into(),
-    }
+    taskboard::Settings::new("testkit-admin", "testkit-secret-0123456789abcdef-xyz")
 }
 
 async fn env(isolation: Isolation) -> TestEnv {

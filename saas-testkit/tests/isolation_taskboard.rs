@@ -12,10 +12,7 @@ async fn taskboard() -> (TestEnv, TestApp) {
         .await
         .expect("test environment");
     let app = env
-        .app(taskboard::app(taskboard::Settings {
-            admin_token: "admin-token-for-tests".into(),
-            jwt_secret: "jwt-secret-for-tests-0123456789abcdef".into(),
-        }))
+        .app(taskboard::app(taskboard::Settings::new("admin-token-for-tests", "jwt-secret-for-tests-0123456789abcdef")))
         .await;
     (env, app)
 }

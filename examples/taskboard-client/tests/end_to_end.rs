@@ -39,10 +39,7 @@ async fn another_tenants_client_gets_404_for_a_project_and_task_created_through_
         .start()
         .await?;
     let app = env
-        .app(taskboard::app(taskboard::Settings {
-            admin_token: ADMIN_TOKEN.into(),
-            jwt_secret: JWT_SECRET.into(),
-        }))
+        .app(taskboard::app(taskboard::Settings::new(ADMIN_TOKEN, JWT_SECRET)))
         .await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let alice = client_for(&app.url(""), a.id, "alice")?;

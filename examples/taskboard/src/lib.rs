@@ -14,7 +14,7 @@ use saas_core::openapi::document::DocSettings;
 use saas_core::ratelimit::RateLimits;
 use saas_core::telemetry::{Telemetry, TelemetryConfig};
 use saas_core::tenancy::pool::Tenancy;
-use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
+use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, SubdomainResolver};
 use saas_core::versioning::VersioningOptions;
 
 /// The taskboard's migrations (tables only; the framework adds RLS).
@@ -27,6 +27,12 @@ pub struct Settings {
     pub admin_token: String,
     /// HS256 secret of tenant tokens.
     pub jwt_secret: String,
+    /// Bearer token of `GET /metrics` (`TASKBOARD_METRICS_TOKEN`); when unset, the admin
+    /// token. `/metrics` is never open: its values name tenants.
+    pub metrics_token: Option<String>,
+    /// `TASKBOARD_BASE_DOMAIN`: requests to `<slug>.<base domain>` name that tenant. A name
+    /// only identifies: the request's token must be that tenant's (else 401).
+    pub base_domain: Option<String>,
 }
 
 fn random_secret() -> String {
@@ -37,16 +43,34 @@ fn random_secret() -> String {
 }
 
 impl Settings {
-    /// Reads `TASKBOARD_ADMIN_TOKEN` and `TASKBOARD_JWT_SECRET`, generating what is unset.
+    /// Settings with these secrets and nothing else configured.
+    pub fn new(admin_token: impl Into<String>, jwt_secret: impl Into<String>) -> Settings {
+        Settings {
+            admin_token: admin_token.into(),
+            jwt_secret: jwt_secret.into(),
+            metrics_token: None,
+            base_domain: None,
+        }
+    }
+
+    /// Reads `TASKBOARD_ADMIN_TOKEN`, `TASKBOARD_JWT_SECRET` (generating what is unset),
+    /// `TASKBOARD_METRICS_TOKEN` (or `SAAS_METRICS_TOKEN`) and `TASKBOARD_BASE_DOMAIN`.
     /// The second value says whether the admin token was generated (and should be printed).
     pub fn from_env() -> (Settings, bool) {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let admin = var("TASKBOARD_ADMIN_TOKEN");
         let generated = admin.is_none();
         (
             Settings {
                 admin_token: admin.unwrap_or_else(random_secret),
                 jwt_secret: var("TASKBOARD_JWT_SECRET").unwrap_or_else(random_secret),
+                metrics_token: var("TASKBOARD_METRICS_TOKEN").or_else(|| var("SAAS_METRICS_TOKEN")),
+                base_domain: var("TASKBOARD_BASE_DOMAIN"),
             },
             generated,
         )
@@ -86,14 +110,20 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
 /// Prometheus text format, on the main listener or, with `serve --metrics-listen ADDR`, on
 /// its own).
 pub fn app(settings: Settings) -> SaasApp {
-    SaasApp::builder()
+    let metrics_token = settings
+        .metrics_token
+        .clone()
+        .unwrap_or_else(|| settings.admin_token.clone());
+    let mut app = SaasApp::builder()
         .name("taskboard")
-        // `SAAS_METRICS_TOKEN`, when set, guards `/metrics` with a bearer token.
         .telemetry(Telemetry::with_config(
-            TelemetryConfig::default().with_env_overrides(),
+            TelemetryConfig::default().scrape_token(metrics_token),
         ))
-        .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()))
-        .migrations(&MIGRATIONS)
+        .resolver(JwtResolver::hs256(settings.jwt_secret.as_bytes()));
+    if let Some(base) = &settings.base_domain {
+        app = app.resolver(SubdomainResolver::new(base.as_str()));
+    }
+    app.migrations(&MIGRATIONS)
         .api(api::api())
         .versioning(VersioningOptions {
             docs: DocSettings {

@@ -13,10 +13,7 @@ const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
 
 async fn app() -> (Router, saas_testkit::TestDb, String, String) {
     let db = saas_testkit::TestDb::new().await.unwrap();
-    let settings = taskboard::Settings {
-        admin_token: ADMIN.into(),
-        jwt_secret: SECRET.into(),
-    };
+    let settings = taskboard::Settings::new(ADMIN, SECRET);
     let (tenancy, router) = taskboard::app(settings)
         .config(db.config())
         .build()

@@ -1,5 +1,6 @@
-//! The taskboard's `/metrics`: Prometheus text with its content type, counting tenant
-//! requests by version, and absent from the versioned API documents.
+//! The taskboard's `/metrics`: closed to anyone without the metrics (or admin) token,
+//! Prometheus text with its content type, counting tenant requests by version, and absent
+//! from the versioned API documents.
 
 mod common;
 
@@ -9,11 +10,19 @@ use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-async fn get_text(app: &App, uri: &str) -> (http::StatusCode, http::HeaderMap, String) {
+async fn get_text(
+    app: &App,
+    uri: &str,
+    token: Option<&str>,
+) -> (http::StatusCode, http::HeaderMap, String) {
+    let mut request = Request::get(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     let response = app
         .router
         .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
@@ -30,7 +39,7 @@ async fn metrics_are_prometheus_text_counting_tenant_requests_by_version() {
     let (status, _) = app.call("GET", "/v1/projects", Some(&token), None).await;
     assert_eq!(status, 200);
 
-    let (status, headers, text) = get_text(&app, "/metrics").await;
+    let (status, headers, text) = get_text(&app, "/metrics", Some(common::ADMIN)).await;
     assert_eq!(status, 200);
     assert_eq!(
         headers["content-type"],
@@ -53,6 +62,34 @@ async fn metrics_are_prometheus_text_counting_tenant_requests_by_version() {
         ),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn metrics_need_the_admin_token_when_no_metrics_token_is_set() {
+    let app = App::new().await;
+    let (id, token) = app.tenant("acme").await;
+    let (status, _) = app.call("GET", "/v2/projects", Some(&token), None).await;
+    assert_eq!(status, 200);
+    for presented in [None, Some(token.as_str()), Some("admin-token-for-test")] {
+        let (status, headers, text) = get_text(&app, "/metrics", presented).await;
+        assert_eq!(status, 401, "{presented:?}: {text}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(!text.contains(&id), "the 401 names a tenant: {text}");
+    }
+    let (status, _, text) = get_text(&app, "/metrics", Some(common::ADMIN)).await;
+    assert_eq!(status, 200);
+    assert!(text.contains(&id));
+}
+
+#[tokio::test]
+async fn a_metrics_token_replaces_the_admin_token_for_metrics() {
+    let mut settings = taskboard::Settings::new(common::ADMIN, common::SECRET);
+    settings.metrics_token = Some("metrics-token-for-tests".into());
+    let app = App::with_settings(settings).await;
+    let (status, _, _) = get_text(&app, "/metrics", Some(common::ADMIN)).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = get_text(&app, "/metrics", Some("metrics-token-for-tests")).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

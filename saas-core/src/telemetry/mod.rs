@@ -3,15 +3,20 @@
 //!
 //! ```no_run
 //! use saas_core::app::SaasApp;
-//! use saas_core::telemetry::Telemetry;
+//! use saas_core::telemetry::{Telemetry, TelemetryConfig};
 //!
 //! # async fn run() -> anyhow::Result<()> {
 //! SaasApp::builder()
-//!     .telemetry(Telemetry::new())   // the layer, pool gauges, and `GET /metrics`
+//!     // the layer, pool gauges, and `GET /metrics` for holders of the scrape token
+//!     .telemetry(Telemetry::with_config(TelemetryConfig::default().scrape_token("s3cret")))
 //!     .run_cli()                     // `serve --metrics-listen 127.0.0.1:9100` moves /metrics
 //!     .await
 //! # }
 //! ```
+//!
+//! `/metrics` is closed by default: without a [scrape token](TelemetryConfig::scrape_token)
+//! or [`TelemetryConfig::unauthenticated_scrape`], every scrape is a 401 (the metrics name
+//! tenants and their traffic).
 //!
 //! A hand-built router takes the layer and the endpoint itself:
 //!
@@ -107,6 +112,7 @@ pub struct TelemetryConfig {
     /// The upper bounds of the latency histogram's buckets, in seconds.
     pub buckets: Vec<f64>,
     scrape_token: Option<String>,
+    unauthenticated_scrape: bool,
 }
 
 impl std::fmt::Debug for TelemetryConfig {
@@ -118,6 +124,7 @@ impl std::fmt::Debug for TelemetryConfig {
                 "scrape_token",
                 &self.scrape_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("unauthenticated_scrape", &self.unauthenticated_scrape)
             .finish()
     }
 }
@@ -128,6 +135,7 @@ impl Default for TelemetryConfig {
             max_tenants: 1000,
             buckets: DEFAULT_BUCKETS.to_vec(),
             scrape_token: None,
+            unauthenticated_scrape: false,
         }
     }
 }
@@ -141,11 +149,21 @@ impl TelemetryConfig {
 
     /// Requires `Authorization: Bearer <token>` on `GET /metrics` (Prometheus:
     /// `authorization: { credentials: ... }` in the scrape config); others get a 401 problem.
-    /// The metrics name tenants: without a token, keep `/metrics` off the public ingress
-    /// (`serve --metrics-listen` on an internal address). An empty token is ignored.
+    /// An empty token is ignored.
+    ///
+    /// `/metrics` is closed by default: the metrics name tenants and their traffic, so
+    /// without a token (or [`TelemetryConfig::unauthenticated_scrape`]) every scrape is a 401.
     pub fn scrape_token(mut self, token: impl Into<String>) -> Self {
         let token = token.into();
         self.scrape_token = (!token.is_empty()).then_some(token);
+        self
+    }
+
+    /// Serves `/metrics` to anyone when no scrape token is set. Only for a listener nobody
+    /// outside your network reaches (`serve --metrics-listen` on an internal address): the
+    /// metrics list tenant ids with their request counts.
+    pub fn unauthenticated_scrape(mut self) -> Self {
+        self.unauthenticated_scrape = true;
         self
     }
 
@@ -190,6 +208,8 @@ struct Inner {
     scrape: Mutex<()>,
     /// Required on `/metrics` when set.
     scrape_token: Option<String>,
+    /// Without a token: serve `/metrics` to anyone (else nobody).
+    unauthenticated_scrape: bool,
 }
 
 /// The telemetry of one application: the metrics registry, the request layer and the
@@ -278,6 +298,7 @@ impl Telemetry {
                 tenancy: Mutex::new(None),
                 scrape: Mutex::new(()),
                 scrape_token: config.scrape_token,
+                unauthenticated_scrape: config.unauthenticated_scrape,
             }),
         }
     }
@@ -294,9 +315,9 @@ impl Telemetry {
         }
     }
 
-    /// A router serving `GET /metrics`. Unless a [scrape
-    /// token](TelemetryConfig::scrape_token) is configured it is unauthenticated: serve it on
-    /// an internal listener or keep it from the public ingress (the values name tenants).
+    /// A router serving `GET /metrics`, to holders of the [scrape
+    /// token](TelemetryConfig::scrape_token) only (or to anyone, with
+    /// [`TelemetryConfig::unauthenticated_scrape`]).
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let telemetry = self.clone();
         Router::new().route(
@@ -318,16 +339,19 @@ impl Telemetry {
     /// The `/metrics` response: OpenMetrics when the scraper asks for it, the Prometheus text
     /// format otherwise.
     pub fn scrape(&self, request_headers: &HeaderMap) -> Response {
-        if let Some(expected) = &self.inner.scrape_token {
-            let presented = crate::tenancy::resolver::bearer_token_in(request_headers);
-            let allowed = matches!(presented, Ok(Some(token))
-                if crate::http::secrets_match(token.as_bytes(), expected.as_bytes()));
-            if !allowed {
-                return crate::error::Error::Unauthorized(
-                    "the metrics need the scrape token: `Authorization: Bearer <token>`".into(),
-                )
-                .into_response();
+        let allowed = match &self.inner.scrape_token {
+            Some(expected) => {
+                let presented = crate::tenancy::resolver::bearer_token_in(request_headers);
+                matches!(presented, Ok(Some(token))
+                    if crate::http::secrets_match(token.as_bytes(), expected.as_bytes()))
             }
+            None => self.inner.unauthenticated_scrape,
+        };
+        if !allowed {
+            return crate::error::Error::Unauthorized(
+                "the metrics need the scrape token: `Authorization: Bearer <token>`".into(),
+            )
+            .into_response();
         }
         let openmetrics = request_headers
             .get_all(header::ACCEPT)

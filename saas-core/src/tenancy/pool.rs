@@ -341,6 +341,7 @@ impl Tenancy {
         resolvers: ResolverChain,
         migrations: Option<&sqlx::migrate::Migrator>,
     ) -> ApiResult<Tenancy> {
+        resolvers.check()?;
         let owner_options: PgConnectOptions = config
             .database_url
             .parse()

@@ -298,6 +298,9 @@ fn from_row(row: Row) -> ApiResult<Tenant> {
 pub struct Tenants {
     pool: PgPool,
     cache: Arc<RwLock<HashMap<TenantId, (Tenant, Instant)>>>,
+    /// Request-time slug lookups, misses included: a flood of unknown slugs costs one query
+    /// per slug per TTL, not one per request.
+    slugs: Arc<RwLock<HashMap<String, (Option<TenantId>, Instant)>>>,
     ttl: Duration,
     provisioner: Option<Arc<Provisioner>>,
     /// Bumped by every invalidation: a lookup that started before one does not refill the
@@ -318,6 +321,7 @@ impl Tenants {
         Tenants {
             pool: owner_pool,
             cache: Arc::default(),
+            slugs: Arc::default(),
             ttl: cache_ttl,
             provisioner: None,
             generation: Arc::default(),
@@ -396,6 +400,10 @@ impl Tenants {
         match row {
             Some(row) => {
                 let tenant = from_row(row)?;
+                // A miss remembered for this slug must not hide the new tenant.
+                if let Ok(mut slugs) = self.slugs.write() {
+                    slugs.remove(&tenant.slug);
+                }
                 if let Some(provisioner) = &self.provisioner {
                     provisioner.register_locally(&location, &tenant).await?;
                 }
@@ -453,6 +461,40 @@ impl Tenants {
             .ok_or(Error::NotFound { resource: "tenant" })
     }
 
+    /// A tenant by slug for request-time checks: hits and misses are served from a cache
+    /// while fresh, so unknown slugs reach the database at most once per slug per TTL.
+    /// (The framework's resolvers never look up a slug that only *names* a tenant; this is
+    /// for resolvers whose credential carries a slug.)
+    pub async fn get_by_slug_cached(&self, slug: &str) -> ApiResult<Tenant> {
+        let cached = self.slugs.read().ok().and_then(|slugs| {
+            slugs
+                .get(slug)
+                .filter(|(_, at)| at.elapsed() < self.ttl)
+                .map(|(id, _)| *id)
+        });
+        match cached {
+            Some(Some(id)) => return self.get_cached(id).await,
+            Some(None) => return Err(Error::NotFound { resource: "tenant" }),
+            None => {}
+        }
+        let found = self.get_by_slug(slug).await;
+        let remembered = match &found {
+            Ok(tenant) => Some(tenant.id),
+            Err(Error::NotFound { .. }) => None,
+            Err(_) => return found,
+        };
+        if let Ok(mut slugs) = self.slugs.write() {
+            if slugs.len() > 100_000 {
+                slugs.retain(|_, (_, at)| at.elapsed() < self.ttl);
+                if slugs.len() > 100_000 {
+                    slugs.clear();
+                }
+            }
+            slugs.insert(slug.to_string(), (remembered, Instant::now()));
+        }
+        found
+    }
+
     /// A tenant by id for request-time checks: served from the cache while fresh.
     pub async fn get_cached(&self, id: TenantId) -> ApiResult<Tenant> {
         if let Ok(cache) = self.cache.read()
@@ -491,7 +533,6 @@ impl Tenants {
     /// An invalid plan name is a 422; plans without configured limits are unlimited.
     pub async fn set_plan(&self, id: TenantId, plan: &str) -> ApiResult<Tenant> {
         validate_plan(plan)?;
-        self.invalidate(id);
         self.update(
             concat!(
                 "UPDATE saas.tenants SET plan = $2 WHERE id = $1 RETURNING ",
@@ -519,12 +560,19 @@ impl Tenants {
 
     /// Runs `UPDATE ... SET <column> = $2 WHERE id = $1 RETURNING <columns>` and caches the
     /// updated entry; an unknown id is a 404.
+    ///
+    /// The cache generation is bumped before *and* after the update: a lookup that read the
+    /// row before the update committed cannot put the old entry back afterwards (a suspended
+    /// tenant served as active until the TTL ran out).
     async fn update(&self, sql: &'static str, id: TenantId, value: &str) -> ApiResult<Tenant> {
-        let row: Option<Row> = sqlx::query_as(sql)
+        self.invalidate(id);
+        let row: Result<Option<Row>, sqlx::Error> = sqlx::query_as(sql)
             .bind(id)
             .bind(value)
             .fetch_optional(&self.pool)
-            .await?;
+            .await;
+        self.invalidate(id);
+        let row = row?;
         let tenant = row
             .map(from_row)
             .transpose()?
@@ -581,6 +629,69 @@ mod tests {
         for bad in ["", "Pro", "a b", "a\"b", "a;b", "a,b", &"p".repeat(64)] {
             assert_eq!(validate_plan(bad).unwrap_err().status(), 422, "{bad}");
         }
+    }
+
+    /// A registry over a fresh database of its own.
+    async fn registry(ttl: Duration) -> (saas_testkit::TestDb, Tenants) {
+        let db = saas_testkit::TestDb::new().await.unwrap();
+        let pool = PgPool::connect(db.url()).await.unwrap();
+        sqlx::raw_sql(REGISTRY_DDL).execute(&pool).await.unwrap();
+        (db, Tenants::new(pool, ttl))
+    }
+
+    #[tokio::test]
+    async fn a_lookup_racing_a_suspension_cannot_put_active_back() {
+        let (_db, tenants) = registry(Duration::from_secs(60)).await;
+        let tenant = tenants.create(NewTenant::new("acme", "Acme")).await.unwrap();
+        // A request-time lookup starts and reads the row while the tenant is active ...
+        let generation = tenants.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let read_before = tenants.get(tenant.id).await.unwrap();
+        assert_eq!(read_before.status, TenantStatus::Active);
+        // ... the suspension commits and is cached ...
+        tenants.suspend(tenant.id).await.unwrap();
+        // ... and the lookup finishes, remembering what it read.
+        tenants.remember_since(&read_before, generation);
+        let seen = tenants.get_cached(tenant.id).await.unwrap();
+        assert_eq!(seen.status, TenantStatus::Suspended);
+    }
+
+    #[tokio::test]
+    async fn unknown_slugs_reach_the_database_once_per_ttl() {
+        let ttl = Duration::from_millis(400);
+        let (_db, tenants) = registry(ttl).await;
+        for _ in 0..3 {
+            let err = tenants.get_by_slug_cached("ghost").await.unwrap_err();
+            assert_eq!(err.status(), 404);
+        }
+        // Registered behind this process's back: the remembered miss still answers ...
+        sqlx::query("INSERT INTO saas.tenants (slug, name) VALUES ('ghost', 'Ghost')")
+            .execute(&tenants.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            tenants
+                .get_by_slug_cached("ghost")
+                .await
+                .unwrap_err()
+                .status(),
+            404,
+            "the second lookup of an unknown slug within the TTL reached the database"
+        );
+        // ... until the TTL runs out.
+        tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+        let found = tenants.get_by_slug_cached("ghost").await.unwrap();
+        assert_eq!(found.slug, "ghost");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_created_here_is_found_at_once_after_a_remembered_miss() {
+        let (_db, tenants) = registry(Duration::from_secs(60)).await;
+        assert!(tenants.get_by_slug_cached("newco").await.is_err());
+        let created = tenants.create(NewTenant::new("newco", "NewCo")).await.unwrap();
+        assert_eq!(
+            tenants.get_by_slug_cached("newco").await.unwrap().id,
+            created.id
+        );
     }
 
     #[test]

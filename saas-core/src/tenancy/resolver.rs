@@ -1,15 +1,26 @@
 //! Resolvers: how a request proves which tenant it acts for.
 //!
 //! A [`TenantResolver`] looks at the request head and answers "not my kind of credential"
-//! (`Ok(None)`), a tenant reference, or a rejection. A [`ResolverChain`] runs all of its
-//! resolvers: at least one must name a tenant and all that do must name the *same* tenant,
-//! so a token for tenant A sent to tenant B's subdomain is a 401, not a choice.
+//! (`Ok(None)`), a tenant reference, or a rejection. Every resolver declares what its answer
+//! is worth ([`Proof`]): a credential *authenticates* (a signed token, a header only trusted
+//! infrastructure can set); a name only *identifies* (a subdomain, a path segment: anyone can
+//! type one). A [`ResolverChain`] resolves a request only when at least one authenticating
+//! resolver names a tenant, and every resolver that names one names the *same* tenant:
 //!
-//! - [`JwtResolver`]: a bearer token (HS256 or RS256) with a tenant claim.
-//! - [`SubdomainResolver`]: `acme.example.com` names tenant `acme` (identification only: pair
-//!   it with a token).
-//! - [`HeaderResolver`]: a header set by trusted internal infrastructure; never installed by
-//!   default, and its constructor says so.
+//! | request                                   | result |
+//! |-------------------------------------------|--------|
+//! | token for acme                            | acme   |
+//! | token for acme, host `acme.example.com`   | acme   |
+//! | token for acme, host `globex.example.com` | 401    |
+//! | no token, host `globex.example.com`       | 401    |
+//!
+//! A name is compared with the authenticated tenant, never looked up on its own, so a flood
+//! of requests naming random subdomains costs no database round trip.
+//!
+//! - [`JwtResolver`]: a bearer token (HS256 or RS256) with a tenant claim (authenticates).
+//! - [`SubdomainResolver`]: `acme.example.com` names tenant `acme` (identifies).
+//! - [`HeaderResolver`]: a header set by trusted internal infrastructure (authenticates);
+//!   never installed by default, and its constructor says so.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,20 +52,49 @@ pub struct Resolved {
     pub subject: Option<String>,
 }
 
+/// What a resolver's answer proves about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proof {
+    /// The request *names* a tenant (a subdomain, a path segment). Anyone can send any
+    /// name, so a name alone never selects a tenant: it must agree with a credential.
+    Identifies,
+    /// The request *carries a credential* for the tenant (a verified token, a header only
+    /// trusted infrastructure can set). At least one is required for every tenant request.
+    Authenticates,
+}
+
 /// One way of finding the tenant of a request.
 pub trait TenantResolver: Send + Sync + 'static {
     /// A short name for logs and the OpenAPI security scheme (`bearer`, `subdomain`, ...).
     fn name(&self) -> &'static str;
 
+    /// What this resolver's answers prove. There is deliberately no default: a resolver
+    /// that reads something a client can choose freely must say [`Proof::Identifies`].
+    fn proof(&self) -> Proof;
+
     /// `Ok(None)` when the request carries no credential of this kind; `Err` (a 401) when it
     /// carries one that is invalid.
     fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>>;
+
+    /// Checks the resolver's configuration once, when the app starts (a weak secret, say).
+    fn check(&self) -> ApiResult<()> {
+        Ok(())
+    }
 
     /// An issuer of credentials this resolver accepts, when it can make one (HS256 JWT):
     /// the testkit uses it to act as a tenant.
     fn token_issuer(&self) -> Option<JwtIssuer> {
         None
     }
+}
+
+/// What the resolvers of a chain found in one request, split by what it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Answers of [`Proof::Authenticates`] resolvers; never empty.
+    pub authenticated: Vec<Resolved>,
+    /// Answers of [`Proof::Identifies`] resolvers: each must name the authenticated tenant.
+    pub identified: Vec<Resolved>,
 }
 
 /// Several resolvers that must agree.
@@ -93,15 +133,46 @@ impl ResolverChain {
         self.resolvers.iter().map(|r| r.name()).collect()
     }
 
-    /// Runs every resolver; see the module documentation for the rules.
-    pub fn resolve_all(&self, parts: &Parts) -> ApiResult<Vec<Resolved>> {
-        let mut found = Vec::new();
+    /// Checks every resolver's configuration, and that a chain with resolvers has one that
+    /// authenticates (names alone resolve no request). Run by
+    /// [`super::pool::Tenancy::start`].
+    pub fn check(&self) -> ApiResult<()> {
+        for resolver in &self.resolvers {
+            resolver.check()?;
+        }
+        if !self.resolvers.is_empty() && !self.can_authenticate() {
+            return Err(Error::Config(format!(
+                "the tenant resolvers {:?} only identify tenants; add one that authenticates \
+                 (a JwtResolver, say): a subdomain or path alone never selects a tenant",
+                self.names()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether any resolver authenticates: a chain without one can resolve no request.
+    pub fn can_authenticate(&self) -> bool {
+        self.resolvers
+            .iter()
+            .any(|r| r.proof() == Proof::Authenticates)
+    }
+
+    /// Runs every resolver; see the module documentation for the rules. A request that only
+    /// names a tenant (a subdomain, no token) is a 401, like one that names none.
+    pub fn resolve_all(&self, parts: &Parts) -> ApiResult<Credentials> {
+        let mut found = Credentials {
+            authenticated: Vec::new(),
+            identified: Vec::new(),
+        };
         for resolver in &self.resolvers {
             if let Some(resolved) = resolver.resolve(parts)? {
-                found.push(resolved);
+                match resolver.proof() {
+                    Proof::Authenticates => found.authenticated.push(resolved),
+                    Proof::Identifies => found.identified.push(resolved),
+                }
             }
         }
-        if found.is_empty() {
+        if found.authenticated.is_empty() {
             return Err(Error::Unauthorized(
                 "no tenant credentials: send a bearer token".into(),
             ));
@@ -149,15 +220,16 @@ impl TenantCtx {
 }
 
 impl Tenancy {
-    /// Resolves the request's tenant: credentials, registry lookup, agreement, status.
+    /// Resolves the request's tenant: credentials, registry lookup of the authenticated
+    /// tenant, agreement of every name with it, status.
     pub async fn resolve(&self, parts: &Parts) -> ApiResult<TenantCtx> {
         let found = self.resolvers().resolve_all(parts)?;
         let mut tenant: Option<Tenant> = None;
         let mut subject = None;
-        for resolved in found {
+        for resolved in found.authenticated {
             let this = match &resolved.tenant {
                 TenantRef::Id(id) => self.tenants().get_cached(*id).await,
-                TenantRef::Slug(slug) => self.tenants().get_by_slug(slug).await,
+                TenantRef::Slug(slug) => self.tenants().get_by_slug_cached(slug).await,
             };
             let this = this.map_err(|err| match err {
                 Error::NotFound { .. } => {
@@ -169,17 +241,33 @@ impl Tenancy {
                 && previous.id != this.id
             {
                 return Err(Error::Unauthorized(
-                    "credentials name different tenants (token and host disagree)".into(),
+                    "credentials name different tenants".into(),
                 ));
             }
             subject = subject.or(resolved.subject);
             tenant = Some(this);
         }
         let tenant = tenant.ok_or_else(|| Error::Unauthorized("no tenant credentials".into()))?;
+        // A name is checked against the authenticated tenant, never looked up by itself.
+        for named in &found.identified {
+            if !names(&tenant, &named.tenant) {
+                return Err(Error::Unauthorized(
+                    "the credentials are for another tenant than the host or path names".into(),
+                ));
+            }
+        }
         if tenant.status == TenantStatus::Suspended {
             return Err(Error::TenantSuspended(tenant.id));
         }
         Ok(TenantCtx { tenant, subject })
+    }
+}
+
+/// Whether `reference` names `tenant`.
+fn names(tenant: &Tenant, reference: &TenantRef) -> bool {
+    match reference {
+        TenantRef::Id(id) => *id == tenant.id,
+        TenantRef::Slug(slug) => *slug == tenant.slug,
     }
 }
 
@@ -219,6 +307,7 @@ impl JwtResolver {
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
         JwtResolver {
             key,
@@ -228,7 +317,9 @@ impl JwtResolver {
         }
     }
 
-    /// HS256 with a shared secret (its UTF-8 or raw bytes).
+    /// HS256 with a shared secret (its UTF-8 or raw bytes). A secret shorter than
+    /// [`MIN_HS256_SECRET`] bytes can be guessed offline from one token: the app refuses
+    /// to start with one (see [`TenantResolver::check`]).
     pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
         let mut resolver =
             Self::with_key(DecodingKey::from_secret(secret.as_ref()), Algorithm::HS256);
@@ -240,12 +331,11 @@ impl JwtResolver {
     pub fn hs256_from_env(var: &str) -> ApiResult<Self> {
         let secret = std::env::var(var)
             .map_err(|_| Error::Config(format!("environment variable {var} is not set")))?;
-        if secret.is_empty() {
-            return Err(Error::Config(format!(
-                "environment variable {var} is empty"
-            )));
-        }
-        Ok(Self::hs256(secret.as_bytes()))
+        let resolver = Self::hs256(secret.as_bytes());
+        resolver
+            .check()
+            .map_err(|e| Error::Config(format!("environment variable {var}: {e}")))?;
+        Ok(resolver)
     }
 
     /// RS256 with an RSA public key in PEM.
@@ -261,16 +351,29 @@ impl JwtResolver {
         self
     }
 
-    /// Requires this audience (`aud`).
+    /// Requires this audience (`aud`): a token without an `aud` claim, or with another
+    /// audience, is a 401.
     pub fn audience(mut self, audience: &str) -> Self {
         self.validation.set_audience(&[audience]);
+        self.require_claim("aud");
         self
     }
 
-    /// Requires this issuer (`iss`).
+    /// Requires this issuer (`iss`): a token without an `iss` claim, or from another
+    /// issuer, is a 401.
     pub fn issuer(mut self, issuer: &str) -> Self {
         self.validation.set_issuer(&[issuer]);
+        self.require_claim("iss");
         self
+    }
+
+    fn require_claim(&mut self, claim: &str) {
+        let mut required: Vec<String> =
+            self.validation.required_spec_claims.iter().cloned().collect();
+        if !required.iter().any(|c| c == claim) {
+            required.push(claim.to_string());
+        }
+        self.validation.set_required_spec_claims(&required);
     }
 
     /// Allowed clock skew for `exp`/`nbf`, in seconds (default 30).
@@ -343,9 +446,28 @@ pub fn bearer_token_in(headers: &http::HeaderMap) -> ApiResult<Option<&str>> {
     Ok(Some(token.trim()))
 }
 
+/// The shortest HS256 secret the app starts with, in bytes (RFC 7518 §3.2: a key of at
+/// least the hash's size, 256 bits).
+pub const MIN_HS256_SECRET: usize = 32;
+
 impl TenantResolver for JwtResolver {
     fn name(&self) -> &'static str {
         "bearer"
+    }
+
+    fn check(&self) -> ApiResult<()> {
+        match &self.secret {
+            Some(secret) if secret.len() < MIN_HS256_SECRET => Err(Error::Config(format!(
+                "the HS256 secret is {} bytes; use at least {MIN_HS256_SECRET} random bytes \
+                 (e.g. `openssl rand -hex 32`)",
+                secret.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn proof(&self) -> Proof {
+        Proof::Authenticates
     }
 
     fn token_issuer(&self) -> Option<JwtIssuer> {
@@ -428,6 +550,10 @@ impl TenantResolver for SubdomainResolver {
         "subdomain"
     }
 
+    fn proof(&self) -> Proof {
+        Proof::Identifies
+    }
+
     fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>> {
         let host = parts
             .headers
@@ -474,6 +600,10 @@ impl HeaderResolver {
 impl TenantResolver for HeaderResolver {
     fn name(&self) -> &'static str {
         "trusted-header"
+    }
+
+    fn proof(&self) -> Proof {
+        Proof::Authenticates
     }
 
     fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>> {
@@ -717,5 +847,139 @@ mod tests {
     fn chain_without_credentials_is_401() {
         let chain = ResolverChain::new().with(JwtResolver::hs256(SECRET));
         assert_eq!(chain.resolve_all(&parts(&[])).unwrap_err().status(), 401);
+    }
+
+    fn token_and_subdomain() -> ResolverChain {
+        ResolverChain::new()
+            .with(JwtResolver::hs256(SECRET))
+            .with(SubdomainResolver::new("example.com"))
+    }
+
+    #[test]
+    fn a_subdomain_alone_resolves_nothing() {
+        let err = token_and_subdomain()
+            .resolve_all(&parts(&[("host", "globex.example.com")]))
+            .unwrap_err();
+        assert_eq!(err.status(), 401);
+        // Whatever the order of the resolvers.
+        let reversed = ResolverChain::new()
+            .with(SubdomainResolver::new("example.com"))
+            .with(JwtResolver::hs256(SECRET));
+        let err = reversed
+            .resolve_all(&parts(&[("host", "globex.example.com")]))
+            .unwrap_err();
+        assert_eq!(err.status(), 401);
+    }
+
+    #[test]
+    fn a_token_and_a_subdomain_are_split_by_what_they_prove() {
+        let tenant = TenantId::new_random();
+        let token = JwtIssuer::hs256(SECRET).issue(tenant, "alice", 60).unwrap();
+        let found = token_and_subdomain()
+            .resolve_all(&parts(&[
+                ("host", "acme.example.com"),
+                ("authorization", &format!("Bearer {token}")),
+            ]))
+            .unwrap();
+        assert_eq!(found.authenticated.len(), 1);
+        assert_eq!(found.authenticated[0].tenant, TenantRef::Id(tenant));
+        assert_eq!(found.identified.len(), 1);
+        assert_eq!(found.identified[0].tenant, TenantRef::Slug("acme".into()));
+    }
+
+    fn tenant(slug: &str) -> Tenant {
+        Tenant {
+            id: TenantId::new_random(),
+            slug: slug.into(),
+            name: slug.into(),
+            tier: super::super::registry::Tier::Shared,
+            placement: super::super::placement::Placement {
+                server: "primary".into(),
+                database: None,
+                schema: None,
+            },
+            status: TenantStatus::Active,
+            plan: "default".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_name_must_match_the_authenticated_tenant() {
+        let acme = tenant("acme");
+        assert!(names(&acme, &TenantRef::Slug("acme".into())));
+        assert!(!names(&acme, &TenantRef::Slug("globex".into())));
+        assert!(names(&acme, &TenantRef::Id(acme.id)));
+        assert!(!names(&acme, &TenantRef::Id(TenantId::new_random())));
+    }
+
+    #[test]
+    fn a_chain_that_only_identifies_refuses_to_start() {
+        let err = ResolverChain::new()
+            .with(SubdomainResolver::new("example.com"))
+            .check()
+            .unwrap_err();
+        assert!(err.to_string().contains("only identify"), "{err}");
+        assert!(token_and_subdomain().check().is_ok());
+        assert!(ResolverChain::new().check().is_ok());
+    }
+
+    #[test]
+    fn short_hs256_secrets_refuse_to_start() {
+        let short = ResolverChain::new().with(JwtResolver::hs256(b"0123456789abcdef0123456789abcde"));
+        assert!(short.check().unwrap_err().to_string().contains("31 bytes"));
+        assert!(
+            ResolverChain::new()
+                .with(JwtResolver::hs256(b"0123456789abcdef0123456789abcdef"))
+                .check()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_401() {
+        let resolver = JwtResolver::hs256(SECRET);
+        let key = EncodingKey::from_secret(SECRET);
+        let tenant = TenantId::new_random().to_string();
+        let later = sign(
+            serde_json::json!({"tenant_id": tenant, "exp": now() + 7200, "nbf": now() + 3600}),
+            Algorithm::HS256,
+            &key,
+        );
+        assert_eq!(rejected(&resolver, &later).status(), 401);
+        let now_valid = sign(
+            serde_json::json!({"tenant_id": tenant, "exp": now() + 7200, "nbf": now() - 10}),
+            Algorithm::HS256,
+            &key,
+        );
+        assert!(resolver.resolve(&bearer(&now_valid)).is_ok());
+    }
+
+    #[test]
+    fn a_required_audience_and_issuer_must_be_present_and_right() {
+        let resolver = JwtResolver::hs256(SECRET)
+            .audience("taskboard")
+            .issuer("https://id.example.com");
+        let key = EncodingKey::from_secret(SECRET);
+        let tenant = TenantId::new_random().to_string();
+        let token = |extra: Value| {
+            let mut claims = serde_json::json!({"tenant_id": tenant, "exp": now() + 60});
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            sign(claims, Algorithm::HS256, &key)
+        };
+        let good = token(serde_json::json!({"aud": "taskboard", "iss": "https://id.example.com"}));
+        assert!(resolver.resolve(&bearer(&good)).is_ok());
+        for (why, claims) in [
+            ("no aud, no iss", serde_json::json!({})),
+            ("no aud", serde_json::json!({"iss": "https://id.example.com"})),
+            ("no iss", serde_json::json!({"aud": "taskboard"})),
+            ("other aud", serde_json::json!({"aud": "billing", "iss": "https://id.example.com"})),
+            ("other iss", serde_json::json!({"aud": "taskboard", "iss": "https://evil.example"})),
+        ] {
+            assert_eq!(rejected(&resolver, &token(claims)).status(), 401, "{why}");
+        }
     }
 }

@@ -29,11 +29,14 @@ impl Drop for App {
 
 impl App {
     pub async fn new() -> App {
+        App::with_settings(taskboard::Settings::new(ADMIN, SECRET)).await
+    }
+
+    /// The app with these settings (the admin token and JWT secret of [`ADMIN`] and
+    /// [`SECRET`] unless the settings say otherwise).
+    #[allow(dead_code)]
+    pub async fn with_settings(settings: taskboard::Settings) -> App {
         let db = saas_testkit::TestDb::new().await.unwrap();
-        let settings = taskboard::Settings {
-            admin_token: ADMIN.into(),
-            jwt_secret: SECRET.into(),
-        };
         let mut config = db.config();
         // One process: a short registry cache keeps tier moves' clean-up grace short.
         config.tenant_cache_ttl = std::time::Duration::from_millis(500);
