@@ -98,6 +98,43 @@ async fn event_commits_with_the_data_and_vanishes_with_a_rollback() {
     assert_eq!(trail.items[0].payload["n"], 1);
 }
 
+/// The cursor a tenant gets back, decoded (it is base64 of JSON).
+fn decoded(cursor: &str) -> serde_json::Value {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn audit_cursors_carry_nothing_about_other_tenants_activity() {
+    let env = Env::new().await;
+    let (acme, globex) = (env.tenant("acme").await, env.tenant("globex").await);
+    let aggregate = Uuid::new_v4();
+    // Two acme events with globex events between them.
+    emit_noted(&env, &acme, aggregate, 1).await;
+    for n in 0..5 {
+        emit_noted(&env, &globex, aggregate, n).await;
+    }
+    emit_noted(&env, &acme, aggregate, 2).await;
+    let mut tx = TenantTx::begin(&env.tenancy, acme.id);
+    let page = audit::page(&mut tx, PageRequest::from_query(Some(1), None).unwrap())
+        .await
+        .unwrap();
+    let newest = &page.items[0];
+    // The cursor holds only the last entry's own (occurred_at, id), which acme sees on the
+    // page: no sequence shared with other tenants, from which acme could count their events.
+    let cursor = decoded(page.next_cursor.as_deref().unwrap());
+    let expected = serde_json::to_value((newest.occurred_at, newest.id)).unwrap();
+    assert_eq!(cursor, expected, "the cursor is not the entry's own position");
+    let next = PageRequest::from_query(Some(1), page.next_cursor.as_deref()).unwrap();
+    let older = audit::page(&mut tx, next).await.unwrap();
+    assert_eq!(older.items.len(), 1);
+    assert_eq!(older.items[0].payload["n"], 1);
+    assert!(older.next_cursor.is_none());
+}
+
 #[tokio::test]
 async fn tenants_cannot_read_or_forge_each_others_events() {
     let env = Env::new().await;

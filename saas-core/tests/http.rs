@@ -63,7 +63,7 @@ async fn forged_expired_and_missing_tokens_are_401_problems() {
 }
 
 #[tokio::test]
-async fn token_for_one_tenant_on_another_tenants_subdomain_is_401() {
+async fn a_subdomain_never_authenticates_and_must_match_the_token() {
     let db = saas_testkit::TestDb::new().await.unwrap();
     let resolvers = ResolverChain::new()
         .with(JwtResolver::hs256(SECRET))
@@ -94,6 +94,21 @@ async fn token_for_one_tenant_on_another_tenants_subdomain_is_401() {
         .await
         .unwrap();
     assert_eq!(mismatched.status(), 401);
+    // A host alone is no credential: without a token, every tenant's subdomain is a 401.
+    for host in ["globex.example.test", "acme.example.test", "nobody.example.test"] {
+        let anonymous = router
+            .clone()
+            .oneshot(
+                http::Request::builder()
+                    .uri("/projects")
+                    .header("host", host)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{host} without a token");
+    }
     let _ = b;
 }
 

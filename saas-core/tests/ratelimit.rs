@@ -236,6 +236,39 @@ async fn requests_without_tenant_credentials_are_not_limited() {
 }
 
 #[tokio::test]
+async fn a_victims_subdomain_without_its_token_spends_none_of_its_budget() {
+    use saas_core::tenancy::resolver::{JwtResolver, ResolverChain, SubdomainResolver};
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let resolvers = ResolverChain::new()
+        .with(SubdomainResolver::new("example.test"))
+        .with(JwtResolver::hs256(common::SECRET));
+    let tenancy = db.tenancy(resolvers, Some(&MIGRATIONS)).await.unwrap();
+    let env = Env { db, tenancy };
+    let victim = env.tenant("victim").await;
+    let router = limited_router(
+        &env,
+        &RateLimits::new().plan("default", Limit::per_minute(2)),
+    );
+    use tower::ServiceExt;
+    for _ in 0..10 {
+        let response = router
+            .clone()
+            .oneshot(
+                http::Request::get("/projects")
+                    .header("host", "victim.example.test")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(!response.headers().contains_key("ratelimit"));
+    }
+    // The victim's own budget is whole.
+    assert_eq!(allowed_of(&env, &router, &victim, 3).await, 2);
+}
+
+#[tokio::test]
 async fn the_handler_reuses_the_layers_tenant() {
     let env = Env::new().await;
     let router = limited_router(

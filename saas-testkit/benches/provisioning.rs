@@ -57,7 +57,11 @@ fn bench(c: &mut Criterion) {
     let mut n = 0u64;
     let mut name = || {
         n += 1;
-        format!("saas_test_{}_bench_{n}", std::process::id())
+        format!(
+            "saas_test_{}_{}_bench_{n}",
+            saas_testkit::host_tag(),
+            std::process::id()
+        )
     };
 
     quiesce(&server);

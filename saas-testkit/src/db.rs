@@ -14,8 +14,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name(prefix: &str) -> String {
     format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
+        "{}{}_{}",
+        crate::server::process_prefix(prefix),
         COUNTER.fetch_add(1, Ordering::Relaxed),
         uuid::Uuid::new_v4()
             .simple()
@@ -113,8 +113,8 @@ impl TestDb {
             .request_role(self.request_role())
             .request_pool_size(4);
         // Database-tier tenants get databases the next run's sweep recognizes as this
-        // process's (`saas_test_<pid>_...`); dropping this database drops them too.
-        config.database_prefix = format!("saas_test_{}_t", std::process::id());
+        // process's (`saas_test_<host>_<pid>_...`); dropping this database drops them too.
+        config.database_prefix = format!("{}t", crate::server::process_prefix("saas_test"));
         config
     }
 

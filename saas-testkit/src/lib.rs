@@ -13,7 +13,7 @@ pub use env::{Isolation, TestEnv, TestEnvBuilder};
 pub use isolation::{
     IsolationCheck, IsolationReport, Violation, assert_isolated, assert_isolated_interleaved,
 };
-pub use server::{server_url, sweep_stale, with_database};
+pub use server::{host_tag, server_url, sweep_stale, with_database};
 pub use template::{TEMPLATE_ROLE, ensure_template, template_hash};
 
 /// Marks an `async fn name(env: TestEnv)` as a test with a ready environment:

@@ -131,17 +131,34 @@ async fn a_panicking_test_still_drops_its_database() {
 }
 
 #[tokio::test]
-async fn stale_databases_of_dead_processes_are_swept() {
+async fn stale_databases_of_dead_processes_on_this_host_only_are_swept() {
     let server = saas_testkit::server_url().await.unwrap();
     // A pid that cannot be running: above the kernel's pid_max.
-    let stale = "saas_test_4999999_0_deadbeef";
+    let stale = format!("saas_test_{}_4999999_0_deadbeef", saas_testkit::host_tag());
+    // The same dead pid on another host sharing the server (its runner may be alive), and a
+    // name without a host tag: neither can be attributed to this host.
+    let other_tag = if saas_testkit::host_tag() == "zzzzz" { "yyyyy" } else { "zzzzz" };
+    let elsewhere = format!("saas_test_{other_tag}_4999999_0_deadbeef");
+    let untagged = "saas_test_4999998_0_deadbeef".to_string();
     let mut conn = PgConnection::connect(&server).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{stale}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    for name in [&stale, &elsewhere, &untagged] {
+        for statement in ["DROP DATABASE IF EXISTS", "CREATE DATABASE"] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{statement} \"{name}\"")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
     saas_testkit::sweep_stale(&server).await.unwrap();
-    assert!(!database_exists(stale).await);
+    assert!(!database_exists(&stale).await);
+    assert!(database_exists(&elsewhere).await, "another host's database was dropped");
+    assert!(database_exists(&untagged).await, "an unattributable database was dropped");
+    for name in [&elsewhere, &untagged] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     // Our own databases survive the sweep.
     let mine = TestDb::new().await.unwrap();
     saas_testkit::sweep_stale(&server).await.unwrap();

@@ -34,21 +34,26 @@ pub struct AuditEntry {
     /// The event's payload.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
-    /// Position in the log: newer entries have larger numbers.
-    #[serde(skip)]
-    pub seq: i64,
 }
 
-const PAGE_FIRST: &str = "SELECT id, event_type, aggregate_id, occurred_at, payload, seq
-    FROM saas_audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2";
-const PAGE_AFTER: &str = "SELECT id, event_type, aggregate_id, occurred_at, payload, seq
-    FROM saas_audit_log WHERE tenant_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
+/// Where a page of the trail starts: the `(occurred_at, id)` of the last entry of the page
+/// before. It holds only what the tenant already saw on that page; the log's global
+/// sequence number would let a tenant count every other tenant's events between two of its
+/// own.
+pub type AuditCursor = (OffsetDateTime, Uuid);
 
-/// One page of the tenant's trail, newest first (keyset pagination: pass the page's
-/// `next_cursor` back for the following one; entries written meanwhile never shift pages).
+const PAGE_FIRST: &str = "SELECT id, event_type, aggregate_id, occurred_at, payload
+    FROM saas_audit_log WHERE tenant_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2";
+const PAGE_AFTER: &str = "SELECT id, event_type, aggregate_id, occurred_at, payload
+    FROM saas_audit_log WHERE tenant_id = $1 AND (occurred_at, id) < ($2, $3)
+    ORDER BY occurred_at DESC, id DESC LIMIT $4";
+
+/// One page of the tenant's trail, newest first (keyset pagination on `(occurred_at, id)`:
+/// pass the page's `next_cursor` back for the following one; entries written meanwhile
+/// never shift pages).
 pub async fn page<X: TenantExecutor>(
     tx: &mut X,
-    page: PageRequest<i64>,
+    page: PageRequest<AuditCursor>,
 ) -> ApiResult<Page<AuditEntry>> {
     let tenant = tx.tenant_id();
     let fetch = i64::from(page.limit) + 1;
@@ -56,14 +61,17 @@ pub async fn page<X: TenantExecutor>(
         None => sqlx::query_as::<_, AuditEntry>(PAGE_FIRST)
             .bind(tenant)
             .bind(fetch),
-        Some(after) => sqlx::query_as::<_, AuditEntry>(PAGE_AFTER)
+        Some((at, id)) => sqlx::query_as::<_, AuditEntry>(PAGE_AFTER)
             .bind(tenant)
-            .bind(after)
+            .bind(at)
+            .bind(id)
             .bind(fetch),
     };
     let conn = tx.scoped_conn(Access::Read).await?;
     let items = query.fetch_all(conn).await?;
-    Ok(Page::from_fetched(items, page.limit, |entry| entry.seq))
+    Ok(Page::from_fetched(items, page.limit, |entry| {
+        (entry.occurred_at, entry.id)
+    }))
 }
 
 /// Deletes every tenant's entries older than `age` (the retention setting), as the owner.

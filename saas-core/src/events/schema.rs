@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS saas_audit_log (
     payload jsonb NOT NULL,
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX IF NOT EXISTS saas_audit_log_newest ON saas_audit_log (tenant_id, seq DESC);
+DROP INDEX IF EXISTS saas_audit_log_newest;
+CREATE INDEX IF NOT EXISTS saas_audit_log_pages ON saas_audit_log (tenant_id, occurred_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS saas_audit_log_by_time ON saas_audit_log (occurred_at);
 
 CREATE TABLE IF NOT EXISTS saas_outbox (

@@ -27,6 +27,7 @@ impl KeyPart for i32 {}
 impl KeyPart for i64 {}
 impl KeyPart for String {}
 impl KeyPart for TenantId {}
+impl KeyPart for time::OffsetDateTime {}
 
 /// A model key: a [`KeyPart`] or a tuple of them, bound as consecutive parameters.
 pub trait ModelKey: Clone + Send + Sync + Serialize + DeserializeOwned + 'static {

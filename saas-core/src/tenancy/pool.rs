@@ -342,6 +342,7 @@ impl Tenancy {
         migrations: Option<&sqlx::migrate::Migrator>,
     ) -> ApiResult<Tenancy> {
         resolvers.check()?;
+        super::roles::validate_role_name(&config.request_role)?;
         let owner_options: PgConnectOptions = config
             .database_url
             .parse()

@@ -3,11 +3,28 @@
 
 use sqlx::PgConnection;
 
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Error};
 use crate::model::ddl_quote_ident as quote_ident;
 
 fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Checks a role name: 1-63 ASCII letters, digits and `_`, not starting with a digit. The
+/// name is spliced into dollar-quoted DDL blocks; quoting keeps `'` and `"` harmless there,
+/// but nothing short of refusing it keeps `$` (which could close the block) out.
+pub fn validate_role_name(role: &str) -> ApiResult<()> {
+    let ok = (1..=63).contains(&role.len())
+        && !role.as_bytes()[0].is_ascii_digit()
+        && role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "invalid role name {:?}: use 1-63 ASCII letters, digits and '_', not starting with a digit",
+            role.chars().take(80).collect::<String>()
+        )))
+    }
 }
 
 /// Creates the request role if it is missing (safe to run concurrently), makes sure it can
@@ -17,6 +34,7 @@ pub async fn ensure_request_role(
     role: &str,
     password: Option<&str>,
 ) -> ApiResult<()> {
+    validate_role_name(role)?;
     let ident = quote_ident(role);
     let literal = quote_literal(role);
     let create = format!(
@@ -52,6 +70,7 @@ $saas$"
 /// Grants the request role what a tenant table needs: row access (filtered by RLS) and the
 /// sequences of the schema. Never ownership, never TRUNCATE or DDL.
 pub async fn grant_table(conn: &mut PgConnection, table: &str, role: &str) -> ApiResult<()> {
+    validate_role_name(role)?;
     // Granted only when missing: a GRANT rewrites the catalog row (and a commit flushes it)
     // even when nothing changes, which a migration run over many tenants would pay each time.
     let sql = format!(

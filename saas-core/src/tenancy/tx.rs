@@ -152,13 +152,19 @@ impl TenantTx {
     /// `BEGIN`, then in the same round trip the tenant context (unless the connection is
     /// bound to the tenant) and the schema tier's `search_path`.
     fn begin_statement(&self, route: &Route, bound: bool) -> AssertSqlSafe<String> {
+        // A ReadTx is read-only wherever it runs (the primary included), not only on replicas.
+        let begin = if self.read_only {
+            "BEGIN READ ONLY"
+        } else {
+            "BEGIN"
+        };
         if bound {
-            return AssertSqlSafe("BEGIN".to_string());
+            return AssertSqlSafe(begin.to_string());
         }
         // The id is a formatted UUID and the path is built from generated names, never client
         // text; the path is quoted as a literal all the same.
         let mut sql = format!(
-            "BEGIN; SELECT set_config('{TENANT_SETTING}', '{}', true)",
+            "{begin}; SELECT set_config('{TENANT_SETTING}', '{}', true)",
             self.tenant
         );
         if let Some(path) = &route.search_path {
@@ -208,9 +214,7 @@ impl TenantTx {
                 && route.database.is_none()
                 && let Some(replica) = self.tenancy.replicas().pick(self.tenant)
             {
-                let begin = self.begin_statement(&route, false);
-                let statement = AssertSqlSafe(begin.0.replacen("BEGIN", "BEGIN READ ONLY", 1));
-                match replica.begin_with(statement).await {
+                match replica.begin_with(self.begin_statement(&route, false)).await {
                     Ok(tx) => return Ok(Held::Tx(tx)),
                     // The monitor will notice; this read goes to the primary.
                     Err(err) => {
@@ -220,6 +224,9 @@ impl TenantTx {
             }
             let bound = self.tenancy.bound_pool(self.tenant, &route);
             let attempt = match (&bound, access) {
+                (Some(pool), Access::Read) if self.read_only => {
+                    pool.begin_with(self.begin_statement(&route, true)).await
+                }
                 (Some(pool), Access::Read) => {
                     return Ok(Held::Bound(pool.acquire().await?));
                 }
