@@ -127,7 +127,10 @@ async fn audit_cursors_carry_nothing_about_other_tenants_activity() {
     // page: no sequence shared with other tenants, from which acme could count their events.
     let cursor = decoded(page.next_cursor.as_deref().unwrap());
     let expected = serde_json::to_value((newest.occurred_at, newest.id)).unwrap();
-    assert_eq!(cursor, expected, "the cursor is not the entry's own position");
+    assert_eq!(
+        cursor, expected,
+        "the cursor is not the entry's own position"
+    );
     let next = PageRequest::from_query(Some(1), page.next_cursor.as_deref()).unwrap();
     let older = audit::page(&mut tx, next).await.unwrap();
     assert_eq!(older.items.len(), 1);

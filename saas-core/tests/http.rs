@@ -95,7 +95,11 @@ async fn a_subdomain_never_authenticates_and_must_match_the_token() {
         .unwrap();
     assert_eq!(mismatched.status(), 401);
     // A host alone is no credential: without a token, every tenant's subdomain is a 401.
-    for host in ["globex.example.test", "acme.example.test", "nobody.example.test"] {
+    for host in [
+        "globex.example.test",
+        "acme.example.test",
+        "nobody.example.test",
+    ] {
         let anonymous = router
             .clone()
             .oneshot(

@@ -432,7 +432,13 @@ async fn metrics_are_closed_without_a_scrape_token() {
     let router = app(&env, &telemetry);
     let tenant = env.tenant("counted").await;
     let (status, _, _) = env
-        .call(&router, "GET", "/v2/whoami", Some(&env.token(&tenant)), None)
+        .call(
+            &router,
+            "GET",
+            "/v2/whoami",
+            Some(&env.token(&tenant)),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     for token in [None, Some("anything"), Some(env.token(&tenant).as_str())] {
@@ -446,9 +452,11 @@ async fn metrics_are_closed_without_a_scrape_token() {
 #[tokio::test]
 async fn tenants_past_the_cap_are_counted_as_other() {
     let env = Env::new().await;
-    let telemetry = Telemetry::with_config(TelemetryConfig::default()
+    let telemetry = Telemetry::with_config(
+        TelemetryConfig::default()
             .max_tenants(2)
-            .unauthenticated_scrape());
+            .unauthenticated_scrape(),
+    );
     let router = app(&env, &telemetry);
     let mut ids = Vec::new();
     for slug in ["acme", "globex", "initech", "umbrella"] {

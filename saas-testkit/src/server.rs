@@ -39,15 +39,19 @@ fn pid_alive(pid: u32) -> bool {
 pub fn host_tag() -> &'static str {
     static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TAG.get_or_init(|| {
-        let identity = ["/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/hostname"]
-            .iter()
-            .find_map(|path| {
-                std::fs::read_to_string(path)
-                    .ok()
-                    .filter(|s| !s.trim().is_empty())
-            })
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_default();
+        let identity = [
+            "/etc/machine-id",
+            "/var/lib/dbus/machine-id",
+            "/etc/hostname",
+        ]
+        .iter()
+        .find_map(|path| {
+            std::fs::read_to_string(path)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
         // FNV-1a: stable across builds and Rust versions (unlike `DefaultHasher`).
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for byte in identity.trim().bytes() {
@@ -57,7 +61,11 @@ pub fn host_tag() -> &'static str {
             .map(|_| {
                 let digit = (hash % 36) as u8;
                 hash /= 36;
-                char::from(if digit < 10 { b'0' + digit } else { b'a' + digit - 10 })
+                char::from(if digit < 10 {
+                    b'0' + digit
+                } else {
+                    b'a' + digit - 10
+                })
             })
             .collect()
     })
@@ -128,7 +136,10 @@ mod tests {
         assert_eq!(owner("saas_test_k3x9a_1234_0_abcd"), Some(("k3x9a", 1234)));
         assert_eq!(owner("saas_run_00000_77_ab12"), Some(("00000", 77)));
         assert_eq!(
-            owner(&format!("{}t0a1b2c3d-0000-4000-8000-000000000000", process_prefix("saas_test"))),
+            owner(&format!(
+                "{}t0a1b2c3d-0000-4000-8000-000000000000",
+                process_prefix("saas_test")
+            )),
             Some((host_tag(), std::process::id()))
         );
         // Without a host tag there is no owner to check: never swept.

@@ -137,7 +137,11 @@ async fn stale_databases_of_dead_processes_on_this_host_only_are_swept() {
     let stale = format!("saas_test_{}_4999999_0_deadbeef", saas_testkit::host_tag());
     // The same dead pid on another host sharing the server (its runner may be alive), and a
     // name without a host tag: neither can be attributed to this host.
-    let other_tag = if saas_testkit::host_tag() == "zzzzz" { "yyyyy" } else { "zzzzz" };
+    let other_tag = if saas_testkit::host_tag() == "zzzzz" {
+        "yyyyy"
+    } else {
+        "zzzzz"
+    };
     let elsewhere = format!("saas_test_{other_tag}_4999999_0_deadbeef");
     let untagged = "saas_test_4999998_0_deadbeef".to_string();
     let mut conn = PgConnection::connect(&server).await.unwrap();
@@ -151,8 +155,14 @@ async fn stale_databases_of_dead_processes_on_this_host_only_are_swept() {
     }
     saas_testkit::sweep_stale(&server).await.unwrap();
     assert!(!database_exists(&stale).await);
-    assert!(database_exists(&elsewhere).await, "another host's database was dropped");
-    assert!(database_exists(&untagged).await, "an unattributable database was dropped");
+    assert!(
+        database_exists(&elsewhere).await,
+        "another host's database was dropped"
+    );
+    assert!(
+        database_exists(&untagged).await,
+        "an unattributable database was dropped"
+    );
     for name in [&elsewhere, &untagged] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\"")))
             .execute(&mut conn)

@@ -12,7 +12,10 @@ async fn taskboard() -> (TestEnv, TestApp) {
         .await
         .expect("test environment");
     let app = env
-        .app(taskboard::app(taskboard::Settings::new("admin-token-for-tests", "jwt-secret-for-tests-0123456789abcdef")))
+        .app(taskboard::app(taskboard::Settings::new(
+            "admin-token-for-tests",
+            "jwt-secret-for-tests-0123456789abcdef",
+        )))
         .await;
     (env, app)
 }

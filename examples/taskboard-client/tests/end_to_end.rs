@@ -39,7 +39,10 @@ async fn another_tenants_client_gets_404_for_a_project_and_task_created_through_
         .start()
         .await?;
     let app = env
-        .app(taskboard::app(taskboard::Settings::new(ADMIN_TOKEN, JWT_SECRET)))
+        .app(taskboard::app(taskboard::Settings::new(
+            ADMIN_TOKEN,
+            JWT_SECRET,
+        )))
         .await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let alice = client_for(&app.url(""), a.id, "alice")?;

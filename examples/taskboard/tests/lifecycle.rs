@@ -281,6 +281,63 @@ async fn rate_limits_from_the_environment_throttle_one_tenant_only() {
     assert!(metrics.contains(&refused_line), "{metrics}");
 }
 
+/// The contract's Operations and Subdomains sections, through the binary: `/metrics` takes
+/// `TASKBOARD_METRICS_TOKEN` (and nothing else once it is set), and under
+/// `TASKBOARD_BASE_DOMAIN` a subdomain names a tenant without ever authenticating one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_token_and_base_domain_from_the_environment() {
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let (_served, base) = serve(
+        &db,
+        &[
+            ("TASKBOARD_METRICS_TOKEN", "metrics-only-token"),
+            ("TASKBOARD_BASE_DOMAIN", "taskboard.test"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let (acme, acme_token) = tenant_with_token(&client, &base, "acme").await;
+    let _ = tenant_with_token(&client, &base, "globex").await;
+    let get = async |path: &str, host: &str, token: Option<&str>| {
+        let mut request = client.get(format!("{base}{path}")).header("host", host);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    };
+    let (status, _) = get("/v2/projects", "acme.taskboard.test", Some(&acme_token)).await;
+    assert_eq!(status, 200);
+    for (host, token) in [
+        ("globex.taskboard.test", None),
+        ("acme.taskboard.test", None),
+        ("globex.taskboard.test", Some(acme_token.as_str())),
+        ("ghost.taskboard.test", Some(acme_token.as_str())),
+    ] {
+        let (status, body) = get("/v2/projects", host, token).await;
+        assert_eq!(status, 401, "{host} with {token:?}: {body}");
+    }
+    let (status, _) = get("/v2/projects", "api.elsewhere.test", Some(&acme_token)).await;
+    assert_eq!(
+        status, 200,
+        "a host outside the base domain leaves the token to decide"
+    );
+    for token in [None, Some(ADMIN), Some(acme_token.as_str())] {
+        let (status, body) = get("/metrics", "127.0.0.1", token).await;
+        assert_eq!(status, 401, "/metrics with {token:?}");
+        assert!(!body.contains(&acme), "the 401 names a tenant: {body}");
+    }
+    let (status, body) = get("/metrics", "127.0.0.1", Some("metrics-only-token")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&acme));
+}
+
+#[test]
+fn a_short_jwt_secret_stops_serve_with_a_clear_message() {
+    let stderr = serve_refusing(&[("TASKBOARD_JWT_SECRET", "too-short")]);
+    assert!(stderr.contains("at least 32"), "{stderr}");
+}
+
 #[test]
 fn an_invalid_rate_limit_specification_stops_serve_with_a_clear_message() {
     let stderr = serve_refusing(&[("SAAS_RATE_LIMITS", "default=100/fortnight")]);

@@ -96,7 +96,7 @@ async fn a_metrics_token_replaces_the_admin_token_for_metrics() {
 async fn metrics_route_is_not_in_the_versioned_documents() {
     let app = App::new().await;
     for version in ["v1", "v2"] {
-        let (status, _, document) = get_text(&app, &format!("/openapi/{version}.json")).await;
+        let (status, _, document) = get_text(&app, &format!("/openapi/{version}.json"), None).await;
         assert_eq!(status, 200);
         assert!(document.contains("/projects"), "{version}");
         assert!(!document.contains("/metrics"), "{version} lists /metrics");

@@ -78,13 +78,39 @@ async fn a_token_only_works_on_its_own_tenants_subdomain() {
     let _ = app.tenant("globex").await;
     for (method, uri) in ROUTES {
         let own = call(&app, method, uri, "acme.taskboard.test", Some(&acme_token)).await;
-        assert!(own.is_success(), "{method} {uri} on its own subdomain: {own}");
-        let other = call(&app, method, uri, "globex.taskboard.test", Some(&acme_token)).await;
-        assert_eq!(other, 401, "{method} {uri}: acme's token on globex's subdomain");
-        let unknown = call(&app, method, uri, "nobody.taskboard.test", Some(&acme_token)).await;
-        assert_eq!(unknown, 401, "{method} {uri}: acme's token on an unknown subdomain");
+        assert!(
+            own.is_success(),
+            "{method} {uri} on its own subdomain: {own}"
+        );
+        let other = call(
+            &app,
+            method,
+            uri,
+            "globex.taskboard.test",
+            Some(&acme_token),
+        )
+        .await;
+        assert_eq!(
+            other, 401,
+            "{method} {uri}: acme's token on globex's subdomain"
+        );
+        let unknown = call(
+            &app,
+            method,
+            uri,
+            "nobody.taskboard.test",
+            Some(&acme_token),
+        )
+        .await;
+        assert_eq!(
+            unknown, 401,
+            "{method} {uri}: acme's token on an unknown subdomain"
+        );
         // A host outside the base domain leaves the token alone to decide.
         let outside = call(&app, method, uri, "api.example.org", Some(&acme_token)).await;
-        assert!(outside.is_success(), "{method} {uri} outside the base domain: {outside}");
+        assert!(
+            outside.is_success(),
+            "{method} {uri} outside the base domain: {outside}"
+        );
     }
 }

@@ -642,7 +642,10 @@ mod tests {
     #[tokio::test]
     async fn a_lookup_racing_a_suspension_cannot_put_active_back() {
         let (_db, tenants) = registry(Duration::from_secs(60)).await;
-        let tenant = tenants.create(NewTenant::new("acme", "Acme")).await.unwrap();
+        let tenant = tenants
+            .create(NewTenant::new("acme", "Acme"))
+            .await
+            .unwrap();
         // A request-time lookup starts and reads the row while the tenant is active ...
         let generation = tenants.generation.load(std::sync::atomic::Ordering::SeqCst);
         let read_before = tenants.get(tenant.id).await.unwrap();
@@ -687,7 +690,10 @@ mod tests {
     async fn a_tenant_created_here_is_found_at_once_after_a_remembered_miss() {
         let (_db, tenants) = registry(Duration::from_secs(60)).await;
         assert!(tenants.get_by_slug_cached("newco").await.is_err());
-        let created = tenants.create(NewTenant::new("newco", "NewCo")).await.unwrap();
+        let created = tenants
+            .create(NewTenant::new("newco", "NewCo"))
+            .await
+            .unwrap();
         assert_eq!(
             tenants.get_by_slug_cached("newco").await.unwrap().id,
             created.id

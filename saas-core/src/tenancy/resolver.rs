@@ -368,8 +368,12 @@ impl JwtResolver {
     }
 
     fn require_claim(&mut self, claim: &str) {
-        let mut required: Vec<String> =
-            self.validation.required_spec_claims.iter().cloned().collect();
+        let mut required: Vec<String> = self
+            .validation
+            .required_spec_claims
+            .iter()
+            .cloned()
+            .collect();
         if !required.iter().any(|c| c == claim) {
             required.push(claim.to_string());
         }
@@ -926,7 +930,8 @@ mod tests {
 
     #[test]
     fn short_hs256_secrets_refuse_to_start() {
-        let short = ResolverChain::new().with(JwtResolver::hs256(b"0123456789abcdef0123456789abcde"));
+        let short =
+            ResolverChain::new().with(JwtResolver::hs256(b"0123456789abcdef0123456789abcde"));
         assert!(short.check().unwrap_err().to_string().contains("31 bytes"));
         assert!(
             ResolverChain::new()
@@ -974,10 +979,19 @@ mod tests {
         assert!(resolver.resolve(&bearer(&good)).is_ok());
         for (why, claims) in [
             ("no aud, no iss", serde_json::json!({})),
-            ("no aud", serde_json::json!({"iss": "https://id.example.com"})),
+            (
+                "no aud",
+                serde_json::json!({"iss": "https://id.example.com"}),
+            ),
             ("no iss", serde_json::json!({"aud": "taskboard"})),
-            ("other aud", serde_json::json!({"aud": "billing", "iss": "https://id.example.com"})),
-            ("other iss", serde_json::json!({"aud": "taskboard", "iss": "https://evil.example"})),
+            (
+                "other aud",
+                serde_json::json!({"aud": "billing", "iss": "https://id.example.com"}),
+            ),
+            (
+                "other iss",
+                serde_json::json!({"aud": "taskboard", "iss": "https://evil.example"}),
+            ),
         ] {
             assert_eq!(rejected(&resolver, &token(claims)).status(), 401, "{why}");
         }
