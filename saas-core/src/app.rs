@@ -224,7 +224,9 @@ impl SaasApp {
         self
     }
 
-    /// Adds a tenant resolver (they must agree when several name a tenant).
+    /// Adds a tenant resolver. A request needs a tenant from a resolver that authenticates
+    /// (a token), and every resolver that only identifies (a subdomain) must name that same
+    /// tenant; see [`crate::tenancy::resolver`].
     pub fn resolver(mut self, resolver: impl TenantResolver) -> Self {
         self.resolvers = self.resolvers.with(resolver);
         self
