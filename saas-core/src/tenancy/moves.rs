@@ -249,6 +249,22 @@ pub async fn move_tenant(
     result
 }
 
+/// Runs [`move_tenant`] on a task tracked by the runtime ([`Tenancy::background`]): the move
+/// finishes even when the caller stops waiting for it (an HTTP client that disconnects drops
+/// the request's future, which must not stop a move half-way with the tenant's writes
+/// fenced), and graceful shutdown waits for it. Await the handle for the report.
+pub fn spawn(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    request: MoveRequest,
+    options: MoveOptions,
+) -> tokio::task::JoinHandle<ApiResult<MoveReport>> {
+    let runtime = tenancy.clone();
+    tenancy
+        .background()
+        .spawn(async move { move_tenant(&runtime, tenant, &request, &options).await })
+}
+
 /// Refuses a move between two server names that reach the same PostgreSQL cluster (equal
 /// `system_identifier`): the target database would be the source database under another
 /// name, so the copy would overwrite the tenant's rows with themselves and the clean-up
