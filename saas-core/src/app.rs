@@ -64,7 +64,9 @@ pub struct SaasApp {
 ///
 /// The order: readiness turns false at once; after [`ShutdownOptions::delay`] (time for load
 /// balancers to stop sending traffic) the listener closes and in-flight requests finish, for
-/// at most [`ShutdownOptions::drain_timeout`]; then the outbox relay publishes what those
+/// at most [`ShutdownOptions::drain_timeout`]; then tracked background tasks (tenant moves
+/// started over HTTP, see [`crate::tenancy::moves::spawn`]) finish, for at most another
+/// `drain_timeout`; then the outbox relay publishes what those
 /// requests committed, for at most [`ShutdownOptions::relay_drain_timeout`] (whatever is left
 /// stays in the outbox for the next process); then the pools close.
 #[derive(Debug, Clone)]
@@ -491,6 +493,21 @@ impl SaasApp {
         println!("listening on http://{addr}");
 
         drained.await;
+        // Tenant moves started over HTTP outlive their requests: let them finish (a move cut
+        // off half-way keeps the tenant's writes fenced until it is resumed).
+        let background = running.tenancy.background();
+        if background.running() > 0 {
+            tracing::info!(
+                tasks = background.running(),
+                "shutting down: waiting for background tasks (tenant moves)"
+            );
+            if !background.wait_idle(options.drain_timeout).await {
+                tracing::warn!(
+                    "background tasks did not finish in time: an interrupted tenant move is \
+                     resumed with the `tenants moves` command"
+                );
+            }
+        }
         if let Some(relay) = running.relay {
             relay.drain_and_shutdown(options.relay_drain_timeout).await;
         }

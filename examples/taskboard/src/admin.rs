@@ -86,6 +86,8 @@ pub struct MoveTenant {
 
 /// Moves a tenant online to another tier; answers once the registry points at the new
 /// location (the old copy is removed in the background after the registry cache expires).
+/// The move runs on a task of its own: a client that disconnects does not stop it half-way
+/// (with the tenant's writes fenced), and graceful shutdown waits for it.
 async fn move_tenant(
     _: Admin,
     axum::extract::State(state): axum::extract::State<AdminState>,
@@ -101,7 +103,9 @@ async fn move_tenant(
         background_cleanup: true,
         ..MoveOptions::default()
     };
-    let report = moves::move_tenant(&state.tenancy, tenant.id, &request, &options).await?;
+    let report = moves::spawn(&state.tenancy, tenant.id, request, options)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("the tenant move's task failed: {e}")))??;
     Ok(Json(report.tenant.into()))
 }
 

@@ -141,6 +141,76 @@ async fn a_moved_tenant_keeps_its_data_behind_the_same_routes() {
     assert_eq!(me["tier"], "database");
 }
 
+/// A client that disconnects in the middle of a move drops its request's future; the move
+/// must still finish (or it would stay half-done, the tenant's writes fenced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_finishes_when_its_client_disconnects() {
+    use axum::body::Body;
+    use saas_core::tenancy::TenantId;
+    use saas_core::tenancy::moves;
+    use std::time::{Duration, Instant};
+    use tower::ServiceExt;
+
+    let app = App::new().await;
+    let (id, token) = app.tenant("leaver").await;
+    let (project, task) = project_with_task(&app, &token, "mine").await;
+    let tenant: TenantId = id.parse().unwrap();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("/admin/tenants/{id}/move"))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"tier": "database"}).to_string()))
+        .unwrap();
+    let client = tokio::spawn(app.router.clone().oneshot(request));
+    // The client leaves once the move has begun (recorded), long before it ends: creating
+    // and migrating the database takes a while.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let step = loop {
+        if let Some(pending) = moves::pending(&app.tenancy, tenant).await.unwrap() {
+            break pending.step;
+        }
+        assert!(Instant::now() < deadline, "the move never started");
+        assert!(
+            !client.is_finished(),
+            "the move ended before the client could leave"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    client.abort();
+    assert!(
+        client.await.unwrap_err().is_cancelled(),
+        "the request was cut off"
+    );
+    // The move goes on without its client: switched, cleaned up, no fence left.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        app.tenancy.tenants().invalidate(tenant);
+        let tier = app.tenancy.tenants().get(tenant).await.unwrap().tier;
+        let pending = moves::pending(&app.tenancy, tenant).await.unwrap();
+        if tier.as_str() == "database" && pending.is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the move left at step {} did not finish after its client left: tier {tier}, \
+             pending {:?}",
+            step.as_str(),
+            pending.map(|p| p.step)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = Some(token.as_str());
+    let (s, got) = app
+        .call("GET", &format!("/v2/projects/{project}"), t, None)
+        .await;
+    assert_eq!(s, 200, "{got}");
+    let (s, got) = app.call("GET", &format!("/v2/tasks/{task}"), t, None).await;
+    assert_eq!(s, 200, "{got}");
+    // Writable: the fences are down.
+    project_with_task(&app, &token, "after").await;
+}
+
 #[tokio::test]
 async fn the_move_route_refuses_bad_requests_with_problems() {
     let app = App::new().await;

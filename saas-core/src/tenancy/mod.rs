@@ -4,6 +4,7 @@
 //! query runs.
 
 pub mod audit;
+pub mod background;
 mod id;
 pub mod moves;
 pub mod placement;

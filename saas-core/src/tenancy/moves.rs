@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::placement::Location;
 use super::pool::Tenancy;
@@ -132,12 +132,19 @@ pub struct MoveOptions {
     /// Return right after the switch and remove the source copy in a background task (after
     /// the grace period). If the process stops first, [`resume`] finishes the clean-up.
     pub background_cleanup: bool,
+    /// Testing only: the move fails with an error right after this step (as if the next
+    /// statement had failed), to exercise its roll-back (before the switch) or its resumption
+    /// (after it). Not part of the supported API.
+    #[doc(hidden)]
+    pub fail_after: Option<MoveStep>,
 }
 
 impl std::fmt::Debug for MoveOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MoveOptions")
             .field("grace", &self.grace)
+            .field("background_cleanup", &self.background_cleanup)
+            .field("fail_after", &self.fail_after)
             .finish()
     }
 }
@@ -147,6 +154,17 @@ impl MoveOptions {
         if let Some(observer) = &self.observer {
             observer(&event);
         }
+    }
+
+    /// The injected failure after `step`, if one was asked for (see `fail_after`).
+    fn injected(&self, step: MoveStep) -> ApiResult<()> {
+        if self.fail_after == Some(step) {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "injected failure after the move step {}",
+                step.as_str()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +233,12 @@ pub async fn move_tenant(
         }
         tenancy.provisioner().servers().owner(server)?;
     }
+    let current = Location::of(&tenancy.tenants().get(tenant).await?)?;
+    let target =
+        tenancy
+            .provisioner()
+            .location_for(tenant, request.tier, request.server.as_deref());
+    refuse_one_cluster_under_two_names(tenancy, &current, &target).await?;
     let Some(lock) = move_lock(tenancy, tenant, false).await? else {
         return Err(Error::Conflict(
             "another move of this tenant is running".into(),
@@ -223,6 +247,61 @@ pub async fn move_tenant(
     let result = run(tenancy, tenant, Some(request), options, started).await;
     lock.close().await.ok();
     result
+}
+
+/// Runs [`move_tenant`] on a task tracked by the runtime ([`Tenancy::background`]): the move
+/// finishes even when the caller stops waiting for it (an HTTP client that disconnects drops
+/// the request's future, which must not stop a move half-way with the tenant's writes
+/// fenced), and graceful shutdown waits for it. Await the handle for the report.
+pub fn spawn(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    request: MoveRequest,
+    options: MoveOptions,
+) -> tokio::task::JoinHandle<ApiResult<MoveReport>> {
+    let runtime = tenancy.clone();
+    tenancy
+        .background()
+        .spawn(async move { move_tenant(&runtime, tenant, &request, &options).await })
+}
+
+/// Refuses a move between two server names that reach the same PostgreSQL cluster (equal
+/// `system_identifier`): the target database would be the source database under another
+/// name, so the copy would overwrite the tenant's rows with themselves and the clean-up
+/// would then drop its live database.
+async fn refuse_one_cluster_under_two_names(
+    tenancy: &Tenancy,
+    from: &Location,
+    to: &Location,
+) -> ApiResult<()> {
+    let (source, target) = (from.placement().server, to.placement().server);
+    if source == target {
+        return Ok(());
+    }
+    let servers = tenancy.provisioner().servers();
+    let mut identifiers = Vec::new();
+    for name in [&source, &target] {
+        let mut conn = servers.owner(name)?.connect().await?;
+        let identifier: Result<i64, sqlx::Error> =
+            sqlx::query_scalar("SELECT system_identifier FROM pg_control_system()")
+                .fetch_one(&mut conn)
+                .await;
+        conn.close().await.ok();
+        identifiers.push(identifier.map_err(|e| {
+            Error::Config(format!(
+                "cannot tell which PostgreSQL cluster server {name:?} is (pg_control_system): {e}"
+            ))
+        })?);
+    }
+    if identifiers[0] == identifiers[1] {
+        return Err(Error::Validation(format!(
+            "servers {source:?} and {target:?} are the same PostgreSQL cluster (system \
+             identifier {}): a move between them could copy the tenant's database onto itself \
+             and then remove it; configure each cluster under one name only",
+            identifiers[0]
+        )));
+    }
+    Ok(())
 }
 
 /// The per-tenant lock every move and clean-up holds (on a connection of its own, so a
@@ -431,18 +510,23 @@ async fn run(
     let mut freeze_started = None;
     if step < MoveStep::Switched {
         let before = async {
+            if step == MoveStep::Started {
+                options.injected(MoveStep::Started)?;
+            }
             if step < MoveStep::Provisioned {
                 tenancy.provisioner().provision(&to).await?;
                 tenancy.provisioner().register_locally(&to, &tenant).await?;
                 record(tenancy, id, MoveStep::Provisioned).await?;
                 options.emit(MoveEvent::Step(MoveStep::Provisioned));
                 step = MoveStep::Provisioned;
+                options.injected(MoveStep::Provisioned)?;
             }
             if step < MoveStep::Fenced {
                 fence(tenancy, id, &source).await?;
                 record(tenancy, id, MoveStep::Fenced).await?;
                 options.emit(MoveEvent::Step(MoveStep::Fenced));
                 step = MoveStep::Fenced;
+                options.injected(MoveStep::Fenced)?;
             }
             freeze_started = Some(Instant::now());
             if step < MoveStep::Copied {
@@ -452,28 +536,45 @@ async fn run(
                 record(tenancy, id, MoveStep::Copied).await?;
                 options.emit(MoveEvent::Step(MoveStep::Copied));
                 step = MoveStep::Copied;
+                options.injected(MoveStep::Copied)?;
             }
             if step < MoveStep::Verified {
                 tables = verify(tenancy, id, &source, &to).await?;
                 record(tenancy, id, MoveStep::Verified).await?;
                 options.emit(MoveEvent::Step(MoveStep::Verified));
                 step = MoveStep::Verified;
+                options.injected(MoveStep::Verified)?;
             }
             switch(tenancy, id, &to).await?;
-            // The registry names the target now: lift the fence that kept it quiet.
-            unfence(tenancy, id, &to).await?;
-            options.emit(MoveEvent::Step(MoveStep::Switched));
-            step = MoveStep::Switched;
             Ok::<(), Error>(())
         }
         .await;
         if let Err(err) = before {
-            tracing::warn!(tenant = %id, error = %err, "tenant move failed before the switch; rolling it back");
-            if let Err(undo) = roll_back(tenancy, id, &source, &to).await {
-                tracing::error!(tenant = %id, error = %undo, "rolling back the move failed; resume it");
+            // The switch may have committed although its answer was lost: only a move that
+            // is recorded as not switched rolls back. Once the registry names the target,
+            // removing the target would remove the tenant's live data; it goes forward.
+            match pending(tenancy, id).await {
+                Ok(Some(p)) if p.move_id == move_id && p.step < MoveStep::Switched => {
+                    tracing::warn!(tenant = %id, error = %err, "tenant move failed before the switch; rolling it back");
+                    if let Err(undo) = roll_back(tenancy, id, &source, &to).await {
+                        tracing::error!(tenant = %id, error = %undo, "rolling back the move failed; resume it");
+                    }
+                }
+                Ok(_) => {
+                    tracing::error!(tenant = %id, error = %err, "tenant move failed after its switch; resume it");
+                }
+                Err(undo) => {
+                    tracing::error!(tenant = %id, error = %err, state = %undo, "tenant move failed and its state is unknown; resume it");
+                }
             }
             return Err(err);
         }
+        // From here on the move only goes forward: a failure leaves it recorded as switched,
+        // and `resume` finishes it.
+        options.injected(MoveStep::Switched)?;
+        // The registry names the target now: lift the fence that kept it quiet.
+        unfence(tenancy, id, &to).await?;
+        options.emit(MoveEvent::Step(MoveStep::Switched));
     }
     let write_freeze = freeze_started.map(|t| t.elapsed()).unwrap_or_default();
     // A move resumed after its switch may have stopped before lifting the target's fence.
@@ -530,35 +631,38 @@ async fn hand_off_outbox(
     source: &Location,
     to: &Location,
 ) -> ApiResult<()> {
-    let mut from_conn = connect(tenancy, source).await?;
-    let mut to_conn = connect(tenancy, to).await?;
-    let mut taken = from_conn.begin().await?;
+    let mut from_site = connect(tenancy, source).await?;
+    let mut to_site = connect(tenancy, to).await?;
+    let outbox = crate::events::schema::OUTBOX_TABLE;
+    let (from_outbox, to_outbox) = (from_site.names.table(outbox), to_site.names.table(outbox));
+    let mut taken = from_site.conn.begin().await?;
     as_tenant(&mut taken, id).await?;
-    let pending: Vec<uuid::Uuid> =
-        sqlx::query_scalar("DELETE FROM saas_outbox WHERE tenant_id = $1 RETURNING id")
-            .bind(id)
-            .fetch_all(&mut *taken)
-            .await?;
-    let mut released = to_conn.begin().await?;
+    let pending: Vec<uuid::Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {from_outbox} WHERE tenant_id = $1 RETURNING id"
+    )))
+    .bind(id)
+    .fetch_all(&mut *taken)
+    .await?;
+    let mut released = to_site.conn.begin().await?;
     as_tenant(&mut released, id).await?;
-    sqlx::query(
-        "DELETE FROM saas_outbox WHERE tenant_id = $1 AND available_at = 'infinity'
-            AND NOT (id = ANY ($2))",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {to_outbox} WHERE tenant_id = $1 AND available_at = 'infinity'
+            AND NOT (id = ANY ($2))"
+    )))
     .bind(id)
     .bind(&pending)
     .execute(&mut *released)
     .await?;
-    sqlx::query(
-        "UPDATE saas_outbox SET available_at = now() WHERE tenant_id = $1 AND available_at = 'infinity'",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {to_outbox} SET available_at = now() WHERE tenant_id = $1 AND available_at = 'infinity'"
+    )))
     .bind(id)
     .execute(&mut *released)
     .await?;
     released.commit().await?;
     taken.commit().await?;
-    from_conn.close().await.ok();
-    to_conn.close().await.ok();
+    from_site.close().await;
+    to_site.close().await;
     Ok(())
 }
 
@@ -606,20 +710,91 @@ async fn clean_up_locked(
     Ok(())
 }
 
-/// A dedicated owner connection to a location, with its `search_path` for a schema.
-async fn connect(tenancy: &Tenancy, location: &Location) -> ApiResult<PgConnection> {
-    let mut conn = tenancy.provisioner().connect(location).await?;
-    if let Location::Schema(schema) = location {
-        // The tenant's schema, then the shared one (its event tables), as for requests.
-        sqlx::query("SELECT set_config('search_path', $1, false)")
-            .bind(super::placement::tenant_search_path(
-                schema,
-                tenancy.shared_schema(),
-            ))
-            .execute(&mut conn)
-            .await?;
+/// A dedicated owner connection to a location, and the schemas its tables live in. Every
+/// statement a move runs names its tables through [`Site::table`], schema-qualified: a
+/// `search_path` silently skips a schema that does not exist, and an unqualified name would
+/// then resolve to the shared schema's table of the same name (the tenant's live rows, when
+/// it is in the shared tier).
+struct Site {
+    conn: PgConnection,
+    names: Names,
+}
+
+/// The schemas of a location's tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Names {
+    /// The schema of the application's tables.
+    models: String,
+    /// The schema of the event tables (the shared schema for a tenant schema).
+    events: String,
+}
+
+impl Site {
+    async fn close(self) {
+        self.conn.close().await.ok();
     }
-    Ok(conn)
+}
+
+impl Names {
+    /// The schema-qualified, quoted name of a model's table at this location.
+    fn table(&self, table: &str) -> String {
+        let schema = if crate::events::schema::is_event_table(table) {
+            &self.events
+        } else {
+            &self.models
+        };
+        format!("{}.{}", ddl_quote_ident(schema), ddl_quote_ident(table))
+    }
+}
+
+async fn connect(tenancy: &Tenancy, location: &Location) -> ApiResult<Site> {
+    let mut conn = tenancy.provisioner().connect(location).await?;
+    let shared = tenancy.shared_schema().to_string();
+    let (models, events) = match location {
+        Location::Shared => (shared.clone(), shared),
+        Location::Schema(schema) => {
+            // Statements are qualified; the path is set as for the tenant's requests only for
+            // what the application's triggers and functions resolve.
+            sqlx::query("SELECT set_config('search_path', $1, false)")
+                .bind(super::placement::tenant_search_path(schema, &shared))
+                .execute(&mut conn)
+                .await?;
+            (schema.clone(), shared)
+        }
+        Location::Database { .. } => {
+            // A tenant database is migrated in its owner's default schema.
+            let schema: String =
+                sqlx::query_scalar("SELECT COALESCE(current_schema(), 'public')::text")
+                    .fetch_one(&mut conn)
+                    .await?;
+            (schema.clone(), schema)
+        }
+    };
+    Ok(Site {
+        conn,
+        names: Names { models, events },
+    })
+}
+
+/// Whether a (qualified, quoted) table exists.
+async fn table_exists(conn: &mut PgConnection, qualified: &str) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(qualified)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// Refuses to copy into a target that lacks any of the tables (an unfinished provisioning).
+async fn require_tables(site: &mut Site, tables: &[&'static ModelMeta]) -> ApiResult<()> {
+    for model in tables {
+        let qualified = site.names.table(model.table);
+        if !table_exists(&mut site.conn, &qualified).await? {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "the move's target lacks the table {qualified}: it is not provisioned"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Fences the tenant's writes at `location`, waiting for in-flight writes there.
@@ -692,7 +867,7 @@ pub fn tables_to_copy(from: &Location, to: &Location) -> Vec<&'static ModelMeta>
 /// identity column to order by, if any.
 async fn copy_columns(
     conn: &mut PgConnection,
-    table: &str,
+    qualified: &str,
 ) -> ApiResult<(Vec<String>, Option<String>)> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT a.attname::text, a.attidentity::text, a.attgenerated::text
@@ -700,11 +875,11 @@ async fn copy_columns(
           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attnum",
     )
-    .bind(ddl_quote_ident(table))
+    .bind(qualified)
     .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {
-        return Err(Error::Config(format!("table {table:?} is missing")));
+        return Err(Error::Config(format!("table {qualified} is missing")));
     }
     let mut columns = Vec::new();
     let mut order = None;
@@ -737,15 +912,21 @@ async fn as_tenant(conn: &mut PgConnection, id: TenantId) -> ApiResult<()> {
     Ok(())
 }
 
+/// Deletes the tenant's rows from `tables` at `site` (children first), inside the caller's
+/// transaction. A table that does not exist there is skipped: never resolved elsewhere.
 async fn delete_rows(
     conn: &mut PgConnection,
+    names: &Names,
     id: TenantId,
     tables: &[&'static ModelMeta],
 ) -> ApiResult<()> {
     for model in tables.iter().rev() {
+        let table = names.table(model.table);
+        if !table_exists(conn, &table).await? {
+            continue;
+        }
         let sql = format!(
-            "DELETE FROM {} WHERE {} = $1",
-            ddl_quote_ident(model.table),
+            "DELETE FROM {table} WHERE {} = $1",
             ddl_quote_ident(model.tenant_column)
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -766,21 +947,24 @@ async fn copy(
     let tables = tables_to_copy(from, to);
     let mut source = connect(tenancy, from).await?;
     let mut target = connect(tenancy, to).await?;
-    let mut read = source.begin().await?;
+    require_tables(&mut target, &tables).await?;
+    let (source_names, target_names) = (source.names.clone(), target.names.clone());
+    let mut read = source.conn.begin().await?;
     as_tenant(&mut read, id).await?;
-    let mut write = target.begin().await?;
+    let mut write = target.conn.begin().await?;
     as_tenant(&mut write, id).await?;
-    delete_rows(&mut write, id, &tables).await?;
+    delete_rows(&mut write, &target_names, id, &tables).await?;
     for (done, model) in tables.iter().enumerate() {
-        let (columns, order) = copy_columns(&mut read, model.table).await?;
+        let from_table = source_names.table(model.table);
+        let table = target_names.table(model.table);
+        let (columns, order) = copy_columns(&mut read, &from_table).await?;
         let list = column_list(&columns);
-        let table = ddl_quote_ident(model.table);
         let tenant_column = ddl_quote_ident(model.tenant_column);
         let order_by = order
             .map(|c| format!(" ORDER BY {}", ddl_quote_ident(&c)))
             .unwrap_or_default();
         let out = format!(
-            "COPY (SELECT {list} FROM {table} WHERE {tenant_column} = '{id}'{order_by}) TO STDOUT (FORMAT binary)"
+            "COPY (SELECT {list} FROM {from_table} WHERE {tenant_column} = '{id}'{order_by}) TO STDOUT (FORMAT binary)"
         );
         let into = format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)");
         let mut sink = write.copy_in_raw(&into).await?;
@@ -830,7 +1014,8 @@ async fn copy(
         if model.table == crate::events::schema::OUTBOX_TABLE {
             // Held until the hand-off after the switch: until then the source's relay
             // publishes the tenant's pending events, and the target's must not.
-            sqlx::query("UPDATE saas_outbox SET available_at = 'infinity' WHERE tenant_id = $1")
+            let sql = format!("UPDATE {table} SET available_at = 'infinity' WHERE tenant_id = $1");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .execute(&mut *write)
                 .await?;
@@ -844,27 +1029,27 @@ async fn copy(
     }
     write.commit().await?;
     read.rollback().await.ok();
-    source.close().await.ok();
-    target.close().await.ok();
+    source.close().await;
+    target.close().await;
     Ok(())
 }
 
 async fn checks(
-    conn: &mut PgConnection,
+    site: &mut Site,
     id: TenantId,
     tables: &[&'static ModelMeta],
-    columns_from: &mut PgConnection,
+    columns: &[Vec<String>],
 ) -> ApiResult<Vec<TableCheck>> {
-    let mut tx = conn.begin().await?;
+    let names = site.names.clone();
+    let mut tx = site.conn.begin().await?;
     as_tenant(&mut tx, id).await?;
     let mut out = Vec::new();
-    for model in tables {
-        let (columns, _) = copy_columns(columns_from, model.table).await?;
-        let row = format!("md5(ROW({})::text)", column_list(&columns));
+    for (model, columns) in tables.iter().zip(columns) {
+        let row = format!("md5(ROW({})::text)", column_list(columns));
         let sql = format!(
             "SELECT count(*), COALESCE(md5(string_agg({row}, '' ORDER BY {row})), '')
                FROM {} WHERE {} = $1",
-            ddl_quote_ident(model.table),
+            names.table(model.table),
             ddl_quote_ident(model.tenant_column)
         );
         let (rows, checksum): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -896,12 +1081,17 @@ async fn verify(
         .collect();
     let mut source = connect(tenancy, from).await?;
     let mut target = connect(tenancy, to).await?;
-    let mut columns = connect(tenancy, from).await?;
-    let expected = checks(&mut source, id, &tables, &mut columns).await?;
-    let actual = checks(&mut target, id, &tables, &mut columns).await?;
-    for conn in [source, target, columns] {
-        conn.close().await.ok();
+    require_tables(&mut target, &tables).await?;
+    // The source's columns, compared on both sides.
+    let mut columns = Vec::new();
+    for model in &tables {
+        let table = source.names.table(model.table);
+        columns.push(copy_columns(&mut source.conn, &table).await?.0);
     }
+    let expected = checks(&mut source, id, &tables, &columns).await?;
+    let actual = checks(&mut target, id, &tables, &columns).await?;
+    source.close().await;
+    target.close().await;
     for (want, got) in expected.iter().zip(&actual) {
         if want != got {
             return Err(Error::Internal(anyhow::anyhow!(
@@ -962,12 +1152,13 @@ async fn remove_copy(
                     *location == Location::Shared || crate::events::schema::is_event_table(m.table)
                 })
                 .collect();
-            let mut conn = connect(tenancy, &Location::Shared).await?;
-            let mut tx = conn.begin().await?;
+            let mut shared = connect(tenancy, &Location::Shared).await?;
+            let names = shared.names.clone();
+            let mut tx = shared.conn.begin().await?;
             as_tenant(&mut tx, id).await?;
-            delete_rows(&mut tx, id, &tables).await?;
+            delete_rows(&mut tx, &names, id, &tables).await?;
             tx.commit().await?;
-            conn.close().await.ok();
+            shared.close().await;
             if let Location::Schema(_) = location {
                 tenancy.provisioner().deprovision(location).await?;
             }
@@ -981,26 +1172,51 @@ async fn remove_copy(
 }
 
 /// Undoes a move that failed before its switch: the partial copy goes, the fence lifts.
+/// Only the target is touched, by schema-qualified names, and only tables that exist there;
+/// the source's rows are never deleted.
 async fn roll_back(
     tenancy: &Tenancy,
     id: TenantId,
     from: &Location,
     to: &Location,
 ) -> ApiResult<()> {
+    if to == from {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "refusing to roll back a move of tenant {id} onto its own location {from}"
+        )));
+    }
     match to {
         Location::Database { .. } => remove_copy(tenancy, id, to, from).await?,
-        // The target shares the source's database: remove exactly what the copy wrote.
+        // The target shares the primary database: remove exactly what the copy wrote.
         _ => {
             let tables = tables_to_copy(from, to);
-            let mut conn = connect(tenancy, to).await?;
-            let mut tx = conn.begin().await?;
+            let mut target = connect(tenancy, to).await?;
+            let names = target.names.clone();
+            if from.same_database(to) {
+                // Source and target tables share the database: a name that resolves to the
+                // source's table is never the target's.
+                let source = connect(tenancy, from).await?;
+                let source_names = source.names.clone();
+                source.close().await;
+                for model in &tables {
+                    let table = names.table(model.table);
+                    if table == source_names.table(model.table) {
+                        return Err(Error::Internal(anyhow::anyhow!(
+                            "refusing to roll back: the target's {table} is the source's"
+                        )));
+                    }
+                }
+            }
+            let mut tx = target.conn.begin().await?;
             as_tenant(&mut tx, id).await?;
-            delete_rows(&mut tx, id, &tables).await?;
+            delete_rows(&mut tx, &names, id, &tables).await?;
             tx.commit().await?;
-            conn.close().await.ok();
+            target.close().await;
             if let Location::Schema(_) = to {
                 tenancy.provisioner().deprovision(to).await?;
             }
+            // The target's fence (taken before the copy) lives in the primary database.
+            unfence(tenancy, id, to).await?;
         }
     }
     unfence(tenancy, id, from).await?;

@@ -293,6 +293,7 @@ struct Inner {
     replicas: Arc<Replicas>,
     provisioner: Arc<Provisioner>,
     shared_schema: String,
+    background: super::background::Background,
     tenants: Tenants,
     resolvers: ResolverChain,
     config: TenancyConfig,
@@ -396,6 +397,7 @@ impl Tenancy {
                 replicas,
                 provisioner,
                 shared_schema,
+                background: super::background::Background::default(),
                 tenants,
                 resolvers,
                 config,
@@ -513,6 +515,12 @@ impl Tenancy {
     /// The shared schema (the owner's current schema at start).
     pub fn shared_schema(&self) -> &str {
         &self.inner.shared_schema
+    }
+
+    /// Tasks that outlive the request that started them (tenant moves started over HTTP);
+    /// graceful shutdown waits for them.
+    pub fn background(&self) -> &super::background::Background {
+        &self.inner.background
     }
 
     /// The bound pools.

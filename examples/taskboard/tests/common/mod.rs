@@ -14,6 +14,7 @@ pub const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
 
 pub struct App {
     pub router: Router,
+    pub tenancy: saas_core::tenancy::pool::Tenancy,
     relay: Option<saas_core::events::relay::RelayHandle>,
     _db: saas_testkit::TestDb,
 }
@@ -47,6 +48,7 @@ impl App {
             .unwrap();
         App {
             router: running.router,
+            tenancy: running.tenancy,
             relay: running.relay,
             _db: db,
         }
