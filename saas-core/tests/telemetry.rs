@@ -396,28 +396,35 @@ async fn rate_limited_requests_are_counted_under_their_tenant() {
     assert_eq!(total(&samples, REQUESTS, &[("tenant", "none"), route]), 0.0);
 }
 
+/// Serves one request of a new tenant through `telemetry`, then checks that each of `refused`
+/// scrapes is a 401 problem that names no tenant: the router and the tenant.
+async fn refused_scrapes(
+    env: &Env,
+    telemetry: &Telemetry,
+    refused: &[Option<&str>],
+) -> (Router, saas_core::tenancy::registry::Tenant) {
+    let router = app(env, telemetry);
+    let tenant = env.tenant("scraped").await;
+    let token = env.token(&tenant);
+    let (status, _, _) = env
+        .call(&router, "GET", "/v2/whoami", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    for presented in refused.iter().copied().chain([Some(token.as_str())]) {
+        let (status, body, headers) = env.call(&router, "GET", "/metrics", presented, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{presented:?}: {body}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert!(!body.to_string().contains(&tenant.id.to_string()));
+    }
+    (router, tenant)
+}
+
 #[tokio::test]
 async fn a_scrape_token_guards_the_metrics() {
     let env = Env::new().await;
     let telemetry = Telemetry::with_config(TelemetryConfig::default().scrape_token("s3cret"));
-    let router = app(&env, &telemetry);
-    let tenant = env.tenant("scraped").await;
-    let (status, _, _) = env
-        .call(
-            &router,
-            "GET",
-            "/v2/whoami",
-            Some(&env.token(&tenant)),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    for token in [None, Some("wrong"), Some("s3cre"), Some("s3cret2")] {
-        let (status, body, headers) = env.call(&router, "GET", "/metrics", token, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
-        assert_eq!(headers["content-type"], "application/problem+json");
-        assert!(!body.to_string().contains(&tenant.id.to_string()));
-    }
+    let refused = [None, Some("wrong"), Some("s3cre"), Some("s3cret2")];
+    let (router, tenant) = refused_scrapes(&env, &telemetry, &refused).await;
     let (status, body, _) = env
         .call(&router, "GET", "/metrics", Some("s3cret"), None)
         .await;
@@ -428,25 +435,7 @@ async fn a_scrape_token_guards_the_metrics() {
 #[tokio::test]
 async fn metrics_are_closed_without_a_scrape_token() {
     let env = Env::new().await;
-    let telemetry = Telemetry::new();
-    let router = app(&env, &telemetry);
-    let tenant = env.tenant("counted").await;
-    let (status, _, _) = env
-        .call(
-            &router,
-            "GET",
-            "/v2/whoami",
-            Some(&env.token(&tenant)),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    for token in [None, Some("anything"), Some(env.token(&tenant).as_str())] {
-        let (status, body, headers) = env.call(&router, "GET", "/metrics", token, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}: {body}");
-        assert_eq!(headers["content-type"], "application/problem+json");
-        assert!(!body.to_string().contains(&tenant.id.to_string()));
-    }
+    let _ = refused_scrapes(&env, &Telemetry::new(), &[None, Some("anything")]).await;
 }
 
 #[tokio::test]
