@@ -344,6 +344,7 @@ async fn canonical_expressions(
 }
 
 /// One policy as the catalog has it.
+#[derive(sqlx::FromRow)]
 struct Policy {
     name: String,
     permissive: bool,
@@ -487,38 +488,22 @@ async fn check_table(
         );
         return Ok(());
     };
-    let policies: Vec<(String, bool, String, String, bool, bool, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT polname::text, polpermissive, polcmd::text,
-                    array_to_string(polroles::regrole[], ', '),
-                    polroles = '{0}'::oid[],
-                    (0::oid = ANY (polroles)
-                     OR EXISTS (SELECT 1 FROM unnest(polroles) AS r(oid)
-                                 WHERE pg_has_role((SELECT oid FROM pg_roles WHERE rolname = $2), r.oid, 'MEMBER'))),
-                    pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
-               FROM pg_policy WHERE polrelid = $1::int8::oid ORDER BY polname",
-        )
-        .bind(oid)
-        .bind(role)
-        .fetch_all(owner)
-        .await?;
-    let policies: Vec<Policy> = policies
-        .into_iter()
-        .map(
-            |(name, permissive, command, roles, for_public, applies_to_role, using, check)| {
-                Policy {
-                    name,
-                    permissive,
-                    command,
-                    roles,
-                    for_public,
-                    applies_to_role,
-                    using,
-                    check,
-                }
-            },
-        )
-        .collect();
+    let policies: Vec<Policy> = sqlx::query_as(
+        "SELECT polname::text AS name, polpermissive AS permissive, polcmd::text AS command,
+                array_to_string(polroles::regrole[], ', ') AS roles,
+                polroles = '{0}'::oid[] AS for_public,
+                (0::oid = ANY (polroles)
+                 OR EXISTS (SELECT 1 FROM unnest(polroles) AS r(oid)
+                             WHERE pg_has_role((SELECT oid FROM pg_roles WHERE rolname = $2), r.oid, 'MEMBER')))
+                  AS applies_to_role,
+                pg_get_expr(polqual, polrelid) AS using,
+                pg_get_expr(polwithcheck, polrelid) AS check
+           FROM pg_policy WHERE polrelid = $1::int8::oid ORDER BY polname",
+    )
+    .bind(oid)
+    .bind(role)
+    .fetch_all(owner)
+    .await?;
     let repair = "run the migrator: it drops and recreates the framework's policies that differ";
     match policies.iter().find(|p| p.name == POLICY_NAME) {
         None => report.add(
