@@ -4,39 +4,219 @@ mod common;
 
 use common::*;
 use saas_core::Error;
+use saas_core::prelude::*;
 use saas_core::tenancy::pool::Tenancy;
 
 /// Breaks a freshly migrated database with `sabotage` (run as the owner), then starts again
 /// and returns the audit's message.
 async fn audit_after(sabotage: &[&str]) -> String {
+    audit_outcome(sabotage)
+        .await
+        .expect("the audit must refuse to start")
+}
+
+/// Breaks a freshly migrated database (its own, with a request role of its own) with
+/// `sabotage` (run as the owner; `{role}` names the request role), then starts again: the
+/// audit's message when it refuses, `None` when the runtime starts.
+async fn audit_outcome(sabotage: &[&str]) -> Option<String> {
     let env = Env::new().await;
     env.tenancy.close().await;
     let mut owner = env.db.owner_conn().await.unwrap();
     let role = env.db.request_role();
     for statement in sabotage {
         let sql = statement.replace("{role}", &format!("\"{role}\""));
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
             .execute(&mut owner)
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("sabotage {sql:?} failed: {e}"));
     }
     // Start without migrating, as an app whose migrations run in a separate job does: the
     // migrator would otherwise repair part of the sabotage.
     let mut config = env.db.config();
     config.migrate_on_start = false;
     let result = Tenancy::start(config.clone(), resolvers(), Some(&MIGRATIONS)).await;
-    let err = result.expect_err("the audit must refuse to start");
-    match err {
-        Error::Audit(report) => {
+    match result {
+        Ok(tenancy) => {
+            tenancy.close().await;
+            None
+        }
+        Err(Error::Audit(report)) => {
             // and the loudly named opt-out lets it start anyway
             config.dangerously_skip_isolation_audit = true;
             Tenancy::start(config, resolvers(), Some(&MIGRATIONS))
                 .await
-                .expect("the opt-out starts despite the audit");
-            report.to_string()
+                .expect("the opt-out starts despite the audit")
+                .close()
+                .await;
+            Some(report.to_string())
         }
-        other => panic!("expected an audit error, got {other:?}"),
+        Err(other) => panic!("expected an audit error, got {other:?}"),
     }
+}
+
+/// The tenant predicate exactly as the framework writes it.
+const PREDICATE: &str = "tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid";
+
+/// One unsafe configuration: its name, the statements that create it on a freshly migrated
+/// database, and the names the audit's message must contain (the objects to fix).
+struct Mutation {
+    name: &'static str,
+    sql: Vec<String>,
+    names: &'static [&'static str],
+}
+
+fn mutations() -> Vec<Mutation> {
+    let m = |name, sql: &[&str], names| Mutation {
+        name,
+        sql: sql.iter().map(|s| s.replace("{pred}", PREDICATE)).collect(),
+        names,
+    };
+    vec![
+        m(
+            "a permissive policy that widens access (any tenant set sees every row)",
+            &["CREATE POLICY peek ON projects FOR SELECT
+                 USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)"],
+            &["peek", "projects"],
+        ),
+        m(
+            "the framework's policy with OR true",
+            &["ALTER POLICY saas_tenant_isolation ON tasks USING ({pred} OR true)"],
+            &["saas_tenant_isolation", "tasks"],
+        ),
+        m(
+            "the framework's policy with <> instead of =",
+            &["ALTER POLICY saas_tenant_isolation ON memberships
+                 USING (tenant_id <> nullif(current_setting('saas.tenant_id', true), '')::uuid)
+                 WITH CHECK (tenant_id <> nullif(current_setting('saas.tenant_id', true), '')::uuid)"],
+            &["saas_tenant_isolation", "memberships"],
+        ),
+        m(
+            "the framework's policy on another setting (one any role may set)",
+            &["ALTER POLICY saas_tenant_isolation ON projects
+                 USING (tenant_id = nullif(current_setting('saas.tenant_id2', true), '')::uuid)
+                 WITH CHECK (tenant_id = nullif(current_setting('saas.tenant_id2', true), '')::uuid)"],
+            &["saas_tenant_isolation", "projects"],
+        ),
+        m(
+            "the framework's policy for SELECT only",
+            &[
+                "DROP POLICY saas_tenant_isolation ON tasks",
+                "CREATE POLICY saas_tenant_isolation ON tasks FOR SELECT USING ({pred})",
+            ],
+            &["saas_tenant_isolation", "tasks"],
+        ),
+        m(
+            "the framework's policy without WITH CHECK",
+            &[
+                "DROP POLICY saas_tenant_isolation ON projects",
+                "CREATE POLICY saas_tenant_isolation ON projects FOR ALL USING ({pred})",
+            ],
+            &["saas_tenant_isolation", "projects"],
+        ),
+        m(
+            "the framework's policy with WITH CHECK (true)",
+            &["ALTER POLICY saas_tenant_isolation ON projects WITH CHECK (true)"],
+            &["saas_tenant_isolation", "projects"],
+        ),
+        m(
+            "the framework's policy for another role only",
+            &["ALTER POLICY saas_tenant_isolation ON tasks TO pg_monitor"],
+            &["saas_tenant_isolation", "tasks"],
+        ),
+        m(
+            "the request role owns a tenant table (requests run as the owner)",
+            &["ALTER TABLE tasks OWNER TO {role}"],
+            &["tasks", "owns the table"],
+        ),
+        m(
+            "the request role has BYPASSRLS",
+            &["ALTER ROLE {role} BYPASSRLS"],
+            &["BYPASSRLS"],
+        ),
+        m(
+            "a view without security_invoker",
+            &[
+                "CREATE VIEW project_names AS SELECT tenant_id, name FROM projects",
+                "GRANT SELECT ON project_names TO {role}",
+            ],
+            &["view project_names"],
+        ),
+        m(
+            "a SECURITY DEFINER function returning every tenant's rows",
+            &["CREATE FUNCTION every_project() RETURNS SETOF projects
+                 LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT * FROM projects'"],
+            &["every_project"],
+        ),
+        m(
+            "an unregistered tenant table with forced RLS and USING (true)",
+            &[
+                "CREATE TABLE notes (tenant_id uuid NOT NULL, id uuid NOT NULL, body text,
+                   PRIMARY KEY (tenant_id, id))",
+                "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
+                "ALTER TABLE notes FORCE ROW LEVEL SECURITY",
+                "CREATE POLICY open_notes ON notes USING (true) WITH CHECK (true)",
+                "GRANT SELECT, INSERT ON notes TO {role}",
+            ],
+            &["notes"],
+        ),
+        m(
+            "a tenant table granted to PUBLIC",
+            &["GRANT SELECT ON projects TO PUBLIC"],
+            &["projects", "PUBLIC"],
+        ),
+        m(
+            "the tenant registry granted to PUBLIC",
+            &["GRANT SELECT ON saas.tenants TO PUBLIC"],
+            &["saas.tenants"],
+        ),
+        m(
+            "a widening permissive policy on an event table",
+            &["CREATE POLICY peek_events ON saas_audit_log FOR SELECT
+                 USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)"],
+            &["peek_events", "saas_audit_log"],
+        ),
+    ]
+}
+
+/// Every unsafe configuration in the table is refused at boot, each with a message naming
+/// what to fix; the unmodified set-up starts (so refusing everything cannot pass).
+#[tokio::test]
+async fn audit_refuses_every_mutation_in_the_table() {
+    assert_eq!(
+        audit_outcome(&[]).await,
+        None,
+        "the unmodified set-up must pass the audit"
+    );
+    let cases = mutations();
+    assert!(cases.len() >= 12);
+    let mut missed = Vec::new();
+    for case in &cases {
+        let sql: Vec<&str> = case.sql.iter().map(String::as_str).collect();
+        match audit_outcome(&sql).await {
+            None => missed.push(format!("{}: accepted", case.name)),
+            Some(msg) => {
+                let absent: Vec<&str> = case
+                    .names
+                    .iter()
+                    .copied()
+                    .filter(|n| !msg.contains(n))
+                    .collect();
+                if !absent.is_empty() {
+                    missed.push(format!(
+                        "{}: refused without naming {absent:?}:\n{msg}",
+                        case.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "{} of {} mutations not refused as they must be:\n- {}",
+        missed.len(),
+        cases.len(),
+        missed.join("\n- ")
+    );
 }
 
 #[tokio::test]
@@ -74,7 +254,7 @@ async fn audit_refuses_a_table_whose_rls_is_not_forced() {
 async fn audit_refuses_a_table_without_the_tenant_policy() {
     let msg = audit_after(&["DROP POLICY saas_tenant_isolation ON tasks"]).await;
     assert!(
-        msg.contains("table tasks: no policy filters on tenant_id"),
+        msg.contains("table tasks: the restrictive tenant policy saas_tenant_isolation is missing"),
         "{msg}"
     );
 }
@@ -97,6 +277,126 @@ async fn migrator_repairs_what_it_owns_on_start() {
     Tenancy::start(env.db.config(), resolvers(), Some(&MIGRATIONS))
         .await
         .expect("migrating on start restores RLS and the policy");
+}
+
+/// A database migrated by a version whose tenant policy was permissive is refused by the
+/// audit, and repaired by the migrator.
+#[tokio::test]
+async fn migrator_repairs_a_permissive_tenant_policy_of_an_older_version() {
+    let old_shape = [
+        "DROP POLICY saas_tenant_access ON projects",
+        "DROP POLICY saas_tenant_isolation ON projects",
+        "CREATE POLICY saas_tenant_isolation ON projects AS PERMISSIVE FOR ALL
+           USING (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)
+           WITH CHECK (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)",
+    ];
+    let msg = audit_after(&old_shape).await;
+    assert!(
+        msg.contains("table projects: policy saas_tenant_isolation differs")
+            && msg.contains("it is permissive, not restrictive")
+            && msg.contains(
+                "table projects: the permissive access policy saas_tenant_access is missing"
+            ),
+        "{msg}"
+    );
+
+    let env = Env::new().await;
+    env.tenancy.close().await;
+    let mut owner = env.db.owner_conn().await.unwrap();
+    for sql in old_shape {
+        sqlx::raw_sql(sql).execute(&mut owner).await.unwrap();
+    }
+    Tenancy::start(env.db.config(), resolvers(), Some(&MIGRATIONS))
+        .await
+        .expect("the migrator repairs the policy and the audit passes")
+        .close()
+        .await;
+    let policies: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT polname::text, polpermissive FROM pg_policy
+          WHERE polrelid = 'projects'::regclass ORDER BY polname",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        policies,
+        [
+            ("saas_tenant_access".to_string(), true),
+            ("saas_tenant_isolation".to_string(), false)
+        ]
+    );
+}
+
+/// Re-running the protection of an already protected table takes no lock on it: it runs to
+/// the end while another transaction holds the table's strongest lock.
+#[tokio::test]
+async fn protecting_a_protected_table_again_takes_no_lock() {
+    let env = Env::new().await;
+    let mut holder = env.db.owner_conn().await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE projects IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut owner = env.db.owner_conn().await.unwrap();
+    sqlx::raw_sql("SET lock_timeout = '2s'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    for statement in saas_core::model::table_ddl_statements(Project::meta()) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut owner)
+            .await
+            .expect("no lock on an already protected table");
+    }
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // and the same DDL does take the lock when it has something to repair
+    sqlx::raw_sql("ALTER POLICY saas_tenant_isolation ON projects USING (true)")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE projects IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let err = sqlx::raw_sql(sqlx::AssertSqlSafe(saas_core::model::rls_ddl(
+        Project::meta(),
+    )))
+    .execute(&mut owner)
+    .await
+    .expect_err("a repair waits for the lock");
+    assert!(err.to_string().contains("lock timeout"), "{err}");
+}
+
+/// What RESTRICTIVE buys: a permissive policy added later (here the one from the issue, which
+/// any tenant's setting satisfies) does not widen what a tenant's transaction sees.
+#[tokio::test]
+async fn a_permissive_policy_added_later_does_not_widen_the_tenant_policy() {
+    let env = Env::new().await;
+    let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    for (tenant, name) in [(&a, "a1"), (&b, "b1")] {
+        let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
+        Project::insert(&mut tx, NewProject { name: name.into() })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut owner = env.db.owner_conn().await.unwrap();
+    sqlx::raw_sql(
+        "CREATE POLICY peek ON projects FOR SELECT
+           USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let mut tx = TenantTx::begin(&env.tenancy, a.id);
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM projects")
+        .fetch_all(tx.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(names, ["a1"]);
 }
 
 #[tokio::test]
@@ -178,7 +478,7 @@ async fn audit_reports_every_problem_at_once() {
     for expected in [
         "table projects: row-level security is not enabled",
         "table projects: row-level security is not forced",
-        "table tasks: no policy filters on tenant_id",
+        "table tasks: the restrictive tenant policy saas_tenant_isolation is missing",
         "table memberships: the primary key leads with project_id",
         "is a superuser",
         "has BYPASSRLS",

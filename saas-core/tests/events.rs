@@ -589,3 +589,52 @@ async fn the_in_process_bus_retries_an_event_until_every_subscriber_succeeds() {
     assert_eq!(relay.drain().await.unwrap(), 1);
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// The restrictive tenant policy applies to every role, the owner included: on the audit log
+/// (and the outbox) it lets the tables' owner through, so a non-superuser owner still reads
+/// every tenant's entries, while a tenant's transaction sees its own only.
+#[tokio::test]
+async fn a_non_superuser_owner_reads_the_audit_log_across_tenants() {
+    let env = Env::new().await;
+    let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    emit_noted(&env, &a, Uuid::new_v4(), 1).await;
+    emit_noted(&env, &b, Uuid::new_v4(), 2).await;
+    let mut owner = env.db.owner_conn().await.unwrap();
+    let table_owner = format!("{}_owner", env.db.name());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE \"{table_owner}\"; ALTER TABLE saas_audit_log OWNER TO \"{table_owner}\";"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    // the migrator follows the new owner
+    let audit_log = saas_core::model::registered_models()
+        .into_iter()
+        .find(|m| m.table == "saas_audit_log")
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(saas_core::model::rls_ddl(audit_log)))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET ROLE \"{table_owner}\"")))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM saas_audit_log")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "RESET ROLE; ALTER TABLE saas_audit_log OWNER TO CURRENT_USER; DROP ROLE \"{table_owner}\""
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(seen, 2);
+    let mut tx = TenantTx::begin(&env.tenancy, a.id);
+    let own: i64 = sqlx::query_scalar("SELECT count(*) FROM saas_audit_log")
+        .fetch_one(tx.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(own, 1);
+}

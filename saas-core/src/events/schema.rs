@@ -193,3 +193,19 @@ static PROCESSED: ModelMeta = ModelMeta {
 inventory::submit! { ModelRegistration(|| &OUTBOX) }
 inventory::submit! { ModelRegistration(|| &AUDIT) }
 inventory::submit! { ModelRegistration(|| &PROCESSED) }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tenant policy lets the owner through on exactly the tables the owner reads across
+    /// tenants (those with the `saas_framework_owner` policy).
+    #[test]
+    fn owner_wide_tables_are_the_ones_the_owner_policy_covers() {
+        assert_eq!(crate::model::OWNER_WIDE_TABLES, [OUTBOX_TABLE, AUDIT_TABLE]);
+        for table in crate::model::OWNER_WIDE_TABLES {
+            assert!(EVENTS_DDL.contains(&format!("saas_framework_owner ON {table} ")));
+        }
+        assert!(!crate::model::owner_wide(PROCESSED_TABLE));
+    }
+}

@@ -8,15 +8,32 @@
 
 use super::ModelMeta;
 
-/// The name of the policy the framework creates on every tenant table.
+/// The name of the framework's tenant policy on every tenant table: `AS RESTRICTIVE`, so it
+/// is ANDed with whatever permissive policies exist and no policy added later can widen it.
 pub const POLICY_NAME: &str = "saas_tenant_isolation";
+
+/// The name of the framework's permissive policy on every tenant table. A restrictive policy
+/// alone lets nothing through (restrictive policies narrow the OR of the permissive ones), so
+/// this one grants access, `USING (true) WITH CHECK (true)`, and the tenant policy narrows it.
+pub const ACCESS_POLICY_NAME: &str = "saas_tenant_access";
+
+/// The framework tables the owner reads and changes across tenants (the relay, the retention
+/// purge): their tenant policy lets the table's owner through as well, so a non-superuser
+/// owner still sees every row (`saas_framework_owner` grants it the access). Must match the
+/// event tables' names (`crate::events::schema`, checked by a test there).
+pub const OWNER_WIDE_TABLES: &[&str] = &["saas_outbox", "saas_audit_log"];
+
+/// Whether the tenant policy of `table` also lets the table's owner through.
+pub fn owner_wide(table: &str) -> bool {
+    OWNER_WIDE_TABLES.contains(&table)
+}
 
 /// Quotes an identifier for PostgreSQL (`"a""b"`).
 pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-pub(super) fn quote_literal(text: &str) -> String {
+pub(crate) fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
@@ -28,31 +45,106 @@ pub(super) fn quote_literal(text: &str) -> String {
 /// means zero rows — never all rows, and never an error. Both functions are stable or
 /// immutable, so the comparison can use the primary key's index.
 pub fn policy_predicate(meta: &ModelMeta) -> String {
+    predicate_on(meta.tenant_column)
+}
+
+fn predicate_on(tenant_column: &str) -> String {
     format!(
         "{} = nullif(current_setting('{}', true), '')::uuid",
-        quote_ident(meta.tenant_column),
+        quote_ident(tenant_column),
         crate::tenancy::TENANT_SETTING
     )
 }
 
-/// The RLS block for one table: ENABLE, FORCE and the policy, each only when missing.
+/// The tenant policy's full expression for `table` (tenant column `tenant_column`) owned by
+/// `owner`: the predicate, and on the [`OWNER_WIDE_TABLES`] `OR current_user = <owner>` (the
+/// request role is never the owner, nor a member of it: the audit refuses that).
+pub fn tenant_policy_expression(table: &str, tenant_column: &str, owner: &str) -> String {
+    let predicate = predicate_on(tenant_column);
+    if owner_wide(table) {
+        format!(
+            "{predicate} OR current_user = {}::name",
+            quote_literal(owner)
+        )
+    } else {
+        predicate
+    }
+}
+
+/// The RLS block for one table: ENABLE and FORCE when missing, and the two policies, each
+/// (re)created only when it is missing or differs from the canonical one.
+///
+/// "Differs" is decided on the catalog alone, so an already protected table takes no lock
+/// (not even the share lock `pg_get_expr` takes on the table): the tenant policy must be
+/// restrictive, `FOR ALL`, `TO PUBLIC`, and its `USING` and `WITH CHECK` expression trees
+/// (`polqual`, `polwithcheck`, without their source positions) must equal those of the same
+/// policy created on a scratch temporary table whose tenant column has the same type and
+/// attribute number: PostgreSQL itself parses the canonical expression, nothing depends on
+/// hand-written deparse text. A database migrated by an older version (a permissive
+/// `saas_tenant_isolation`) is repaired.
 pub fn rls_ddl(meta: &ModelMeta) -> String {
     let table = quote_ident(meta.table);
     let reg = quote_literal(&table);
-    let predicate = policy_predicate(meta);
+    let column = quote_literal(meta.tenant_column);
+    let predicate = quote_literal(&policy_predicate(meta));
+    let owner_wide = owner_wide(meta.table);
+    let create_isolation = quote_literal(&format!(
+        "CREATE POLICY {POLICY_NAME} ON {table} AS RESTRICTIVE FOR ALL TO PUBLIC USING ("
+    ));
     format!(
         "DO $saas$
+DECLARE
+  tbl oid := {reg}::regclass;
+  pred text := {predicate};
+  col_num int;
+  col_type text;
+  want_isolation text;
+  want_access text;
 BEGIN
-  IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = {reg}::regclass) THEN
+  IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = tbl) THEN
     ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
   END IF;
-  IF NOT (SELECT relforcerowsecurity FROM pg_class WHERE oid = {reg}::regclass) THEN
+  IF NOT (SELECT relforcerowsecurity FROM pg_class WHERE oid = tbl) THEN
     ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = {reg}::regclass AND polname = '{POLICY_NAME}') THEN
-    CREATE POLICY {POLICY_NAME} ON {table} AS PERMISSIVE FOR ALL
-      USING ({predicate})
-      WITH CHECK ({predicate});
+  IF {owner_wide} THEN
+    pred := pred || ' OR current_user = '
+      || quote_literal((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = tbl)) || '::name';
+  END IF;
+  -- The canonical expression trees as this server parses them.
+  SELECT attnum, format_type(atttypid, atttypmod) INTO col_num, col_type FROM pg_attribute
+   WHERE attrelid = tbl AND attname = {column} AND NOT attisdropped;
+  DROP TABLE IF EXISTS pg_temp.saas_policy_canonical;
+  EXECUTE format('CREATE TEMP TABLE saas_policy_canonical (%s%I %s)',
+    (SELECT string_agg(format('saas_pad_%s int, ', i), '') FROM generate_series(1, col_num - 1) AS i),
+    {column}, col_type);
+  EXECUTE 'CREATE POLICY isolation ON pg_temp.saas_policy_canonical USING (' || pred || ')';
+  CREATE POLICY access ON pg_temp.saas_policy_canonical USING (true);
+  SELECT regexp_replace(polqual::text, ' :location -?[0-9]+', '', 'g') INTO want_isolation
+    FROM pg_policy WHERE polrelid = 'pg_temp.saas_policy_canonical'::regclass AND polname = 'isolation';
+  SELECT regexp_replace(polqual::text, ' :location -?[0-9]+', '', 'g') INTO want_access
+    FROM pg_policy WHERE polrelid = 'pg_temp.saas_policy_canonical'::regclass AND polname = 'access';
+  DROP TABLE pg_temp.saas_policy_canonical;
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_policy
+     WHERE polrelid = tbl AND polname = '{POLICY_NAME}'
+       AND NOT polpermissive AND polcmd = '*' AND polroles = '{{0}}'::oid[]
+       AND regexp_replace(polqual::text, ' :location -?[0-9]+', '', 'g') = want_isolation
+       AND regexp_replace(polwithcheck::text, ' :location -?[0-9]+', '', 'g') = want_isolation
+  ) THEN
+    DROP POLICY IF EXISTS {POLICY_NAME} ON {table};
+    EXECUTE {create_isolation} || pred || ') WITH CHECK (' || pred || ')';
+  END IF;
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_policy
+     WHERE polrelid = tbl AND polname = '{ACCESS_POLICY_NAME}'
+       AND polpermissive AND polcmd = '*' AND polroles = '{{0}}'::oid[]
+       AND regexp_replace(polqual::text, ' :location -?[0-9]+', '', 'g') = want_access
+       AND regexp_replace(polwithcheck::text, ' :location -?[0-9]+', '', 'g') = want_access
+  ) THEN
+    DROP POLICY IF EXISTS {ACCESS_POLICY_NAME} ON {table};
+    CREATE POLICY {ACCESS_POLICY_NAME} ON {table} AS PERMISSIVE FOR ALL TO PUBLIC
+      USING (true) WITH CHECK (true);
   END IF;
 END
 $saas$"

@@ -1,25 +1,35 @@
 //! The boot-time isolation audit: the app refuses to start unless PostgreSQL actually
 //! enforces what the framework promises.
 //!
-//! For every registered model it checks RLS enabled *and* forced, a policy keyed on the tenant
-//! setting and no permissive policy that is not, and a primary key that leads with the tenant
-//! column; for the request role, that it can log in and is neither superuser, BYPASSRLS, nor
-//! owner (or member of the owner) of a tenant table; and that no view over a tenant table
-//! runs with its owner's rights (`security_invoker` missing) and no materialized view copies
-//! one. Tables with a tenant column that no model registers are reported too.
+//! For every registered model, and every other table of the schema with a tenant column, it
+//! checks RLS enabled *and* forced; the framework's restrictive tenant policy exactly as the
+//! migrator creates it (`AS RESTRICTIVE FOR ALL TO PUBLIC`, `USING` and `WITH CHECK` equal,
+//! as `pg_get_expr` renders them, to the canonical expression rendered by the same server);
+//! the framework's permissive access policy exactly as created; no other permissive policy
+//! that applies to the request role (extra restrictive policies only narrow and are fine); no
+//! privilege granted to PUBLIC; and, for models, a primary key that leads with the tenant
+//! column. For the request role: it can log in and is neither superuser, BYPASSRLS, nor owner
+//! (or member of the owner) of a tenant table; it has no privilege on the framework's private
+//! tables (`saas.tenants`, `saas.tenant_moves`, `saas.fences`); and it can execute no
+//! `SECURITY DEFINER` function but the framework's own `saas.enter(uuid, text)`. No view over
+//! a tenant table may run with its owner's rights (`security_invoker` missing) and no
+//! materialized view may copy one.
 
 use std::fmt;
 
 use sqlx::PgPool;
 
 use crate::error::ApiResult;
-use crate::model::{ModelMeta, ddl_quote_ident, registered_models};
-use crate::tenancy::TENANT_SETTING;
+use crate::model::{
+    ACCESS_POLICY_NAME, ModelMeta, POLICY_NAME, ddl_quote_ident, registered_models,
+    tenant_policy_expression,
+};
 
 /// One thing the audit found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditProblem {
-    /// The table, view or role concerned.
+    /// The object concerned: a table (with the policy named in `problem`), view, function or
+    /// role.
     pub object: String,
     /// What is wrong.
     pub problem: String,
@@ -116,7 +126,7 @@ pub async fn run_tenant_locations(tenancy: &super::pool::Tenancy) -> ApiResult<A
                     check_model(pool, role, model, &mut found).await?;
                 }
                 check_views(pool, &schema_models, &mut found).await?;
-                check_unregistered(pool, &schema_models, &mut found).await?;
+                check_unregistered(pool, role, &schema_models, &mut found).await?;
             }
             Location::Database { server, database } => {
                 let servers = tenancy.provisioner().servers();
@@ -157,11 +167,13 @@ pub async fn audit_models(
 ) -> ApiResult<AuditReport> {
     let mut report = AuditReport::default();
     check_role(owner, requests, request_role, &mut report).await?;
+    check_private_tables(owner, request_role, &mut report).await?;
+    check_definer_functions(owner, request_role, &mut report).await?;
     for model in models {
         check_model(owner, request_role, model, &mut report).await?;
     }
     check_views(owner, models, &mut report).await?;
-    check_unregistered(owner, models, &mut report).await?;
+    check_unregistered(owner, request_role, models, &mut report).await?;
     Ok(report)
 }
 
@@ -201,31 +213,241 @@ async fn check_role(
     Ok(())
 }
 
+/// The framework's private tables: the request role needs no privilege on any of them (it
+/// reaches the fences through `saas.enter` only).
+const PRIVATE_TABLES: &[&str] = &["saas.tenants", "saas.tenant_moves", "saas.fences"];
+
+/// The framework's own `SECURITY DEFINER` function, by exact signature.
+const OWN_DEFINER_FUNCTIONS: &[&str] = &["saas.enter(uuid,text)"];
+
+async fn check_private_tables(
+    owner: &PgPool,
+    role: &str,
+    report: &mut AuditReport,
+) -> ApiResult<()> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT t FROM unnest($1::text[]) AS t
+          WHERE to_regclass(t) IS NOT NULL
+            AND has_table_privilege((SELECT oid FROM pg_roles WHERE rolname = $2), to_regclass(t),
+                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')",
+    )
+    .bind(PRIVATE_TABLES)
+    .bind(role)
+    .fetch_all(owner)
+    .await?;
+    for table in rows {
+        report.add(
+            format!("table {table}"),
+            format!("the request role {role} has a privilege on the framework's private table (granted to it or to PUBLIC): it reads or changes every tenant's entry"),
+            format!("REVOKE ALL ON TABLE {table} FROM PUBLIC, {}", ddl_quote_ident(role)),
+        );
+    }
+    Ok(())
+}
+
+async fn check_definer_functions(
+    owner: &PgPool,
+    role: &str,
+    report: &mut AuditReport,
+) -> ApiResult<()> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE p.prosecdef
+            AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+            AND NOT (p.oid = ANY (SELECT to_regprocedure(f) FROM unnest($1::text[]) AS f))
+            AND has_function_privilege((SELECT oid FROM pg_roles WHERE rolname = $2), p.oid, 'EXECUTE')
+          ORDER BY 1",
+    )
+    .bind(OWN_DEFINER_FUNCTIONS)
+    .bind(role)
+    .fetch_all(owner)
+    .await?;
+    for function in rows {
+        report.add(
+            format!("function {function}"),
+            format!("is SECURITY DEFINER and the request role {role} may execute it: it runs with its owner's rights, which RLS does not filter for a superuser or BYPASSRLS owner, and which reach whatever the owner may"),
+            format!(
+                "REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {}; or ALTER FUNCTION {function} SECURITY INVOKER",
+                ddl_quote_ident(role)
+            ),
+        );
+    }
+    Ok(())
+}
+
 async fn check_model(
     owner: &PgPool,
     role: &str,
     model: &ModelMeta,
     report: &mut AuditReport,
 ) -> ApiResult<()> {
-    let object = format!("table {}", model.table);
-    let table: Option<(i64, bool, bool, bool)> = sqlx::query_as(
+    check_table(
+        owner,
+        role,
+        model.table,
+        model.tenant_column,
+        Some(model),
+        report,
+    )
+    .await
+}
+
+/// The canonical expressions of the framework's two policies on a table, rendered by this
+/// server: the same policies on a scratch temporary table with the tenant column's type, in
+/// a transaction rolled back at once. `None` when the table has no such column.
+async fn canonical_expressions(
+    owner: &PgPool,
+    oid: i64,
+    table: &str,
+    column: &str,
+    table_owner: &str,
+) -> ApiResult<Option<(String, String)>> {
+    let column_type: Option<String> = sqlx::query_scalar(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+          WHERE attrelid = $1::int8::oid AND attname = $2 AND NOT attisdropped",
+    )
+    .bind(oid)
+    .bind(column)
+    .fetch_optional(owner)
+    .await?;
+    let Some(column_type) = column_type else {
+        return Ok(None);
+    };
+    let expression = tenant_policy_expression(table, column, table_owner);
+    let mut tx = owner.begin().await?;
+    let scratch = format!(
+        "DROP TABLE IF EXISTS pg_temp.saas_policy_canonical;
+         CREATE TEMP TABLE saas_policy_canonical ({} {column_type});
+         CREATE POLICY isolation ON pg_temp.saas_policy_canonical USING ({expression});
+         CREATE POLICY access ON pg_temp.saas_policy_canonical USING (true);",
+        ddl_quote_ident(column)
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(scratch))
+        .execute(&mut *tx)
+        .await?;
+    let rendered: Vec<(String, String)> = sqlx::query_as(
+        "SELECT polname::text, pg_get_expr(polqual, polrelid) FROM pg_policy
+          WHERE polrelid = 'pg_temp.saas_policy_canonical'::regclass",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.rollback().await?;
+    let find = |name: &str| {
+        rendered
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_default()
+    };
+    Ok(Some((find("isolation"), find("access"))))
+}
+
+/// One policy as the catalog has it.
+#[derive(sqlx::FromRow)]
+struct Policy {
+    name: String,
+    permissive: bool,
+    command: String,
+    roles: String,
+    for_public: bool,
+    applies_to_role: bool,
+    using: Option<String>,
+    check: Option<String>,
+}
+
+impl Policy {
+    /// How this policy differs from `AS <kind> FOR ALL TO PUBLIC USING (want) WITH CHECK
+    /// (want)`; empty when it does not.
+    fn differences(&self, permissive: bool, want: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.permissive != permissive {
+            found.push(if permissive {
+                "it is restrictive, not permissive".to_string()
+            } else {
+                "it is permissive, not restrictive (a permissive policy is ORed with the others: any other permissive policy widens it)".to_string()
+            });
+        }
+        if self.command != "*" {
+            found.push(format!(
+                "it applies to {} only, not FOR ALL",
+                command_name(&self.command)
+            ));
+        }
+        if !self.for_public {
+            found.push(format!("it applies to {}, not PUBLIC", self.roles));
+        }
+        if self.using.as_deref() != Some(want) {
+            found.push(format!(
+                "its USING is {}, not {want}",
+                self.using.as_deref().unwrap_or("missing")
+            ));
+        }
+        if self.check.as_deref() != Some(want) {
+            found.push(format!(
+                "its WITH CHECK is {}, not {want}",
+                self.check.as_deref().unwrap_or("missing")
+            ));
+        }
+        found
+    }
+}
+
+fn command_name(polcmd: &str) -> &'static str {
+    match polcmd {
+        "r" => "SELECT",
+        "a" => "INSERT",
+        "w" => "UPDATE",
+        "d" => "DELETE",
+        _ => "ALL",
+    }
+}
+
+/// Checks one tenant table: RLS flags, ownership, the framework's policies exactly, no other
+/// permissive policy for the request role, no grant to PUBLIC, and (for a model) its key.
+async fn check_table(
+    owner: &PgPool,
+    role: &str,
+    table: &str,
+    column: &str,
+    model: Option<&ModelMeta>,
+    report: &mut AuditReport,
+) -> ApiResult<()> {
+    let object = format!("table {table}");
+    let row: Option<(i64, bool, bool, bool, String, bool)> = sqlx::query_as(
         "SELECT c.oid::int8, c.relrowsecurity, c.relforcerowsecurity,
-                COALESCE(pg_has_role($2, c.relowner, 'MEMBER'), false)
+                COALESCE(pg_has_role((SELECT oid FROM pg_roles WHERE rolname = $2), c.relowner, 'MEMBER'), false),
+                pg_get_userbyid(c.relowner)::text,
+                EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS a WHERE a.grantee = 0)
            FROM pg_class c WHERE c.oid = to_regclass($1)",
     )
-    .bind(ddl_quote_ident(model.table))
+    .bind(ddl_quote_ident(table))
     .bind(role)
     .fetch_optional(owner)
     .await?;
-    let Some((oid, enabled, forced, role_owns)) = table else {
+    let Some((oid, enabled, forced, role_owns, table_owner, public)) = row else {
+        let name = model.map_or("?", |m| m.type_name);
         report.add(
             object,
-            format!("the table of model {} does not exist", model.type_name),
+            format!("the table of model {name} does not exist"),
             "create it in a migration",
         );
         return Ok(());
     };
-    let quoted = ddl_quote_ident(model.table);
+    let quoted = ddl_quote_ident(table);
+    if model.is_none() && !(enabled && forced) {
+        report.add(
+            &object,
+            "has a tenant column but no registered model and no forced row-level security",
+            "derive TenantScoped for it, or enable and force RLS with the framework's tenant policies",
+        );
+        return Ok(());
+    }
+    let unregistered = if model.is_none() {
+        " (a table with a tenant column and no registered model)"
+    } else {
+        ""
+    };
     if !enabled {
         report.add(
             &object,
@@ -247,46 +469,109 @@ async fn check_model(
             "let migrations own the tables and requests use a separate role",
         );
     }
-    // Only policies that can apply to the request role matter: one written `TO` another role
-    // (the framework's owner-only policy on the event tables, say) widens nothing for requests.
-    let policies: Vec<(String, bool, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT polname::text, polpermissive, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
-           FROM pg_policy
-          WHERE polrelid = $1::int8::oid
-            AND (0::oid = ANY (polroles)
+    if public {
+        report.add(
+            &object,
+            "has privileges granted to PUBLIC: every role of the server may use it",
+            format!(
+                "REVOKE ALL ON TABLE {quoted} FROM PUBLIC (the migrator grants the request role what it needs)"
+            ),
+        );
+    }
+    let Some((want_isolation, want_access)) =
+        canonical_expressions(owner, oid, table, column, &table_owner).await?
+    else {
+        report.add(
+            &object,
+            format!("has no tenant column {column}"),
+            format!("add {column} uuid NOT NULL"),
+        );
+        return Ok(());
+    };
+    let policies: Vec<Policy> = sqlx::query_as(
+        "SELECT polname::text AS name, polpermissive AS permissive, polcmd::text AS command,
+                array_to_string(polroles::regrole[], ', ') AS roles,
+                polroles = '{0}'::oid[] AS for_public,
+                (0::oid = ANY (polroles)
                  OR EXISTS (SELECT 1 FROM unnest(polroles) AS r(oid)
-                             WHERE pg_has_role($2, r.oid, 'MEMBER')))",
+                             WHERE pg_has_role((SELECT oid FROM pg_roles WHERE rolname = $2), r.oid, 'MEMBER')))
+                  AS applies_to_role,
+                pg_get_expr(polqual, polrelid) AS using,
+                pg_get_expr(polwithcheck, polrelid) AS check
+           FROM pg_policy WHERE polrelid = $1::int8::oid ORDER BY polname",
     )
     .bind(oid)
     .bind(role)
     .fetch_all(owner)
     .await?;
-    let setting = format!("current_setting('{TENANT_SETTING}'");
-    let keyed = |expr: &Option<String>| {
-        expr.as_deref()
-            .is_some_and(|e| e.contains(&setting) && e.contains(model.tenant_column))
-    };
-    if !policies
-        .iter()
-        .any(|(_, permissive, qual, _)| *permissive && keyed(qual))
-    {
-        report.add(
+    let repair = "run the migrator: it drops and recreates the framework's policies that differ";
+    match policies.iter().find(|p| p.name == POLICY_NAME) {
+        None => report.add(
             &object,
-            format!("no policy filters on {}", model.tenant_column),
-            "let the migrator create the tenant policy (saas_tenant_isolation)",
-        );
+            format!("the restrictive tenant policy {POLICY_NAME} is missing: no policy restricts rows to the tenant{unregistered}"),
+            repair,
+        ),
+        Some(policy) => {
+            let found = policy.differences(false, &want_isolation);
+            if !found.is_empty() {
+                report.add(
+                    &object,
+                    format!(
+                        "policy {POLICY_NAME} differs from the framework's restrictive tenant policy{unregistered}: {}",
+                        found.join("; ")
+                    ),
+                    repair,
+                );
+            }
+        }
     }
-    for (name, permissive, qual, check) in &policies {
-        if *permissive && !keyed(qual) {
-            report.add(&object, format!("policy {name} is permissive and not keyed on the tenant setting: it widens access to every tenant's rows"), format!("DROP POLICY {} ON {quoted}", ddl_quote_ident(name)));
-        } else if *permissive && check.is_some() && !keyed(check) {
+    match policies.iter().find(|p| p.name == ACCESS_POLICY_NAME) {
+        None => report.add(
+            &object,
+            format!("the permissive access policy {ACCESS_POLICY_NAME} is missing{unregistered}"),
+            repair,
+        ),
+        Some(policy) => {
+            let found = policy.differences(true, &want_access);
+            if !found.is_empty() {
+                report.add(
+                    &object,
+                    format!(
+                        "policy {ACCESS_POLICY_NAME} differs from the framework's access policy{unregistered}: {}",
+                        found.join("; ")
+                    ),
+                    repair,
+                );
+            }
+        }
+    }
+    // Any other permissive policy the request role is subject to is ORed with the framework's
+    // access policy: harmless today (that one is `true`), but it is how access gets widened
+    // the day someone narrows the access policy, and nobody should rely on it. Restrictive
+    // ones only narrow. Policies written for other roles (the framework's owner-only policy on
+    // the event tables) do not apply to requests.
+    for policy in &policies {
+        if policy.permissive
+            && policy.applies_to_role
+            && policy.name != ACCESS_POLICY_NAME
+            && policy.name != POLICY_NAME
+        {
             report.add(
                 &object,
-                format!("policy {name} has a WITH CHECK that is not keyed on the tenant setting"),
-                "write WITH CHECK on the tenant setting too",
+                format!(
+                    "policy {} is permissive and applies to the request role: the tenant policy must be the only thing deciding which rows requests see",
+                    policy.name
+                ),
+                format!(
+                    "DROP POLICY {} ON {quoted}, or make it AS RESTRICTIVE",
+                    ddl_quote_ident(&policy.name)
+                ),
             );
         }
     }
+    let Some(model) = model else {
+        return Ok(());
+    };
     let leading: Option<String> = sqlx::query_scalar(
         "SELECT a.attname::text FROM pg_index i
            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
@@ -355,8 +640,11 @@ async fn check_views(
     Ok(())
 }
 
+/// Tables of the current schema with a tenant column that no model registers: checked like
+/// a model's table (without the key), so a hand-protected table cannot hide a `USING (true)`.
 async fn check_unregistered(
     owner: &PgPool,
+    role: &str,
     models: &[&ModelMeta],
     report: &mut AuditReport,
 ) -> ApiResult<()> {
@@ -368,25 +656,21 @@ async fn check_unregistered(
         c
     };
     let tables: Vec<String> = models.iter().map(|m| m.table.to_string()).collect();
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT c.relname::text FROM pg_class c
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (c.relname) c.relname::text, a.attname::text FROM pg_class c
            JOIN pg_attribute a ON a.attrelid = c.oid AND NOT a.attisdropped
           WHERE c.relkind IN ('r', 'p')
             AND c.relnamespace = current_schema()::regnamespace
             AND a.attname::text = ANY ($1)
             AND NOT (c.relname::text = ANY ($2))
-            AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+          ORDER BY c.relname, a.attnum",
     )
     .bind(&columns)
     .bind(&tables)
     .fetch_all(owner)
     .await?;
-    for (table,) in rows {
-        report.add(
-            format!("table {table}"),
-            "has a tenant column but no registered model and no forced row-level security",
-            "derive TenantScoped for it, or enable and force RLS with a tenant policy",
-        );
+    for (table, column) in rows {
+        check_table(owner, role, &table, &column, None, report).await?;
     }
     Ok(())
 }
