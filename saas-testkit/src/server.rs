@@ -151,8 +151,9 @@ mod tests {
     #[test]
     fn tenant_database_names_fit_postgres_identifiers() {
         let longest = format!(
-            "{}t{}",
-            format!("saas_test_{}_{}_", host_tag(), 4_194_304),
+            "saas_test_{}_{}_t{}",
+            host_tag(),
+            4_194_304,
             "0a1b2c3d-0000-4000-8000-000000000000"
         );
         assert!(longest.len() <= 63, "{longest} is {} bytes", longest.len());

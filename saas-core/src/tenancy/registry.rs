@@ -290,6 +290,9 @@ fn from_row(row: Row) -> ApiResult<Tenant> {
     })
 }
 
+/// A remembered slug lookup: the tenant it named (`None`: no tenant) and when.
+type SlugEntry = (Option<TenantId>, Instant);
+
 /// The tenant registry, with a short-lived cache for request-time lookups.
 ///
 /// Suspending a tenant takes effect at once in this process and within the cache TTL
@@ -300,7 +303,7 @@ pub struct Tenants {
     cache: Arc<RwLock<HashMap<TenantId, (Tenant, Instant)>>>,
     /// Request-time slug lookups, misses included: a flood of unknown slugs costs one query
     /// per slug per TTL, not one per request.
-    slugs: Arc<RwLock<HashMap<String, (Option<TenantId>, Instant)>>>,
+    slugs: Arc<RwLock<HashMap<String, SlugEntry>>>,
     ttl: Duration,
     provisioner: Option<Arc<Provisioner>>,
     /// Bumped by every invalidation: a lookup that started before one does not refill the
