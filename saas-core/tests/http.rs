@@ -117,6 +117,40 @@ async fn a_subdomain_never_authenticates_and_must_match_the_token() {
 }
 
 #[tokio::test]
+async fn two_credentials_must_name_the_same_tenant() {
+    use saas_core::tenancy::resolver::HeaderResolver;
+    let db = saas_testkit::TestDb::new().await.unwrap();
+    let resolvers = ResolverChain::new().with(JwtResolver::hs256(SECRET)).with(
+        HeaderResolver::trusted_internal_only(http::HeaderName::from_static("x-tenant-id")),
+    );
+    let tenancy = db.tenancy(resolvers, Some(&MIGRATIONS)).await.unwrap();
+    let env = Env { db, tenancy };
+    let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    let router = env.router();
+    let token = env.token(&a);
+    use tower::ServiceExt;
+    for (header, expected) in [(a.id, 200), (b.id, 401)] {
+        let response = router
+            .clone()
+            .oneshot(
+                http::Request::builder()
+                    .uri("/projects")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("x-tenant-id", header.to_string())
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            expected,
+            "token for acme, header {header}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn suspended_tenant_gets_403_problem() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;

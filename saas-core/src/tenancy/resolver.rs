@@ -848,6 +848,141 @@ mod tests {
     }
 
     #[test]
+    fn names_debug_and_issuers_describe_the_chain_without_secrets() {
+        let chain = token_and_subdomain().with(HeaderResolver::trusted_internal_only(
+            http::HeaderName::from_static("x-tenant-id"),
+        ));
+        assert_eq!(chain.names(), vec!["bearer", "subdomain", "trusted-header"]);
+        assert_eq!(
+            format!("{chain:?}"),
+            r#"["bearer", "subdomain", "trusted-header"]"#
+        );
+        let resolver = format!("{:?}", JwtResolver::hs256(SECRET));
+        assert!(
+            resolver.contains("HS256") && resolver.contains("tenant_id"),
+            "{resolver}"
+        );
+        let issuer = format!("{:?}", JwtIssuer::hs256(SECRET));
+        assert!(issuer.contains("tenant_id"), "{issuer}");
+        for debug in [resolver, issuer] {
+            assert!(!debug.contains("test-secret"), "{debug}");
+        }
+        // The chain's issuer signs tokens the chain accepts (the testkit acts as tenants so).
+        let tenant = TenantId::new_random();
+        let token = chain
+            .token_issuer()
+            .unwrap()
+            .issue(tenant, "t", 60)
+            .unwrap();
+        let found = chain
+            .resolve_all(&parts(&[("authorization", &format!("Bearer {token}"))]))
+            .unwrap();
+        assert_eq!(found.authenticated[0].tenant, TenantRef::Id(tenant));
+        assert!(
+            JwtResolver::rs256_pem(RSA_PUBLIC)
+                .unwrap()
+                .token_issuer()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn only_a_bearer_scheme_with_a_token_is_a_bearer_token() {
+        let headers = |value: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert("authorization", value.parse().unwrap());
+            h
+        };
+        assert_eq!(
+            bearer_token_in(&headers("Bearer abc")).unwrap(),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer_token_in(&headers("bearer abc")).unwrap(),
+            Some("abc")
+        );
+        for bad in ["Basic abc", "Token abc", "Bearer  ", "Basic  "] {
+            assert!(bearer_token_in(&headers(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(bearer_token_in(&http::HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_rejected_token_says_why() {
+        let resolver = JwtResolver::hs256(SECRET).audience("app").issuer("idp");
+        let key = EncodingKey::from_secret(SECRET);
+        let tenant = TenantId::new_random().to_string();
+        let ok = |extra: Value| {
+            let mut claims = serde_json::json!({"tenant_id": tenant, "exp": now() + 60,
+                                                "aud": "app", "iss": "idp"});
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            claims
+        };
+        let cases = [
+            (
+                sign(
+                    ok(serde_json::json!({"exp": now() - 3600})),
+                    Algorithm::HS256,
+                    &key,
+                ),
+                "expired",
+            ),
+            (
+                sign(
+                    ok(serde_json::json!({})),
+                    Algorithm::HS256,
+                    &EncodingKey::from_secret(b"another-secret-another-secret-!!"),
+                ),
+                "signature is invalid",
+            ),
+            (
+                sign(ok(serde_json::json!({})), Algorithm::HS384, &key),
+                "algorithm",
+            ),
+            (
+                sign(
+                    serde_json::json!({"tenant_id": tenant, "exp": now() + 60, "aud": "app"}),
+                    Algorithm::HS256,
+                    &key,
+                ),
+                "lacks a required claim",
+            ),
+            (
+                sign(
+                    ok(serde_json::json!({"aud": "other"})),
+                    Algorithm::HS256,
+                    &key,
+                ),
+                "audience",
+            ),
+            (
+                sign(
+                    ok(serde_json::json!({"iss": "other"})),
+                    Algorithm::HS256,
+                    &key,
+                ),
+                "issuer",
+            ),
+            (
+                sign(
+                    ok(serde_json::json!({"nbf": now() + 3600})),
+                    Algorithm::HS256,
+                    &key,
+                ),
+                "not valid yet",
+            ),
+            ("garbage".to_string(), "malformed"),
+        ];
+        for (token, why) in cases {
+            let err = rejected(&resolver, &token).to_string();
+            assert!(err.contains(why), "expected {why:?}: {err}");
+        }
+    }
+
+    #[test]
     fn chain_without_credentials_is_401() {
         let chain = ResolverChain::new().with(JwtResolver::hs256(SECRET));
         assert_eq!(chain.resolve_all(&parts(&[])).unwrap_err().status(), 401);
