@@ -7,47 +7,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Env, NewProject, NewTask, Project, Task};
+use common::Env;
+use common::moves::{create, write_pair};
 use saas_core::prelude::*;
+use saas_core::tenancy::Location;
 use saas_core::tenancy::moves::{self, MoveOptions, MoveRequest, MoveStep};
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
-use saas_core::tenancy::registry::{NewTenant, Tenant, Tier};
-use saas_core::tenancy::{Access, Location};
-
-async fn create(tenancy: &Tenancy, slug: &str, tier: Tier) -> Tenant {
-    tenancy
-        .tenants()
-        .create(NewTenant {
-            slug: slug.into(),
-            name: slug.into(),
-            tier: Some(tier),
-            server: None,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("creating {slug}: {e}"))
-}
-
-/// A committed project with one task; the project's id once acknowledged.
-async fn write_pair(tenancy: &Tenancy, tenant: TenantId, n: usize) -> ApiResult<Uuid> {
-    let mut tx = TenantTx::begin(tenancy, tenant);
-    let project = Project::insert(
-        &mut tx,
-        NewProject {
-            name: format!("p{n}"),
-        },
-    )
-    .await?;
-    Task::insert(
-        &mut tx,
-        NewTask {
-            project_id: project.id,
-            title: format!("t{n}"),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(project.id)
-}
+use saas_core::tenancy::registry::Tier;
 
 async fn write_pairs(tenancy: &Tenancy, tenant: TenantId, count: usize) -> BTreeSet<Uuid> {
     let mut ids = BTreeSet::new();
@@ -57,43 +23,17 @@ async fn write_pairs(tenancy: &Tenancy, tenant: TenantId, count: usize) -> BTree
     ids
 }
 
-/// The tenant's projects read through a `TenantTx`, each checked to have its one task.
+/// The tenant's projects read through a `TenantTx` that looks its placement up afresh.
 async fn project_ids(tenancy: &Tenancy, tenant: TenantId) -> BTreeSet<Uuid> {
     tenancy.tenants().invalidate(tenant);
-    let mut tx = TenantTx::begin(tenancy, tenant);
-    let conn = tx.scoped_conn(Access::Read).await.unwrap();
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT p.id, (SELECT count(*) FROM tasks t WHERE t.project_id = p.id) FROM projects p",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    for (id, tasks) in &rows {
-        assert_eq!(*tasks, 1, "project {id} kept its one task");
-    }
-    rows.into_iter().map(|(id, _)| id).collect()
+    common::moves::project_ids(tenancy, tenant).await
 }
 
 /// The tenant's rows in `projects` at a location, counted with schema-qualified names.
 async fn rows_at(tenancy: &Tenancy, location: &Location, tenant: TenantId) -> i64 {
-    let mut conn = tenancy.provisioner().connect(location).await.unwrap();
-    let table = match location {
-        Location::Schema(schema) => format!("\"{schema}\".projects"),
-        _ => "public.projects".to_string(),
-    };
-    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-    sqlx::query("SELECT set_config('saas.tenant_id', $1, true)")
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
+    common::moves::rows_at(tenancy, location, tenant)
         .await
-        .unwrap();
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM {table} WHERE tenant_id = $1"
-    )))
-    .bind(tenant)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap()
+        .expect("the location answers")
 }
 
 /// Whether a tenant schema or database exists at all.
@@ -253,16 +193,10 @@ async fn a_move_failing_after_any_step_loses_nothing_and_can_be_retried() {
         (Tier::Schema, Tier::Shared),
         (Tier::Database, Tier::Schema),
     ];
-    let steps = [
-        MoveStep::Started,
-        MoveStep::Provisioned,
-        MoveStep::Fenced,
-        MoveStep::Copied,
-        MoveStep::Verified,
-        MoveStep::Switched,
-    ];
+    // Every step but the last: a move that failed after cleaning up has nothing left to undo.
+    let steps = &MoveStep::ALL[..MoveStep::ALL.len() - 1];
     for (from, target) in routes {
-        for step in steps {
+        for &step in steps {
             let what = format!("{from} -> {target}, failing after {}", step.as_str());
             let tenant = create(
                 &tenancy,

@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 pub mod cache;
 pub mod events;
+pub mod moves;
 pub mod ratelimit;
 
 pub use saas_testkit::free_port;
