@@ -900,6 +900,18 @@ enum TenantsCommand {
         /// The tenant's slug.
         slug: String,
     },
+    /// Print a bearer token for a tenant, signed with the app's HS256 secret (for curl, a
+    /// script, or a first client; production tokens come from your login flow).
+    Token {
+        /// The tenant's slug.
+        slug: String,
+        /// The token's subject (`sub`): who acts.
+        #[arg(long, default_value = "cli")]
+        subject: String,
+        /// How long the token is valid, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
     /// Put a tenant on a plan (which rate limits and quotas apply).
     Plan {
         /// The tenant's slug.
@@ -964,6 +976,23 @@ async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Resu
             let t = tenants.get_by_slug(&slug).await?;
             tenants.activate(t.id).await?;
             println!("activated {slug}");
+        }
+        TenantsCommand::Token { slug, subject, ttl } => {
+            let issuer = tenancy.resolvers().token_issuer().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "this app's resolvers cannot sign tokens: `tenants token` needs a \
+                     JwtResolver with an HS256 secret (with RS256, tokens come from your \
+                     identity provider)"
+                )
+            })?;
+            let t = tenants.get_by_slug(&slug).await?;
+            if t.status != crate::tenancy::TenantStatus::Active {
+                eprintln!(
+                    "warning: {slug} is {:?}: its requests are refused until it is activated",
+                    t.status
+                );
+            }
+            println!("{}", issuer.issue(t.id, &subject, ttl)?);
         }
         TenantsCommand::Plan { slug, plan } => {
             let t = tenants.get_by_slug(&slug).await?;

@@ -391,6 +391,85 @@ fn the_router_serves_the_newest_declared_version() {
     assert_eq!(api.newest_served(), VERSIONS.newest());
 }
 
+/// The same handler as `get_thing`, with a `responses(..)` that lost its body: the macro
+/// cannot see that `Json<..>` is returned through `impl IntoResponse`, so the start-up check
+/// is what notices that `thing_to_v1` now applies to nothing.
+#[endpoint(get, "/things/{id}", versions = 1.., tag = "things",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "A thing")))]
+async fn get_thing_undeclared(Path(id): Path<String>) -> impl axum::response::IntoResponse {
+    Json(Thing {
+        id,
+        state: "active".into(),
+    })
+}
+
+#[test]
+fn a_version_change_that_applies_to_no_endpoint_stops_the_start() {
+    let clock = TestClock::at(SINCE);
+    let api = VersionedApi::new(
+        saas_core::routes!(VERSIONS; get_thing_undeclared),
+        VersioningOptions {
+            clock: std::sync::Arc::new(clock.clone()),
+            ..VersioningOptions::default()
+        },
+    );
+    let err = api.check().unwrap_err();
+    assert!(
+        err.contains(
+            "the version change from 2 to 1 turning `Thing` into `ThingV1` applies to no endpoint"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("body = Thing"), "{err}");
+    // Each unused change is named; with get_thing and create_thing declared, none is (see
+    // the_router_serves_the_newest_declared_version).
+    let api = VersionedApi::new(
+        saas_core::routes!(VERSIONS; get_thing, legacy),
+        VersioningOptions::default(),
+    );
+    let err = api.check().unwrap_err();
+    assert!(
+        err.contains("the version change from 1 to 2 turning `NewThingV1` into `NewThing`"),
+        "{err}"
+    );
+    assert!(err.contains("request_body = NewThing"), "{err}");
+    assert!(!err.contains("`Thing`"), "{err}");
+}
+
+/// Declares nothing but the method, path and versions: the rest comes from the signature.
+#[endpoint(patch, "/things/{id}", versions = 2.., tag = "things")]
+async fn rename_thing(Path(id): Path<String>, Json(input): Json<NewThing>) -> Json<Thing> {
+    Json(Thing {
+        id,
+        state: input.state,
+    })
+}
+
+#[test]
+fn an_endpoint_without_declarations_is_documented_from_its_signature() {
+    let api = VersionedApi::new(
+        saas_core::routes!(VERSIONS; get_thing, create_thing, rename_thing),
+        VersioningOptions::default(),
+    );
+    api.check().unwrap();
+    let v2 = api.document(ApiVersion::Int(2)).unwrap();
+    let op = &v2["paths"]["/v2/things/{id}"]["patch"];
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/NewThing",
+        "{op:#}"
+    );
+    assert_eq!(
+        op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Thing",
+        "{op:#}"
+    );
+    assert_eq!(op["parameters"][0]["name"], "id", "{op:#}");
+    assert_eq!(op["parameters"][0]["in"], "path", "{op:#}");
+    assert_eq!(op["parameters"][0]["schema"]["type"], "string", "{op:#}");
+}
+
 #[test]
 fn export_then_check_passes_and_a_breaking_edit_fails_located() {
     let clock = TestClock::at(SINCE);

@@ -67,7 +67,23 @@ async fn tenants_are_created_moved_and_migrated_from_the_command_line() {
     );
     assert!(ok(&db, &["tenants", "moves", "--list"]).contains("no interrupted moves"));
 
+    // A token for one tenant names that tenant only, signed with the app's secret.
+    let token = ok(&db, &["tenants", "token", "acme", "--subject", "alice"]);
+    let resolver =
+        saas_core::tenancy::resolver::JwtResolver::hs256("cli-jwt-secret-0123456789abcdef0123");
+    let found = resolver.verify(token.trim()).unwrap();
+    let acme_id = acme.split('\t').next().unwrap();
+    let globex_id = globex.split('\t').next().unwrap();
+    let saas_core::tenancy::resolver::TenantRef::Id(tenant) = found.tenant else {
+        panic!("a token names its tenant by id: {token}");
+    };
+    assert_eq!(tenant.to_string(), acme_id, "{token}");
+    assert_ne!(tenant.to_string(), globex_id);
+    assert_eq!(found.subject.as_deref(), Some("alice"));
+
     for bad in [
+        vec!["tenants", "token", "nobody"],
+        vec!["tenants", "token", "acme", "--ttl", "soon"],
         vec!["tenants", "move", "acme", "--to", "gold"],
         vec!["tenants", "move", "nobody", "--to", "schema"],
         vec![

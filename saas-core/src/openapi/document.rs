@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::versioning::changes::Changes;
 use crate::versioning::headers::iso_date;
-use crate::versioning::{Api, ApiVersion, EndpointEntry, Negotiation};
+use crate::versioning::{Api, ApiVersion, EndpointEntry, Negotiation, VersionChange};
 
 /// What a document says about the API as a whole.
 #[derive(Debug, Clone)]
@@ -105,6 +105,71 @@ fn shape_for(changes: &Changes, name: &str, version: ApiVersion) -> Option<Strin
         }
     }
     current
+}
+
+/// The registered changes that no endpoint of `api` can apply: for a response change, no
+/// endpoint living in a version it converts to returns (directly or nested) the schema it
+/// converts; for a request change, none takes it. Such a change is a mistake (most often a
+/// handler whose `responses(..)` lost its `body`): its clients would get the current shape.
+pub fn unused_changes(api: &Api, changes: &Changes) -> Vec<&'static VersionChange> {
+    let mut all = current_components(api);
+    for change in changes.all() {
+        for (name, schema) in [(change.input)(), (change.output)()] {
+            all.entry(name)
+                .or_insert_with(|| serde_json::to_value(schema).unwrap_or(Value::Null));
+        }
+    }
+    let mut used: Vec<&'static VersionChange> = Vec::new();
+    let is_used = |used: &[&'static VersionChange], c: &VersionChange| {
+        used.iter().any(|u| std::ptr::eq(*u, c))
+    };
+    for version in api.versions.iter().map(|v| v.version) {
+        let mut queue = Vec::new();
+        for entry in api.endpoints.iter().filter(|e| e.decl.lives_in(&version)) {
+            let op = serde_json::to_value((entry.operation)()).unwrap_or(Value::Null);
+            collect_refs(&op, &mut queue);
+        }
+        let mut reached: Vec<String> = Vec::new();
+        while let Some(name) = queue.pop() {
+            if reached.contains(&name) {
+                continue;
+            }
+            if let Some(schema) = all.get(&name) {
+                collect_refs(schema, &mut queue);
+            }
+            reached.push(name);
+        }
+        for name in &reached {
+            type Step = fn(&Changes, &str, ApiVersion) -> Option<&'static VersionChange>;
+            let steps: [(Step, bool); 2] = [
+                (|c, n, v| c.response_change(n, v), true),
+                (|c, n, v| c.request_change_into(n, v), false),
+            ];
+            for (step, forward) in steps {
+                let mut current = name.clone();
+                for _ in 0..16 {
+                    let Some(change) = step(changes, &current, version) else {
+                        break;
+                    };
+                    if is_used(&used, change) {
+                        break;
+                    }
+                    used.push(change);
+                    current = if forward {
+                        (change.output)().0
+                    } else {
+                        (change.input)().0
+                    };
+                }
+            }
+        }
+    }
+    changes
+        .all()
+        .iter()
+        .copied()
+        .filter(|c| !is_used(&used, c))
+        .collect()
 }
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {

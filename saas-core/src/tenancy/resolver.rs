@@ -291,6 +291,9 @@ pub struct JwtResolver {
     claim: String,
     /// The shared secret, for HS256 (so tests can issue matching tokens).
     secret: Option<Vec<u8>>,
+    /// The required `aud` and `iss`, for the tokens [`Self::token_issuer`] issues.
+    audience: Option<String>,
+    issuer: Option<String>,
 }
 
 impl std::fmt::Debug for JwtResolver {
@@ -314,6 +317,8 @@ impl JwtResolver {
             validation,
             claim: "tenant_id".into(),
             secret: None,
+            audience: None,
+            issuer: None,
         }
     }
 
@@ -355,6 +360,7 @@ impl JwtResolver {
     /// audience, is a 401.
     pub fn audience(mut self, audience: &str) -> Self {
         self.validation.set_audience(&[audience]);
+        self.audience = Some(audience.to_string());
         self.require_claim("aud");
         self
     }
@@ -363,6 +369,7 @@ impl JwtResolver {
     /// issuer, is a 401.
     pub fn issuer(mut self, issuer: &str) -> Self {
         self.validation.set_issuer(&[issuer]);
+        self.issuer = Some(issuer.to_string());
         self.require_claim("iss");
         self
     }
@@ -478,6 +485,8 @@ impl TenantResolver for JwtResolver {
         self.secret.as_ref().map(|secret| {
             let mut issuer = JwtIssuer::hs256(secret);
             issuer.claim = self.claim.clone();
+            issuer.audience = self.audience.clone();
+            issuer.issuer = self.issuer.clone();
             issuer
         })
     }
@@ -495,6 +504,8 @@ impl TenantResolver for JwtResolver {
 pub struct JwtIssuer {
     key: EncodingKey,
     claim: String,
+    audience: Option<String>,
+    issuer: Option<String>,
 }
 
 impl std::fmt::Debug for JwtIssuer {
@@ -511,7 +522,21 @@ impl JwtIssuer {
         JwtIssuer {
             key: EncodingKey::from_secret(secret.as_ref()),
             claim: "tenant_id".into(),
+            audience: None,
+            issuer: None,
         }
+    }
+
+    /// Puts this audience (`aud`) in every token.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Puts this issuer (`iss`) in every token.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
     }
 
     /// Signs a token for `tenant` and `subject`, valid for `ttl_seconds`.
@@ -525,6 +550,12 @@ impl JwtIssuer {
         claims.insert(self.claim.clone(), Value::from(tenant.to_string()));
         claims.insert("iat".into(), Value::from(now));
         claims.insert("exp".into(), Value::from(now.saturating_add(ttl_seconds)));
+        if let Some(audience) = &self.audience {
+            claims.insert("aud".into(), Value::from(audience.as_str()));
+        }
+        if let Some(issuer) = &self.issuer {
+            claims.insert("iss".into(), Value::from(issuer.as_str()));
+        }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing a token: {e}")))
     }
@@ -905,6 +936,30 @@ mod tests {
             assert!(bearer_token_in(&headers(bad)).is_err(), "{bad}");
         }
         assert_eq!(bearer_token_in(&http::HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn the_chains_issuer_signs_tokens_its_resolver_accepts() {
+        let tenant = TenantId::new_random();
+        let strict = JwtResolver::hs256(SECRET).audience("app").issuer("idp");
+        let chain = ResolverChain::new().with(strict.clone());
+        let token = chain
+            .token_issuer()
+            .unwrap()
+            .issue(tenant, "cli", 60)
+            .unwrap();
+        let found = strict.verify(&token).unwrap();
+        assert_eq!(found.tenant, TenantRef::Id(tenant));
+        assert_eq!(found.subject.as_deref(), Some("cli"));
+        // A plain issuer's token lacks aud and iss, which the strict resolver requires.
+        let plain = JwtIssuer::hs256(SECRET).issue(tenant, "cli", 60).unwrap();
+        assert_eq!(strict.verify(&plain).unwrap_err().status(), 401);
+        let explicit = JwtIssuer::hs256(SECRET)
+            .audience("app")
+            .issuer("idp")
+            .issue(tenant, "cli", 60)
+            .unwrap();
+        assert!(strict.verify(&explicit).is_ok());
     }
 
     #[test]

@@ -534,8 +534,41 @@ impl VersionedApi {
     }
 
     /// Checks what the compiler cannot: the newest declared version is served by at least one
-    /// endpoint and is not deprecated.
+    /// endpoint and is not deprecated, and every registered version change applies to some
+    /// endpoint (see [`crate::openapi::document::unused_changes`]).
     pub fn check(&self) -> Result<(), String> {
+        let unused: Vec<String> = crate::openapi::document::unused_changes(
+            &self.api,
+            &self.changes,
+        )
+        .into_iter()
+        .map(|change| {
+            let (input, output) = ((change.input)().0, (change.output)().0);
+            if change.from > change.to {
+                format!(
+                    "the version change from {from} to {to} turning `{input}` into `{output}` \
+                     applies to no endpoint: none living in version {to} or earlier declares a \
+                     response whose body contains `{input}`, so its clients would get the \
+                     current shape; declare the body (`responses((status = 200, body = \
+                     {input}))`) or remove the change",
+                    from = change.from,
+                    to = change.to,
+                )
+            } else {
+                format!(
+                    "the version change from {from} to {to} turning `{input}` into `{output}` \
+                     applies to no endpoint: none living in version {from} or earlier declares \
+                     a request body containing `{output}`; declare it (`request_body = \
+                     {output}`) or remove the change",
+                    from = change.from,
+                    to = change.to,
+                )
+            }
+        })
+        .collect();
+        if !unused.is_empty() {
+            return Err(unused.join("; "));
+        }
         let newest = self
             .api
             .versions

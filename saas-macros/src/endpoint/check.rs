@@ -135,6 +135,7 @@ pub(crate) fn check<'a>(
     let mut successor: Option<Option<Successor>> = None;
     let mut krate: Option<LitStr> = None;
     let mut passthrough: Vec<TokenStream> = Vec::new();
+    let mut passthrough_keys: Vec<&KeyArg> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
 
     for (index, arg) in args.iter().enumerate() {
@@ -210,7 +211,10 @@ pub(crate) fn check<'a>(
                             format_args!("`{name}` is not allowed in #[endpoint(...)]"),
                             help,
                         ),
-                        None => passthrough.push(key.tokens.clone()),
+                        None => {
+                            passthrough.push(key.tokens.clone());
+                            passthrough_keys.push(key);
+                        }
                     },
                 }
             }
@@ -250,6 +254,9 @@ pub(crate) fn check<'a>(
     let func = match func {
         Ok(func) => {
             check_fn(&mut cx, func);
+            if let Some(path) = &path {
+                passthrough.extend(super::infer::infer(&mut cx, func, path, &passthrough_keys));
+            }
             func
         }
         Err(err) => {

@@ -1,9 +1,10 @@
 //! `#[endpoint(...)]`: split the arguments (`attr`), validate them with the handler into an
-//! endpoint (`check`), generate the `utoipa::path` attribute and the `Endpoint` impl (`expand`).
+//! endpoint (`check`, with what the signature says from `infer`), generate the `utoipa::path` attribute and the `Endpoint` impl (`expand`).
 
 mod attr;
 mod check;
 mod expand;
+mod infer;
 
 pub(crate) use expand::marker_ident;
 
