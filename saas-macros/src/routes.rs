@@ -138,9 +138,8 @@ pub(crate) fn expand(routes: &Routes<'_>) -> TokenStream {
     } = routes;
     let decl = |marker: &Path| quote!(<#marker as #private::Endpoint>::DECL);
     let checks = endpoints.iter().map(|(handler, marker)| {
-        let decl = decl(marker);
         respan(
-            quote!(const _: () = #private::assert_endpoint(&#versions, &#decl);),
+            quote!(const _: () = #marker::__check_versions(&#versions);),
             handler.span(),
         )
     });

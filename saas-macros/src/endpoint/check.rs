@@ -70,6 +70,8 @@ impl Method {
 #[derive(Debug, Clone)]
 pub(crate) struct Successor {
     pub(crate) version: VersionValue,
+    /// The version literal, for errors about it.
+    pub(crate) span: Span,
     pub(crate) path: Option<String>,
 }
 
@@ -380,6 +382,7 @@ fn successor_key(cx: &mut Ctxt, key: &KeyArg) -> Option<Successor> {
         KeyValue::Eq(value) => match syn::parse2::<Lit>(value.clone()) {
             Ok(lit) => version(cx, &lit).map(|v| Successor {
                 version: v.value,
+                span: v.span,
                 path: None,
             }),
             Err(_) => {
@@ -451,6 +454,7 @@ fn successor_key(cx: &mut Ctxt, key: &KeyArg) -> Option<Successor> {
             match found_version {
                 Some(Some(v)) if ok => Some(Successor {
                     version: v.value,
+                    span: v.span,
                     path,
                 }),
                 Some(_) => None,

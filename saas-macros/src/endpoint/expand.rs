@@ -2,7 +2,7 @@
 //! type `__endpoint_<fn>` implementing `Endpoint` (declaration, axum router, OpenAPI operation).
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
 
 use super::check::{Endpoint, Fallback, Method, Successor};
@@ -47,6 +47,7 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         field_values(deprecation.as_ref()),
         successor.as_ref(),
     );
+    let check_versions = check_versions(private, &marker, &name(func), range, successor.as_ref());
     quote! {
         #[#private::utoipa::path(#method_word, path = #path #(, #passthrough)*)]
         #func
@@ -54,6 +55,8 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code, missing_debug_implementations)]
         #vis struct #marker;
+
+        #check_versions
 
         const _: () = {
             #[automatically_derived]
@@ -131,6 +134,11 @@ pub(crate) fn fallback(fallback: &Fallback<'_>) -> TokenStream {
         #[allow(non_camel_case_types, dead_code, missing_debug_implementations)]
         #vis struct #marker;
 
+        impl #marker {
+            #[doc(hidden)]
+            pub const fn __check_versions(_: &#private::VersionSet) {}
+        }
+
         const _: () = {
             #[automatically_derived]
             impl #private::Endpoint for #marker {
@@ -163,6 +171,53 @@ pub(crate) fn fallback(fallback: &Fallback<'_>) -> TokenStream {
     }
 }
 
+/// `__endpoint_<fn>::__check_versions(&VERSIONS)`, which `routes!` evaluates as a constant:
+/// each check panics with a message naming the handler and the version as written, from code
+/// spanned at that version's literal, so the compile error points at the user's token.
+fn check_versions(
+    private: &TokenStream,
+    marker: &Ident,
+    name: &str,
+    range: &crate::versioning::version::VersionRange,
+    successor: Option<&Successor>,
+) -> TokenStream {
+    let introduced = &range.introduced;
+    let message = format!(
+        "`{name}` starts at version {} (`versions = {}..`), which `api_versions!` does not \
+         declare: declare it there, or start the range at a declared version",
+        introduced.value, introduced.value
+    );
+    let introduced_check = quote_spanned! {introduced.span=>
+        if versions.find(&decl.introduced).is_none() {
+            ::core::panic!(#message);
+        }
+    };
+    let successor_check = successor.map(|successor| {
+        let message = format!(
+            "the successor of `{name}` is version {}, which `api_versions!` does not declare",
+            successor.version
+        );
+        quote_spanned! {successor.span=>
+            if let ::core::option::Option::Some(successor) = &decl.successor {
+                if versions.find(&successor.version).is_none() {
+                    ::core::panic!(#message);
+                }
+            }
+        }
+    });
+    quote! {
+        impl #marker {
+            #[doc(hidden)]
+            pub const fn __check_versions(versions: &#private::VersionSet) {
+                let decl = &<Self as #private::Endpoint>::DECL;
+                #introduced_check
+                #successor_check
+                #private::assert_endpoint(versions, decl);
+            }
+        }
+    }
+}
+
 /// The `EndpointDecl { .. }` literal.
 #[allow(clippy::too_many_arguments)]
 fn decl(
@@ -185,7 +240,7 @@ fn decl(
         None => quote!(::core::option::Option::None),
     };
     let successor = match successor {
-        Some(Successor { version, path }) => {
+        Some(Successor { version, path, .. }) => {
             let version = version.tokens(private);
             let path = match path {
                 Some(path) => quote!(::core::option::Option::Some(#path)),

@@ -393,7 +393,7 @@ mod tests {
     fn crate_override_and_new_derive_are_used() {
         let input: DeriveInput = parse_quote! {
             #[tenant(table = "tags", crate = "my_core", new = TagFields, new_derive(Debug, Clone))]
-            pub(crate) struct Tag { tenant_id: TenantId, id: i64 }
+            pub(crate) struct Tag { tenant_id: TenantId, #[tenant(key)] id: i64 }
         };
         let model = check(&input).unwrap();
         let code = pretty(expand(&model));

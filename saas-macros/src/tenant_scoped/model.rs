@@ -465,13 +465,27 @@ fn key_columns(
         }
         None if !marked.is_empty() => (marked, None),
         None => match columns.iter().position(|c| c.name == "id") {
-            Some(i) => (
-                vec![FieldRef {
-                    name: "id".into(),
-                    span: columns[i].ident.span(),
-                }],
-                None,
-            ),
+            Some(i) => {
+                if !columns[i].generated {
+                    cx.error(
+                        columns[i].ident,
+                        format_args!(
+                            "`id` is `{ident}`'s key, but neither `#[tenant(generated)]` nor \
+                             `#[tenant(key)]`: should `New{ident}` carry it?"
+                        ),
+                        "write `#[tenant(generated)]` on `id` when the database fills it \
+                         (`DEFAULT gen_random_uuid()`), or `#[tenant(key)]` when the \
+                         application supplies it",
+                    );
+                }
+                (
+                    vec![FieldRef {
+                        name: "id".into(),
+                        span: columns[i].ident.span(),
+                    }],
+                    None,
+                )
+            }
             None => {
                 cx.error(
                     ident,
@@ -502,7 +516,21 @@ fn key_columns(
             ok = false;
             continue;
         };
-        if Some(i) == tenant {
+        if let Some(inner) = option_inner(&columns[i].field.ty) {
+            cx.error_at(
+                field.span,
+                format_args!(
+                    "the key field `{}` is `Option<{}>`: a primary key is never null",
+                    field.name,
+                    inner.to_token_stream().to_string().replace(' ', "")
+                ),
+                format_args!(
+                    "make it `{}`",
+                    inner.to_token_stream().to_string().replace(' ', "")
+                ),
+            );
+            ok = false;
+        } else if Some(i) == tenant {
             cx.error_at(
                 field.span,
                 format_args!(
@@ -524,6 +552,22 @@ fn key_columns(
         }
     }
     ok.then_some(keys)
+}
+
+/// `T` when `ty` is written `Option<T>` (by any path ending in `Option`).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
+            syn::GenericArgument::Type(inner) => Some(inner),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn parents(
@@ -552,7 +596,24 @@ fn parents(
                 ok = false;
                 continue;
             };
-            if Some(i) == tenant {
+            if let Some(inner) = option_inner(&columns[i].field.ty) {
+                cx.error_at(
+                    field.span,
+                    format_args!(
+                        "the parent column `{}` is `Option<{}>`: `parent(..)` is a foreign key \
+                         every row has",
+                        field.name,
+                        inner.to_token_stream().to_string().replace(' ', "")
+                    ),
+                    format_args!(
+                        "make it `{}` (and the column `NOT NULL`); for an optional link, remove \
+                         it from `parent(..)` and declare the nullable foreign key in your \
+                         migration",
+                        inner.to_token_stream().to_string().replace(' ', "")
+                    ),
+                );
+                ok = false;
+            } else if Some(i) == tenant {
                 cx.error_at(
                     field.span,
                     format_args!("the tenant column `{}` cannot be a parent column", field.name),
@@ -724,6 +785,59 @@ mod tests {
     }
 
     #[test]
+    fn an_implicit_id_key_must_say_who_fills_it() {
+        let input: DeriveInput = parse_quote! {
+            #[tenant(table = "notes")]
+            struct Note { tenant_id: TenantId, id: Uuid, body: String }
+        };
+        let errors = errors(&input);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("should `NewNote` carry it?"),
+            "{errors:?}"
+        );
+        for marked in [
+            parse_quote! {
+                #[tenant(table = "notes")]
+                struct Note { tenant_id: TenantId, #[tenant(generated)] id: Uuid }
+            },
+            parse_quote! {
+                #[tenant(table = "notes")]
+                struct Note { tenant_id: TenantId, #[tenant(key)] id: Uuid }
+            },
+        ] {
+            assert!(errors(&marked).is_empty());
+        }
+    }
+
+    #[test]
+    fn nullable_keys_and_parent_keys_are_refused() {
+        let input: DeriveInput = parse_quote! {
+            #[tenant(table = "notes", parent(notebook_id -> Notebook))]
+            struct Note {
+                tenant_id: TenantId,
+                #[tenant(key)]
+                id: Option<Uuid>,
+                notebook_id: Option<Uuid>,
+            }
+        };
+        let errors = errors(&input);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("the key field `id` is `Option<Uuid>`")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("the parent column `notebook_id` is `Option<Uuid>`")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn enums_and_generics_get_no_fallback() {
         let input: DeriveInput = parse_quote!(
             enum E {
@@ -735,6 +849,7 @@ mod tests {
             #[tenant(table = "t")]
             struct G<T> {
                 tenant_id: TenantId,
+                #[tenant(generated)]
                 id: T,
             }
         );

@@ -4,7 +4,7 @@ use saas_core::prelude::*;
 #[tenant(table = "boxes")]
 pub struct Boxed<T> {
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
     pub value: T,
 }
 
@@ -12,7 +12,7 @@ pub struct Boxed<T> {
 #[tenant(table = "names")]
 pub struct Named<'a> {
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
     pub name: &'a str,
 }
 

@@ -3,7 +3,7 @@ use saas_core::prelude::*;
 #[derive(TenantScoped, sqlx::FromRow)]
 pub struct Project {
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
 }
 
 fn main() {}

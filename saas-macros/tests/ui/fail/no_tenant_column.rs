@@ -3,7 +3,7 @@ use saas_core::prelude::*;
 #[derive(TenantScoped, sqlx::FromRow)]
 #[tenant(table = "projects")]
 pub struct Project {
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
     pub name: String,
 }
 

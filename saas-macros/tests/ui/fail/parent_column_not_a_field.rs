@@ -4,14 +4,14 @@ use saas_core::prelude::*;
 #[tenant(table = "projects")]
 pub struct Project {
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
 }
 
 #[derive(TenantScoped, sqlx::FromRow)]
 #[tenant(table = "tasks", parent(projectid -> Project), parent((org_id, tenant_id) -> Project))]
 pub struct Task {
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
     pub project_id: Uuid,
 }
 

@@ -10,7 +10,7 @@ pub struct Audit {
 #[sqlx(rename_all = "camelCase")]
 pub struct Project {
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
     #[sqlx(skip)]
     pub audit: Audit,
 }

@@ -5,7 +5,7 @@ use saas_core::prelude::*;
 pub struct Project {
     #[tenant(generated)]
     pub tenant_id: TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
 }
 
 #[derive(TenantScoped, sqlx::FromRow)]

@@ -12,7 +12,7 @@ mod mine {
 #[tenant(table = "projects")]
 pub struct Project {
     pub tenant_id: mine::TenantId,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
 }
 
 fn main() {}

@@ -4,14 +4,14 @@ use saas_core::prelude::*;
 #[tenant(table = "projects")]
 pub struct Project {
     pub tenant_id: Uuid,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
 }
 
 #[derive(TenantScoped, sqlx::FromRow)]
 #[tenant(table = "notes", tenant_column = "org")]
 pub struct Note {
     pub org: Option<TenantId>,
-    pub id: Uuid,
+    #[tenant(generated)] pub id: Uuid,
 }
 
 fn main() {}
