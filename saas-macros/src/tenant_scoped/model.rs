@@ -790,12 +790,9 @@ mod tests {
             #[tenant(table = "notes")]
             struct Note { tenant_id: TenantId, id: Uuid, body: String }
         };
-        let errors = errors(&input);
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].contains("should `NewNote` carry it?"),
-            "{errors:?}"
-        );
+        let found = errors(&input);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("should `NewNote` carry it?"), "{found:?}");
         for marked in [
             parse_quote! {
                 #[tenant(table = "notes")]
