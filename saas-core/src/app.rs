@@ -271,7 +271,12 @@ impl SaasApp {
         let Some(api) = &self.api else {
             return Ok(None);
         };
-        let versioned = VersionedApi::new(api.clone(), self.versioning.clone());
+        let mut options = self.versioning.clone();
+        if options.docs.title == crate::openapi::document::DocSettings::default().title {
+            // The app's name, unless the documents were given a title of their own.
+            options.docs.title = self.name.clone();
+        }
+        let versioned = VersionedApi::new(api.clone(), options);
         versioned.check().map_err(Error::Config)?;
         Ok(Some(versioned))
     }
@@ -282,7 +287,8 @@ impl SaasApp {
         self
     }
 
-    /// The application's name: the development database is named after it.
+    /// The application's name: the development database is named after it, and it is the
+    /// title of the OpenAPI documents unless [`VersioningOptions::docs`] gives another.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self

@@ -18,6 +18,7 @@ pub mod telemetry;
 pub mod tenancy;
 pub mod versioning;
 
+pub use app::SaasApp;
 pub use error::{ApiResult, Error, Problem};
 pub use model::{Page, PageRequest, TenantScoped};
 pub use tenancy::{TenantExecutor, TenantId, TenantTx};

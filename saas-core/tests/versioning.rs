@@ -310,6 +310,70 @@ async fn old_request_shapes_are_upgraded_for_the_current_handler() {
 }
 
 #[tokio::test]
+async fn bodies_over_max_transform_body_are_refused_as_documented() {
+    let router = VersionedApi::new(
+        api(),
+        VersioningOptions {
+            max_transform_body: 30,
+            ..VersioningOptions::default()
+        },
+    )
+    .router();
+    // Fits: converted as usual.
+    let (status, _, body) = send(&router, "GET", "/v1/things/a", &[], None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"id": "a", "active": true}))
+    );
+    // An older request body over the limit: 413, the handler never runs.
+    let big = json!({"active": true, "padding": "x".repeat(64)});
+    let (status, _, body) = send(&router, "POST", "/v1/things", &[], Some(big.clone())).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // The current version needs no change, so the same size passes untouched.
+    let (status, _, _) = send(
+        &router,
+        "POST",
+        "/v2/things",
+        &[],
+        Some(json!({"state": "x".repeat(64)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // A response that must be downgraded and is over the limit is a 500 problem.
+    let long_id = "y".repeat(64);
+    let (status, _, body) = send(&router, "GET", &format!("/v1/things/{long_id}"), &[], None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let (status, _, _) = send(&router, "GET", &format!("/v2/things/{long_id}"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn documents_are_titled_with_the_apps_name_and_list_422_only_where_it_can_happen() {
+    let app = saas_core::SaasApp::builder().name("dx-app").api(api());
+    let versioned = app.versioned_api().unwrap().unwrap();
+    let v2 = versioned.document(ApiVersion::Int(2)).unwrap();
+    assert_eq!(v2["info"]["title"], "dx-app");
+    // A path parameter alone cannot be a 422 (a malformed one is a 404); a body can.
+    let get = &v2["paths"]["/v2/things/{id}"]["get"]["responses"];
+    assert!(get.get("422").is_none(), "{get:#}");
+    assert!(get.get("404").is_some(), "{get:#}");
+    let post = &v2["paths"]["/v2/things"]["post"]["responses"];
+    assert!(post.get("422").is_some(), "{post:#}");
+    // A title of the documents' own wins over the name.
+    let mut options = VersioningOptions::default();
+    options.docs.title = "Things API".into();
+    let app = saas_core::SaasApp::builder()
+        .name("dx-app")
+        .api(api())
+        .versioning(options);
+    let versioned = app.versioned_api().unwrap().unwrap();
+    assert_eq!(
+        versioned.document(ApiVersion::Int(1)).unwrap()["info"]["title"],
+        "Things API"
+    );
+}
+
+#[tokio::test]
 async fn header_negotiation_varies_on_the_header() {
     let clock = TestClock::at(SINCE);
     let negotiation = Negotiation::Header {

@@ -213,6 +213,14 @@ fn operation_for(
     if settings.bearer && !object.contains_key("security") {
         object.insert("security".into(), json!([{"bearer": []}]));
     }
+    // A 422 comes from a body or query string of the wrong shape (or a handler's rule about
+    // them); a malformed path parameter is a 404 and the version header is negotiated, so
+    // neither makes an operation able to answer 422.
+    let has_input = object.contains_key("requestBody")
+        || object
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|p| p.iter().any(|p| p["in"] == "query"));
     if let Negotiation::Header { name, .. } = negotiation {
         let params = object.entry("parameters").or_insert_with(|| json!([]));
         if let Some(params) = params.as_array_mut() {
@@ -225,11 +233,6 @@ fn operation_for(
             }));
         }
     }
-    let has_input = object.contains_key("requestBody")
-        || object
-            .get("parameters")
-            .and_then(Value::as_array)
-            .is_some_and(|p| !p.is_empty());
     let responses = object.entry("responses").or_insert_with(|| json!({}));
     if let Some(responses) = responses.as_object_mut() {
         if settings.bearer {

@@ -68,7 +68,10 @@ pub struct VersioningOptions {
     pub gone_after_sunset: bool,
     /// What the documents say about the API.
     pub docs: DocSettings,
-    /// The largest body a version change buffers (larger bodies pass unchanged).
+    /// The largest body a version change buffers to convert (default 1 MiB). Bodies that no
+    /// change touches are never buffered, whatever their size. An older client's request
+    /// body that must be upgraded and is larger gets `413 Payload Too Large`; a response that
+    /// must be downgraded and is larger is a `500` (logged): raise the limit or paginate.
     pub max_transform_body: usize,
 }
 
@@ -429,7 +432,14 @@ where
     let bytes = http_body_util::Limited::new(body, info.max_body)
         .collect()
         .await
-        .map_err(|_| Error::Internal(anyhow::anyhow!("response too large to convert")))?
+        .map_err(|_| {
+            Error::Internal(anyhow::anyhow!(
+                "the response is larger than max_transform_body ({} bytes) and must be \
+                 converted for version {}: raise VersioningOptions::max_transform_body",
+                info.max_body,
+                info.version
+            ))
+        })?
         .to_bytes();
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Internal(anyhow::anyhow!("response is not JSON: {e}")))?;
