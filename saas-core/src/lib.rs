@@ -20,7 +20,7 @@ pub mod versioning;
 
 pub use app::SaasApp;
 pub use error::{ApiResult, Error, Problem};
-pub use model::{Page, PageRequest, TenantScoped};
+pub use model::{Page, PageQuery, PageRequest, TenantScoped};
 pub use tenancy::{TenantExecutor, TenantId, TenantTx};
 
 /// The `#[derive(TenantScoped)]` macro (feature `macros`, on by default).

@@ -510,6 +510,68 @@ async fn rename_thing(Path(id): Path<String>, Json(input): Json<NewThing>) -> Js
     })
 }
 
+/// A list route on the framework's own page types, declaring nothing.
+#[endpoint(get, "/things", versions = 1.., tag = "things")]
+async fn list_things(
+    saas_core::http::Query(q): saas_core::http::Query<saas_core::PageQuery>,
+) -> saas_core::ApiResult<Json<saas_core::Page<Thing>>> {
+    q.request::<uuid::Uuid>()?;
+    Ok(Json(saas_core::Page {
+        items: vec![Thing {
+            id: "a".into(),
+            state: "idle".into(),
+        }],
+        next_cursor: None,
+    }))
+}
+
+#[tokio::test]
+async fn pages_and_page_queries_are_documented_and_converted() {
+    let api = VersionedApi::new(
+        saas_core::routes!(VERSIONS; get_thing, create_thing, list_things),
+        VersioningOptions::default(),
+    );
+    api.check().unwrap();
+    let v2 = api.document(ApiVersion::Int(2)).unwrap();
+    let op = &v2["paths"]["/v2/things"]["get"];
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["limit", "cursor"], "{op:#}");
+    assert_eq!(op["parameters"][0]["in"], "query");
+    assert_eq!(op["parameters"][0]["schema"]["maximum"], 100);
+    let schema = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap();
+    let name = schema.rsplit('/').next().unwrap();
+    assert_eq!(name, "Page_Thing");
+    let page = &v2["components"]["schemas"][name];
+    assert_eq!(
+        page["properties"]["items"]["items"]["$ref"], "#/components/schemas/Thing",
+        "{page:#}"
+    );
+    // Version 1 sees its own item shape, in the document and on the wire.
+    let v1 = api.document(ApiVersion::Int(1)).unwrap();
+    assert_eq!(
+        v1["components"]["schemas"][name]["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/ThingV1"
+    );
+    let router = api.router();
+    let (status, _, body) = send(&router, "GET", "/v1/things", &[], None).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"items": [{"id": "a", "active": false}], "next_cursor": null})
+        )
+    );
+    let (status, _, _) = send(&router, "GET", "/v2/things?limit=0", &[], None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 #[test]
 fn an_endpoint_without_declarations_is_documented_from_its_signature() {
     let api = VersionedApi::new(

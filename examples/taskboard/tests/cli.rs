@@ -81,6 +81,27 @@ async fn tenants_are_created_moved_and_migrated_from_the_command_line() {
     assert_ne!(tenant.to_string(), globex_id);
     assert_eq!(found.subject.as_deref(), Some("alice"));
 
+    // Logs to a pipe (or a file) carry no terminal colour codes.
+    let out = Command::new(env!("CARGO_BIN_EXE_taskboard"))
+        .args(["tenants", "list"])
+        .env("DATABASE_URL", db.url())
+        .env("SAAS_REQUEST_ROLE", db.request_role())
+        .env("SAAS_DATABASE_PREFIX", &db.config().database_prefix)
+        .env("TASKBOARD_ADMIN_TOKEN", "cli-admin-token")
+        .env(
+            "TASKBOARD_JWT_SECRET",
+            "cli-jwt-secret-0123456789abcdef0123",
+        )
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(logs.contains("DEBUG") || logs.contains("INFO"), "{logs}");
+    assert!(
+        !logs.contains('\x1b'),
+        "colour codes in piped logs: {logs:?}"
+    );
+
     for bad in [
         vec!["tenants", "token", "nobody"],
         vec!["tenants", "token", "acme", "--ttl", "soon"],

@@ -23,7 +23,7 @@ pub use ddl::{
     quote_ident as ddl_quote_ident, rls_ddl, table_ddl_statements, tenant_policy_expression,
 };
 pub use key::{KeyPart, ModelKey};
-pub use page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
+pub use page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, PageQuery, PageRequest};
 
 use crate::error::{ApiResult, Error};
 use crate::tenancy::{Access, TenantExecutor};

@@ -78,13 +78,83 @@ impl<K: ModelKey> PageRequest<K> {
     }
 }
 
-/// One page of rows and the cursor of the next page, if any.
+/// One page of rows and the cursor of the next page, if any. It is a response body as it is
+/// (`-> ApiResult<Json<Page<TaskBody>>>`): its OpenAPI schema is named `Page_TaskBody` and
+/// refers to `TaskBody`, so version changes of `TaskBody` apply to its items.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     /// The rows, in key order.
     pub items: Vec<T>,
     /// Pass this back as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+// By hand rather than derived: utoipa inlines a generic parameter's schema, and an inlined
+// item has no `$ref` for version changes (which follow schema names) to find. utoipa composes
+// generic schemas through `ComposeSchema` (what its derive implements), and implements
+// `PartialSchema` from it.
+impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
+    fn compose(
+        _generics: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::{Ref, schema::SchemaType};
+        ObjectBuilder::new()
+            .description(Some("One page of items and the cursor of the next page."))
+            .property(
+                "items",
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name(T::name()))
+                    .description(Some("The items, in key order.")),
+            )
+            .required("items")
+            .property(
+                "next_cursor",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some(
+                        "Pass this back as `cursor` to get the next page; `null` on the last page.",
+                    )),
+            )
+            .into()
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
+    /// `Page`: utoipa appends the item's name where it refers to one (`Page_TaskBody`).
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Page".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
+}
+
+/// `?limit=N&cursor=C` of a list route, documented as two query parameters: take it with
+/// `Query(q): Query<PageQuery>` and turn it into a [`PageRequest`] with
+/// [`PageQuery::request`] (a bad limit or cursor is a 422).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Rows per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The validated request for keys of type `K` (see [`PageRequest::from_query`]).
+    pub fn request<K: ModelKey>(&self) -> ApiResult<PageRequest<K>> {
+        PageRequest::from_query(self.limit, self.cursor.as_deref())
+    }
 }
 
 impl<T> Page<T> {
