@@ -102,6 +102,11 @@ impl TestDb {
         &self.name
     }
 
+    /// The URL of the server it is on (its maintenance database).
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+
     /// The request role requests run as on this database.
     pub fn request_role(&self) -> String {
         self.role.clone()

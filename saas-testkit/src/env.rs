@@ -46,7 +46,12 @@ async fn shared_db(
         .map_err(|_| anyhow::anyhow!("testkit state poisoned"))?;
     let map = guard.get_or_insert_with(HashMap::new);
     // Another test may have won the race; keep one (the loser's database is dropped now).
-    Ok(map.entry(key).or_insert(db).clone())
+    let kept = map.entry(key).or_insert_with(|| db.clone()).clone();
+    if Arc::ptr_eq(&kept, &db) {
+        // A static is never dropped: have the database dropped when this process exits.
+        crate::reap::drop_when_process_exits(kept.server(), kept.name());
+    }
+    Ok(kept)
 }
 
 /// A test's environment. Build it with [`TestEnv::builder`] or let

@@ -29,7 +29,7 @@ pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     Ok(parsed.to_string())
 }
 
-fn pid_alive(pid: u32) -> bool {
+pub(crate) fn pid_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
