@@ -17,11 +17,9 @@ async fn a_note_belongs_to_its_tenant(env: TestEnv) {
     app.as_tenant(&globex).get(&path).await.assert_status(404);
 }
 
-// ANCHOR: every_route
 // Every route of the API, tried by a second tenant with the first one's ids.
 #[saas_testkit::test(migrations = notes::MIGRATIONS)]
 async fn every_route_is_isolated(env: TestEnv) {
     let app = env.app(notes::app(SECRET)).await;
     assert_isolated(&app, &env).await;
 }
-// ANCHOR_END: every_route
