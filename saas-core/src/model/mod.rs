@@ -115,9 +115,28 @@ pub fn registered_models() -> Vec<&'static ModelMeta> {
     models
 }
 
+/// A type PostgreSQL rows are read into: every `sqlx::FromRow` type. A supertrait of
+/// [`TenantScoped`] of its own (rather than `FromRow` itself) so that a model that forgets
+/// `sqlx::FromRow` gets an error saying so, not one about a sealed trait.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` derives `TenantScoped` but not `sqlx::FromRow`",
+    label = "add `sqlx::FromRow` to the derives of `{Self}`",
+    note = "write `#[derive(TenantScoped, sqlx::FromRow)]`: the framework reads rows into the model through it"
+)]
+pub trait FromPgRow: Sized {
+    /// The row as this type.
+    fn from_pg_row(row: &PgRow) -> Result<Self, sqlx::Error>;
+}
+
+impl<T: for<'r> FromRow<'r, PgRow>> FromPgRow for T {
+    fn from_pg_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        T::from_row(row)
+    }
+}
+
 /// A row type whose table belongs to tenants. Implemented by `#[derive(TenantScoped)]`;
 /// never implement it by hand.
-pub trait TenantScoped: for<'r> FromRow<'r, PgRow> + Send + Sync + Unpin + Sized + 'static {
+pub trait TenantScoped: FromPgRow + Send + Sync + Unpin + Sized + 'static {
     /// The key within a tenant: one type, or a tuple for composite keys.
     type Key: ModelKey;
     /// The fields a caller supplies on insert (no tenant column, no generated columns).
@@ -143,7 +162,7 @@ pub trait TenantScoped: for<'r> FromRow<'r, PgRow> + Send + Sync + Unpin + Sized
             let conn = tx.scoped_conn(Access::Read).await?;
             let row = query.fetch_optional(conn).await?;
             match row {
-                Some(row) => Ok(Self::from_row(&row)?),
+                Some(row) => Ok(Self::from_pg_row(&row)?),
                 None => Err(not_found::<Self>()),
             }
         }
@@ -211,7 +230,7 @@ pub trait TenantScoped: for<'r> FromRow<'r, PgRow> + Send + Sync + Unpin + Sized
             let query = Self::bind_new(&new, sqlx::query(Self::meta().sql.insert).bind(tenant));
             let conn = tx.scoped_conn(Access::Write).await?;
             let row = query.fetch_one(conn).await.map_err(parent_missing)?;
-            Ok(Self::from_row(&row)?)
+            Ok(Self::from_pg_row(&row)?)
         }
     }
 
@@ -229,7 +248,7 @@ pub trait TenantScoped: for<'r> FromRow<'r, PgRow> + Send + Sync + Unpin + Sized
             );
             let conn = tx.scoped_conn(Access::Write).await?;
             match query.fetch_optional(conn).await.map_err(parent_missing)? {
-                Some(row) => Ok(Self::from_row(&row)?),
+                Some(row) => Ok(Self::from_pg_row(&row)?),
                 None => Err(not_found::<Self>()),
             }
         }

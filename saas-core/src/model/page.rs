@@ -191,7 +191,7 @@ impl<T: TenantScoped> Page<T> {
     pub(crate) fn from_rows(rows: Vec<PgRow>, limit: u32) -> ApiResult<Page<T>> {
         let items = rows
             .iter()
-            .map(|row| <T as sqlx::FromRow<'_, PgRow>>::from_row(row))
+            .map(|row| <T as super::FromPgRow>::from_pg_row(row))
             .collect::<Result<Vec<T>, _>>()?;
         Ok(Page::from_fetched(items, limit, T::key))
     }
