@@ -103,7 +103,7 @@ fn mutations() -> Vec<Mutation> {
                 "DROP POLICY saas_tenant_isolation ON tasks",
                 "CREATE POLICY saas_tenant_isolation ON tasks FOR SELECT USING ({pred})",
             ],
-            &["saas_tenant_isolation", "tasks"],
+            &["saas_tenant_isolation", "tasks", "applies to SELECT only"],
         ),
         m(
             "the framework's policy without WITH CHECK",
@@ -157,7 +157,17 @@ fn mutations() -> Vec<Mutation> {
                 "CREATE POLICY open_notes ON notes USING (true) WITH CHECK (true)",
                 "GRANT SELECT, INSERT ON notes TO {role}",
             ],
-            &["notes"],
+            &["notes", "open_notes"],
+        ),
+        m(
+            "an unregistered tenant table with RLS enabled but not forced",
+            &[
+                "CREATE TABLE drafts (tenant_id uuid NOT NULL, id uuid NOT NULL,
+                   PRIMARY KEY (tenant_id, id))",
+                "ALTER TABLE drafts ENABLE ROW LEVEL SECURITY",
+                "GRANT SELECT ON drafts TO {role}",
+            ],
+            &["drafts", "no registered model and no forced row-level security"],
         ),
         m(
             "a tenant table granted to PUBLIC",
@@ -496,4 +506,41 @@ async fn audit_reports_every_problem_at_once() {
     .execute(&mut owner)
     .await
     .unwrap();
+}
+
+/// The audit looks inside every tenant schema too: a permissive policy that widens access on
+/// a schema-tier tenant's own `projects` stops the start, named with the schema.
+#[tokio::test]
+async fn audit_checks_the_tables_of_every_tenant_schema() {
+    let env = Env::new().await;
+    let tenant = env
+        .tenancy
+        .tenants()
+        .create(saas_core::tenancy::registry::NewTenant {
+            name: "Acme".into(),
+            slug: format!("acme-{}", &Uuid::new_v4().simple().to_string()[..8]),
+            tier: Some(saas_core::tenancy::Tier::Schema),
+            server: None,
+        })
+        .await
+        .unwrap();
+    let schema = match saas_core::tenancy::Location::of(&tenant).unwrap() {
+        saas_core::tenancy::Location::Schema(schema) => schema,
+        other => panic!("a schema-tier tenant has a schema, got {other:?}"),
+    };
+    env.tenancy.close().await;
+    let mut owner = env.db.owner_conn().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE POLICY peek ON \"{schema}\".projects FOR SELECT \
+         USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let err = Tenancy::start(env.db.config(), resolvers(), Some(&MIGRATIONS))
+        .await
+        .expect_err("the audit must refuse a widened policy in a tenant schema")
+        .to_string();
+    assert!(err.contains(&format!("schema:{schema}")), "{err}");
+    assert!(err.contains("peek") && err.contains("projects"), "{err}");
 }

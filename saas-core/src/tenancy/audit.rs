@@ -674,3 +674,17 @@ async fn check_unregistered(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::command_name;
+
+    #[test]
+    fn policy_commands_are_named_as_in_sql() {
+        let names: Vec<&str> = ["r", "a", "w", "d", "*"]
+            .into_iter()
+            .map(command_name)
+            .collect();
+        assert_eq!(names, ["SELECT", "INSERT", "UPDATE", "DELETE", "ALL"]);
+    }
+}
