@@ -88,6 +88,8 @@ pub(crate) struct Endpoint<'a> {
     pub(crate) successor: Option<Successor>,
     /// Arguments for `utoipa::path`, as written.
     pub(crate) passthrough: Vec<TokenStream>,
+    /// The body types of the signature, which must have an OpenAPI schema.
+    pub(crate) bodies: Vec<syn::Type>,
 }
 
 /// What survives an invalid endpoint, for a stand-in `Endpoint` impl (see `expand::fallback`):
@@ -138,6 +140,7 @@ pub(crate) fn check<'a>(
     let mut krate: Option<LitStr> = None;
     let mut passthrough: Vec<TokenStream> = Vec::new();
     let mut passthrough_keys: Vec<&KeyArg> = Vec::new();
+    let mut bodies: Vec<syn::Type> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
 
     for (index, arg) in args.iter().enumerate() {
@@ -257,7 +260,9 @@ pub(crate) fn check<'a>(
         Ok(func) => {
             check_fn(&mut cx, func);
             if let Some(path) = &path {
-                passthrough.extend(super::infer::infer(&mut cx, func, path, &passthrough_keys));
+                let inferred = super::infer::infer(&mut cx, func, path, &passthrough_keys);
+                passthrough.extend(inferred.extra);
+                bodies = inferred.bodies;
             }
             func
         }
@@ -286,6 +291,7 @@ pub(crate) fn check<'a>(
             deprecation: deprecated.flatten(),
             successor,
             passthrough,
+            bodies,
         }),
         (result, method, path, range) => Err(Failure {
             errors: result.err().unwrap_or_else(|| {

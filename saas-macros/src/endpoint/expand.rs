@@ -31,6 +31,7 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         deprecation,
         successor,
         passthrough,
+        bodies,
     } = endpoint;
     let fn_ident = &func.sig.ident;
     let vis = &func.vis;
@@ -48,7 +49,15 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         successor.as_ref(),
     );
     let check_versions = check_versions(private, &marker, &name(func), range, successor.as_ref());
+    // Spanned at each body type, so a type without `ToSchema` is named by our message first.
+    let schema_checks = bodies.iter().map(|ty| {
+        quote_spanned! {syn::spanned::Spanned::span(ty)=>
+            const _: () = #private::assert_body_schema::<#ty>();
+        }
+    });
     quote! {
+        #(#schema_checks)*
+
         #[#private::utoipa::path(#method_word, path = #path #(, #passthrough)*)]
         #func
 

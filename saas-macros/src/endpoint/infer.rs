@@ -209,18 +209,15 @@ fn list_of(key: &KeyArg) -> TokenStream {
 
 /// Checks the declared `responses`, `request_body` and `params` against the handler's
 /// signature, and returns the `utoipa::path` arguments to add for those not declared.
-pub(crate) fn infer(
-    cx: &mut Ctxt,
-    func: &ItemFn,
-    path: &LitStr,
-    keys: &[&KeyArg],
-) -> Vec<TokenStream> {
+pub(crate) fn infer(cx: &mut Ctxt, func: &ItemFn, path: &LitStr, keys: &[&KeyArg]) -> Inferred {
     let mut extra = Vec::new();
+    let mut bodies = Vec::new();
     let name = &func.sig.ident;
     if let ReturnType::Type(_, ret) = &func.sig.output
         && let Some((body, status_known)) = json_payload(ret)
     {
         responses(cx, name, ret, body, status_known, keys, &mut extra);
+        bodies.push(body.clone());
     }
     let arg_types: Vec<&Type> = func
         .sig
@@ -233,6 +230,7 @@ pub(crate) fn infer(
         .collect();
     if let Some(body) = arg_types.iter().find_map(|t| extractor(t, "Json")) {
         request_body(cx, name, body, keys, &mut extra);
+        bodies.push(body.clone());
     }
     let names = path_names(&path.value());
     let path_arg = arg_types.iter().find_map(|t| extractor(t, "Path"));
@@ -270,7 +268,14 @@ pub(crate) fn infer(
             }
         }
     }
-    extra
+    Inferred { extra, bodies }
+}
+
+/// What [`infer`] found: `utoipa::path` arguments to add, and the body types the signature
+/// names (checked for a schema before utoipa sees them).
+pub(crate) struct Inferred {
+    pub(crate) extra: Vec<TokenStream>,
+    pub(crate) bodies: Vec<Type>,
 }
 
 fn responses(
@@ -423,7 +428,7 @@ mod tests {
             })
             .unwrap();
         let mut cx = Ctxt::new();
-        let extra = infer(&mut cx, &func, &path, &keys);
+        let extra = infer(&mut cx, &func, &path, &keys).extra;
         cx.finish().map_err(|e| {
             e.into_iter()
                 .map(|e| e.to_string())
