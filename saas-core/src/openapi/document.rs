@@ -112,13 +112,7 @@ fn shape_for(changes: &Changes, name: &str, version: ApiVersion) -> Option<Strin
 /// converts; for a request change, none takes it. Such a change is a mistake (most often a
 /// handler whose `responses(..)` lost its `body`): its clients would get the current shape.
 pub fn unused_changes(api: &Api, changes: &Changes) -> Vec<&'static VersionChange> {
-    let mut all = current_components(api);
-    for change in changes.all() {
-        for (name, schema) in [(change.input)(), (change.output)()] {
-            all.entry(name)
-                .or_insert_with(|| serde_json::to_value(schema).unwrap_or(Value::Null));
-        }
-    }
+    let all = components_with_changes(api, changes);
     let mut used: Vec<&'static VersionChange> = Vec::new();
     let is_used = |used: &[&'static VersionChange], c: &VersionChange| {
         used.iter().any(|u| std::ptr::eq(*u, c))
@@ -129,16 +123,7 @@ pub fn unused_changes(api: &Api, changes: &Changes) -> Vec<&'static VersionChang
             let op = serde_json::to_value((entry.operation)()).unwrap_or(Value::Null);
             collect_refs(&op, &mut queue);
         }
-        let mut reached: Vec<String> = Vec::new();
-        while let Some(name) = queue.pop() {
-            if reached.contains(&name) {
-                continue;
-            }
-            if let Some(schema) = all.get(&name) {
-                collect_refs(schema, &mut queue);
-            }
-            reached.push(name);
-        }
+        let reached = reachable(queue, &all);
         for name in &reached {
             type Step = fn(&Changes, &str, ApiVersion) -> Option<&'static VersionChange>;
             let steps: [(Step, bool); 2] = [
@@ -170,6 +155,33 @@ pub fn unused_changes(api: &Api, changes: &Changes) -> Vec<&'static VersionChang
         .copied()
         .filter(|c| !is_used(&used, c))
         .collect()
+}
+
+/// Every current schema, and the schemas of every version change (the older shapes).
+fn components_with_changes(api: &Api, changes: &Changes) -> Map<String, Value> {
+    let mut all = current_components(api);
+    for change in changes.all() {
+        for (name, schema) in [(change.input)(), (change.output)()] {
+            all.entry(name)
+                .or_insert_with(|| serde_json::to_value(schema).unwrap_or(Value::Null));
+        }
+    }
+    all
+}
+
+/// The schema names reached from `queue`, following `$ref`s through `all`.
+fn reachable(mut queue: Vec<String>, all: &Map<String, Value>) -> Vec<String> {
+    let mut reached: Vec<String> = Vec::new();
+    while let Some(name) = queue.pop() {
+        if reached.contains(&name) {
+            continue;
+        }
+        if let Some(schema) = all.get(&name) {
+            collect_refs(schema, &mut queue);
+        }
+        reached.push(name);
+    }
+    reached
 }
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {
@@ -298,13 +310,7 @@ pub fn document(
             item.insert(entry.decl.method.to_ascii_lowercase(), op);
         }
     }
-    let mut all = current_components(api);
-    for change in changes.all() {
-        for (name, schema) in [(change.input)(), (change.output)()] {
-            all.entry(name)
-                .or_insert_with(|| serde_json::to_value(schema).unwrap_or(Value::Null));
-        }
-    }
+    let mut all = components_with_changes(api, changes);
     let rename = |name: &str| shape_for(changes, name, version);
     let mut paths = Value::Object(paths);
     rename_refs(&mut paths, &rename);
@@ -312,18 +318,9 @@ pub fn document(
         rename_refs(schema, &rename);
     }
     // Keep only the schemas this version's operations reach.
-    let mut reached: Vec<String> = Vec::new();
     let mut queue = Vec::new();
     collect_refs(&paths, &mut queue);
-    while let Some(name) = queue.pop() {
-        if reached.contains(&name) {
-            continue;
-        }
-        if let Some(schema) = all.get(&name) {
-            collect_refs(schema, &mut queue);
-        }
-        reached.push(name);
-    }
+    let mut reached = reachable(queue, &all);
     reached.sort();
     let mut schemas = Map::new();
     for name in reached {
