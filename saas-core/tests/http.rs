@@ -372,3 +372,57 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
         }
     }
 }
+
+/// A handler that writes and answers with a redirect commits its write, like any success;
+/// the write is its tenant's only.
+#[tokio::test]
+async fn a_write_answered_with_a_redirect_is_committed() {
+    async fn create_then_redirect(mut tx: TenantTx) -> ApiResult<axum::response::Redirect> {
+        let project = Project::insert(
+            &mut tx,
+            NewProject {
+                name: "moved".into(),
+            },
+        )
+        .await?;
+        Ok(axum::response::Redirect::to(&format!(
+            "/projects/{}",
+            project.id
+        )))
+    }
+    let env = Env::new().await;
+    let (acme, globex) = (env.tenant("acme").await, env.tenant("globex").await);
+    let router = saas_core::app::wrap_router(
+        axum::Router::new().route("/redirect", axum::routing::post(create_then_redirect)),
+        &env.tenancy,
+        saas_core::app::DEFAULT_BODY_LIMIT,
+    );
+    let (status, _, headers) = env
+        .call(&router, "POST", "/redirect", Some(&env.token(&acme)), None)
+        .await;
+    assert_eq!(status, 303);
+    let location = headers["location"].to_str().unwrap().to_string();
+    let (status, body, _) = env
+        .call(
+            &env.router(),
+            "GET",
+            &location,
+            Some(&env.token(&acme)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (http::StatusCode::OK, Some("moved"))
+    );
+    let (status, _, _) = env
+        .call(
+            &env.router(),
+            "GET",
+            &location,
+            Some(&env.token(&globex)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}

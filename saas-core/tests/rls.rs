@@ -216,3 +216,135 @@ async fn dropped_transaction_rolls_back_and_commit_keeps() {
         .collect();
     assert_eq!(names, vec!["kept".to_string()]);
 }
+
+/// A write that meets a move's fence is not refused at once: it retries (up to
+/// `TenancyConfig::move_wait`) and goes through when the fence is lifted. The fence names the
+/// tenant and its location; nothing else is held back.
+#[tokio::test]
+async fn a_write_waits_for_a_fence_to_be_lifted_instead_of_failing() {
+    let env = Env::with_config(|mut c| {
+        c.move_wait = std::time::Duration::from_secs(30);
+        c
+    })
+    .await;
+    let (acme, globex) = (env.tenant("acme").await, env.tenant("globex").await);
+    let owner = env.tenancy.owner_pool().clone();
+    sqlx::query("INSERT INTO saas.fences (tenant_id, location) VALUES ($1, 'shared')")
+        .bind(acme.id)
+        .execute(&owner)
+        .await
+        .unwrap();
+    // Another tenant's writes pass the fence meanwhile.
+    seed(&env, &env.tenancy, globex.id, &["not fenced"]).await;
+    let lift = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("DELETE FROM saas.fences WHERE tenant_id = $1")
+            .bind(acme.id)
+            .execute(&owner)
+            .await
+            .unwrap();
+    });
+    let mut tx = TenantTx::begin(&env.tenancy, acme.id);
+    Project::insert(
+        &mut tx,
+        NewProject {
+            name: "after the fence".into(),
+        },
+    )
+    .await
+    .expect("the write waits for the fence instead of failing");
+    tx.commit().await.unwrap();
+    lift.await.unwrap();
+}
+
+/// A fence that stays up (a move that takes longer than `move_wait`) turns writes into a 503
+/// to retry, never into a write past the fence; reads are not fenced.
+#[tokio::test]
+async fn a_write_behind_a_fence_that_stays_is_a_503_and_reads_pass() {
+    let env = Env::with_config(|mut c| {
+        c.move_wait = std::time::Duration::from_millis(300);
+        c
+    })
+    .await;
+    let acme = env.tenant("acme").await;
+    seed(&env, &env.tenancy, acme.id, &["before the move"]).await;
+    // A transaction that began reading before the fence went up passes it before its first
+    // write, like one that begins with a write.
+    let mut reader = TenantTx::begin(&env.tenancy, acme.id);
+    Project::list(&mut reader, saas_core::PageRequest::first())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO saas.fences (tenant_id, location) VALUES ($1, 'shared')")
+        .bind(acme.id)
+        .execute(env.tenancy.owner_pool())
+        .await
+        .unwrap();
+    let err = Project::insert(
+        &mut reader,
+        NewProject {
+            name: "late".into(),
+        },
+    )
+    .await
+    .expect_err("a write after reads must pass the fence too");
+    assert_eq!(err.status(), 503, "{err}");
+    drop(reader);
+    let mut tx = TenantTx::begin(&env.tenancy, acme.id);
+    let err = Project::insert(
+        &mut tx,
+        NewProject {
+            name: "during".into(),
+        },
+    )
+    .await
+    .expect_err("a write must not pass a fence");
+    assert_eq!(err.status(), 503, "{err}");
+    drop(tx);
+    let mut tx = TenantTx::begin(&env.tenancy, acme.id);
+    let page = Project::list(&mut tx, saas_core::PageRequest::first())
+        .await
+        .expect("reads are not fenced");
+    let names: Vec<&str> = page.items.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["before the move"]);
+}
+
+/// A schema-tier tenant's transactions run in its schema (the `search_path` is set in the
+/// same round trip as `BEGIN`): its rows land there, never in the shared tables, and another
+/// tenant does not see them.
+#[tokio::test]
+async fn a_schema_tier_tenants_rows_stay_in_its_schema() {
+    let env = Env::new().await;
+    let tenant = env
+        .tenancy
+        .tenants()
+        .create(saas_core::tenancy::registry::NewTenant {
+            name: "Initech".into(),
+            slug: format!("initech-{}", &Uuid::new_v4().simple().to_string()[..8]),
+            tier: Some(saas_core::tenancy::Tier::Schema),
+            server: None,
+        })
+        .await
+        .unwrap();
+    let other = env.tenant("acme").await;
+    seed(&env, &env.tenancy, tenant.id, &["in its schema"]).await;
+    let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
+    let page = Project::list(&mut tx, saas_core::PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let in_shared: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM public.projects WHERE tenant_id = $1")
+            .bind(tenant.id)
+            .fetch_one(env.tenancy.owner_pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        in_shared, 0,
+        "a schema-tier tenant's row reached the shared table"
+    );
+    let mut tx = TenantTx::begin(&env.tenancy, other.id);
+    let page = Project::list(&mut tx, saas_core::PageRequest::first())
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+}
