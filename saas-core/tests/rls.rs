@@ -311,42 +311,44 @@ async fn a_write_behind_a_fence_that_stays_is_a_503_and_reads_pass() {
 }
 
 /// A schema-tier tenant's transactions run in its schema (the `search_path` is set in the
-/// same round trip as `BEGIN`): its rows land there, never in the shared tables, and another
-/// tenant does not see them.
+/// same round trip as `BEGIN`, or on the bound connection): its rows land there, never in the
+/// shared tables, and another tenant does not see them. With and without bound connections.
 #[tokio::test]
 async fn a_schema_tier_tenants_rows_stay_in_its_schema() {
-    let env = Env::new().await;
-    let tenant = env
-        .tenancy
-        .tenants()
-        .create(saas_core::tenancy::registry::NewTenant {
-            name: "Initech".into(),
-            slug: format!("initech-{}", &Uuid::new_v4().simple().to_string()[..8]),
-            tier: Some(saas_core::tenancy::Tier::Schema),
-            server: None,
-        })
-        .await
-        .unwrap();
-    let other = env.tenant("acme").await;
-    seed(&env, &env.tenancy, tenant.id, &["in its schema"]).await;
-    let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
-    let page = Project::list(&mut tx, saas_core::PageRequest::first())
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 1);
-    let in_shared: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM public.projects WHERE tenant_id = $1")
-            .bind(tenant.id)
-            .fetch_one(env.tenancy.owner_pool())
+    for bound in [0, 8] {
+        let env = Env::with_config(|c| c.bound_tenants(bound)).await;
+        let tenant = env
+            .tenancy
+            .tenants()
+            .create(saas_core::tenancy::registry::NewTenant {
+                name: "Initech".into(),
+                slug: format!("initech-{}", &Uuid::new_v4().simple().to_string()[..8]),
+                tier: Some(saas_core::tenancy::Tier::Schema),
+                server: None,
+            })
             .await
             .unwrap();
-    assert_eq!(
-        in_shared, 0,
-        "a schema-tier tenant's row reached the shared table"
-    );
-    let mut tx = TenantTx::begin(&env.tenancy, other.id);
-    let page = Project::list(&mut tx, saas_core::PageRequest::first())
-        .await
-        .unwrap();
-    assert!(page.items.is_empty());
+        let other = env.tenant("acme").await;
+        seed(&env, &env.tenancy, tenant.id, &["in its schema"]).await;
+        let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
+        let page = Project::list(&mut tx, saas_core::PageRequest::first())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "bound connections: {bound}");
+        let in_shared: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM public.projects WHERE tenant_id = $1")
+                .bind(tenant.id)
+                .fetch_one(env.tenancy.owner_pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            in_shared, 0,
+            "a schema-tier tenant's row reached the shared table"
+        );
+        let mut tx = TenantTx::begin(&env.tenancy, other.id);
+        let page = Project::list(&mut tx, saas_core::PageRequest::first())
+            .await
+            .unwrap();
+        assert!(page.items.is_empty());
+    }
 }
