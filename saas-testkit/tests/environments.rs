@@ -230,7 +230,9 @@ async fn a_throwaway_cluster_starts_from_the_installed_binaries() {
         );
     }
     let dir = std::env::temp_dir().join(format!("saas-testkit-cluster-{}", std::process::id()));
-    let port = 40_000 + (std::process::id() % 10_000) as u16;
+    // A port the OS says is free now: one derived from the pid can be some other process's
+    // ephemeral port on a busy machine (it was, once, in CI).
+    let port = saas_testkit::free_port();
     // Owned by this test process: the watchdog stops it when the process exits.
     let url = saas_core::devdb::start_cluster(&dir, port, std::process::id())
         .await
