@@ -7,10 +7,67 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::tenancy::TenantId;
+use crate::tenant_id::TenantId;
 
 /// The result type used by handlers and framework operations.
 pub type ApiResult<T> = Result<T, Error>;
+
+/// The SQLSTATE a write fence raises while the tenant moves between tiers (answered 503).
+pub const MOVING_SQLSTATE: &str = "SAMOV";
+
+/// One thing the audit found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditProblem {
+    /// The object concerned: a table (with the policy named in `problem`), view, function or
+    /// role.
+    pub object: String,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// Everything the audit found; empty means isolation holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// The problems, in the order they were found.
+    pub problems: Vec<AuditProblem>,
+}
+
+impl AuditReport {
+    /// Whether nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub(crate) fn add(
+        &mut self,
+        object: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.problems.push(AuditProblem {
+            object: object.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+}
+
+impl std::fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "tenant isolation audit failed with {} problem(s); refusing to start:",
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  - {}: {}", p.object, p.problem)?;
+            writeln!(f, "    fix: {}", p.fix)?;
+        }
+        Ok(())
+    }
+}
 
 /// Everything that can go wrong in the framework or in a handler built on it.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +125,7 @@ pub enum Error {
     Config(String),
     /// The boot-time isolation audit found problems; the message lists all of them.
     #[error("{0}")]
-    Audit(crate::tenancy::audit::AuditReport),
+    Audit(AuditReport),
     /// A database error that is not the client's fault.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -118,7 +175,7 @@ impl From<sqlx::Error> for Error {
                     };
                 }
                 // a write fence: the tenant is being moved between tiers
-                Some(crate::tenancy::MOVING_SQLSTATE) => {
+                Some(MOVING_SQLSTATE) => {
                     return Error::Unavailable {
                         detail: "the tenant is being moved; retry shortly".into(),
                         retry_after: 1,

@@ -16,6 +16,7 @@ pub mod ratelimit;
 mod redis_conn;
 pub mod telemetry;
 pub mod tenancy;
+mod tenant_id;
 pub mod versioning;
 
 pub use app::SaasApp;
@@ -56,18 +57,7 @@ pub mod __private {
     pub use axum;
     pub use inventory;
 
-    /// A body type of an `#[endpoint]`: what `#[endpoint]` checks first, so a type without
-    /// `utoipa::ToSchema` gets an error that says so.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is a body of an `#[endpoint]` but does not derive `utoipa::ToSchema`",
-        label = "this type has no OpenAPI schema",
-        note = "add `#[derive(utoipa::ToSchema)]` to `{Self}`: the API's document describes it with its schema"
-    )]
-    pub trait BodySchema {}
-    impl<T: utoipa::ToSchema + ?Sized> BodySchema for T {}
-
-    /// Compiles only when `T` has an OpenAPI schema (see [`BodySchema`]).
-    pub const fn assert_body_schema<T: BodySchema + ?Sized>() {}
+    pub use crate::openapi::operation as op;
     pub use serde_json;
     pub use sqlx;
     pub use utoipa;

@@ -253,7 +253,8 @@ pub fn api_versions(input: TokenStream) -> TokenStream {
 }
 
 /// Declares an `async fn` handler as an endpoint of a versioned API: its method, path, the
-/// versions it lives in, and its OpenAPI description (through `utoipa::path`).
+/// versions it lives in, and its OpenAPI operation (read from the handler's types; utoipa's
+/// public traits only).
 ///
 /// ```
 /// use saas_core::endpoint;
@@ -290,9 +291,10 @@ pub fn api_versions(input: TokenStream) -> TokenStream {
 /// let old = <__endpoint_list_projects_v1 as Endpoint>::DECL;
 /// assert_eq!(old.removed, Some(ApiVersion::Int(2)));
 /// assert_eq!(old.deprecated, Some(1_767_225_600));
-/// // ...and the OpenAPI operation, from utoipa.
+/// // ...and the OpenAPI operation, from the signature and the attribute.
 /// let operation = <__endpoint_get_project as Endpoint>::operation();
 /// assert!(operation.responses.responses.contains_key("200"));
+/// assert_eq!(operation.summary.as_deref(), Some("One project."));
 /// ```
 ///
 /// # Syntax
@@ -312,17 +314,30 @@ pub fn api_versions(input: TokenStream) -> TokenStream {
 ///   should go (advertised in a `Link: <..>; rel="successor-version"` header). The version must
 ///   be newer than the endpoint's first.
 /// - **`crate = "my_core"`**: the path of `saas_core` when the dependency is renamed.
-/// - **Everything else** (`tag`, `responses(..)`, `params(..)`, `request_body = ..`, `summary`,
-///   `description`, `operation_id`, `security(..)`...) is passed unchanged to
-///   `#[utoipa::path(METHOD, path = "PATH", ...)]`. The crate must depend on `utoipa`, whose
-///   generated code names it. `path`, `impl_for` and `context_path` are refused.
+/// - **The OpenAPI operation**, only for what the handler's types cannot say (the signature
+///   gives the rest: `-> ApiResult<Json<T>>` is a 200 with body `T`, `Json<T>` the request body,
+///   `Path<..>` the path's parameters, `Query<Q>` the `IntoParams` of `Q`; a declaration that
+///   contradicts the signature is an error):
+///   - `tag = "x"`, `tags = ["x", "y"]`, `operation_id = "x"` (default: the function's name),
+///     `summary = ".."`, `description = ".."` (default: the doc comment's first paragraph and
+///     the rest);
+///   - `params(("id" = Uuid, Path, description = ".."), PageQuery)`: one tuple per parameter
+///     (`Path`, `Query`, `Header` or `Cookie`; an `Option<T>` is not required) or an
+///     `IntoParams` type;
+///   - `request_body = T` or `request_body(content = T, description = "..", content_type = "..")`;
+///   - `responses((status = 201, description = "..", body = T, content_type = ".."), ..)`:
+///     `status` a code, a range (`"4XX"`) or `"default"`; `body = [T]` for a list,
+///     `inline(T)` to write `T`'s schema in place; or an `IntoResponses` type.
+///
+///   `path`, `impl_for`, `context_path` and `security` are refused; other keys are unknown.
 ///
 /// # What is generated
 ///
-/// The function, under `#[utoipa::path(..)]` (which adds the `__path_<fn>` type), and
-/// `__endpoint_<fn>`, a unit struct with the function's visibility implementing
-/// `saas_core::versioning::Endpoint`: the `EndpointDecl` constant, the axum `MethodRouter`
-/// (`axum::routing::get(<fn>)`), and the operation and schemas from utoipa. Whether the
+/// The function as written, and `__endpoint_<fn>`, a unit struct with the function's
+/// visibility implementing `saas_core::versioning::Endpoint`: the `EndpointDecl` constant, the
+/// axum `MethodRouter` (`axum::routing::get(<fn>)`), and the operation and its schemas, built
+/// through utoipa's public `ToSchema`/`IntoParams`/`IntoResponses` traits (no `utoipa::path`,
+/// no `utoipa::__dev`): a body type without `ToSchema` is one error naming it. Whether the
 /// versions are declared is checked where the endpoint is listed, by [`routes!`].
 ///
 /// # Errors

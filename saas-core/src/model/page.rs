@@ -90,13 +90,11 @@ pub struct Page<T> {
 }
 
 // By hand rather than derived: utoipa inlines a generic parameter's schema, and an inlined
-// item has no `$ref` for version changes (which follow schema names) to find. utoipa composes
-// generic schemas through `ComposeSchema` (what its derive implements), and implements
-// `PartialSchema` from it.
-impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
-    fn compose(
-        _generics: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
-    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+// item has no `$ref` for version changes (which follow schema names) to find. Only utoipa's
+// public traits: the schema is named after its item (`Page_TaskBody`), so each page type is
+// one component.
+impl<T: utoipa::ToSchema> utoipa::PartialSchema for Page<T> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
         use utoipa::openapi::{Ref, schema::SchemaType};
         ObjectBuilder::new()
@@ -121,9 +119,9 @@ impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
 }
 
 impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
-    /// `Page`: utoipa appends the item's name where it refers to one (`Page_TaskBody`).
+    /// `Page_<item>`: `Page_TaskBody`.
     fn name() -> std::borrow::Cow<'static, str> {
-        "Page".into()
+        format!("Page_{}", T::name()).into()
     }
 
     fn schemas(

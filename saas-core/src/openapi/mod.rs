@@ -5,4 +5,5 @@ pub mod contract;
 pub mod diff;
 pub mod document;
 pub mod downgrade;
+pub mod operation;
 pub mod serve;

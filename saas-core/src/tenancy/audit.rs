@@ -15,8 +15,6 @@
 //! a tenant table may run with its owner's rights (`security_invoker` missing) and no
 //! materialized view may copy one.
 
-use std::fmt;
-
 use sqlx::PgPool;
 
 use crate::error::ApiResult;
@@ -25,59 +23,7 @@ use crate::model::{
     tenant_policy_expression,
 };
 
-/// One thing the audit found wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditProblem {
-    /// The object concerned: a table (with the policy named in `problem`), view, function or
-    /// role.
-    pub object: String,
-    /// What is wrong.
-    pub problem: String,
-    /// What to do about it.
-    pub fix: String,
-}
-
-/// Everything the audit found; empty means isolation holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditReport {
-    /// The problems, in the order they were found.
-    pub problems: Vec<AuditProblem>,
-}
-
-impl AuditReport {
-    /// Whether nothing was found.
-    pub fn is_clean(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    fn add(
-        &mut self,
-        object: impl Into<String>,
-        problem: impl Into<String>,
-        fix: impl Into<String>,
-    ) {
-        self.problems.push(AuditProblem {
-            object: object.into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        });
-    }
-}
-
-impl fmt::Display for AuditReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "tenant isolation audit failed with {} problem(s); refusing to start:",
-            self.problems.len()
-        )?;
-        for p in &self.problems {
-            writeln!(f, "  - {}: {}", p.object, p.problem)?;
-            writeln!(f, "    fix: {}", p.fix)?;
-        }
-        Ok(())
-    }
-}
+pub use crate::error::{AuditProblem, AuditReport};
 
 /// Runs the audit for every registered model.
 pub async fn run(owner: &PgPool, requests: &PgPool, request_role: &str) -> ApiResult<AuditReport> {

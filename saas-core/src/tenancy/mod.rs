@@ -5,7 +5,6 @@
 
 pub mod audit;
 pub mod background;
-mod id;
 pub mod moves;
 pub mod placement;
 pub mod pool;
@@ -21,7 +20,8 @@ use std::future::Future;
 
 use sqlx::PgConnection;
 
-pub use id::{ParseTenantIdError, TenantId};
+pub use crate::error::MOVING_SQLSTATE;
+pub use crate::tenant_id::{ParseTenantIdError, TenantId};
 pub use placement::{Location, Placement};
 pub use registry::{Tenant, TenantStatus, Tenants, Tier};
 pub use tx::{ReadTx, TenantTx, TenantTxLayer};
@@ -31,9 +31,6 @@ use crate::error::ApiResult;
 /// The PostgreSQL setting that carries the tenant id; RLS policies read it with
 /// `current_setting('saas.tenant_id', true)`.
 pub const TENANT_SETTING: &str = "saas.tenant_id";
-
-/// The SQLSTATE a write fence raises while the tenant moves between tiers (answered 503).
-pub const MOVING_SQLSTATE: &str = "SAMOV";
 
 /// What a statement is about to do, so an executor can pick the cheapest safe path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Validates `#[endpoint(...)]` and its function into an [`Endpoint`]: the method and path, the
-//! versions it lives in, its deprecation and successor, and what goes to `utoipa::path`.
+//! versions it lives in, its deprecation and successor, and its OpenAPI operation.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, MetaNameValue, Token};
 
 use super::attr::{Arg, KeyArg, KeyValue};
+use super::operation::OperationSpec;
 use crate::ctxt::{Ctxt, with_help};
 use crate::versioning::deprecation::{Deprecation, deprecation};
 use crate::versioning::version::{
@@ -86,10 +87,8 @@ pub(crate) struct Endpoint<'a> {
     pub(crate) range: VersionRange,
     pub(crate) deprecation: Option<Deprecation>,
     pub(crate) successor: Option<Successor>,
-    /// Arguments for `utoipa::path`, as written.
-    pub(crate) passthrough: Vec<TokenStream>,
-    /// The body types of the signature, which must have an OpenAPI schema.
-    pub(crate) bodies: Vec<syn::Type>,
+    /// The OpenAPI operation, from the attribute and the signature.
+    pub(crate) operation: OperationSpec,
 }
 
 /// What survives an invalid endpoint, for a stand-in `Endpoint` impl (see `expand::fallback`):
@@ -138,9 +137,8 @@ pub(crate) fn check<'a>(
     let mut deprecated: Option<Option<Deprecation>> = None;
     let mut successor: Option<Option<Successor>> = None;
     let mut krate: Option<LitStr> = None;
-    let mut passthrough: Vec<TokenStream> = Vec::new();
     let mut passthrough_keys: Vec<&KeyArg> = Vec::new();
-    let mut bodies: Vec<syn::Type> = Vec::new();
+    let mut operation = OperationSpec::default();
     let mut seen: Vec<String> = Vec::new();
 
     for (index, arg) in args.iter().enumerate() {
@@ -216,10 +214,7 @@ pub(crate) fn check<'a>(
                             format_args!("`{name}` is not allowed in #[endpoint(...)]"),
                             help,
                         ),
-                        None => {
-                            passthrough.push(key.tokens.clone());
-                            passthrough_keys.push(key);
-                        }
+                        None => passthrough_keys.push(key),
                     },
                 }
             }
@@ -261,8 +256,7 @@ pub(crate) fn check<'a>(
             check_fn(&mut cx, func);
             if let Some(path) = &path {
                 let inferred = super::infer::infer(&mut cx, func, path, &passthrough_keys);
-                passthrough.extend(inferred.extra);
-                bodies = inferred.bodies;
+                operation = super::operation::parse(&mut cx, func, &passthrough_keys, &inferred);
             }
             func
         }
@@ -290,8 +284,7 @@ pub(crate) fn check<'a>(
             range,
             deprecation: deprecated.flatten(),
             successor,
-            passthrough,
-            bodies,
+            operation,
         }),
         (result, method, path, range) => Err(Failure {
             errors: result.err().unwrap_or_else(|| {
@@ -535,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn known_keys_are_taken_and_the_rest_passed_through() {
+    fn known_keys_are_taken_and_the_rest_describe_the_operation() {
         let f = func();
         let args = args(quote! {
             post, "/projects", versions = 1..3, tag = "projects",
@@ -552,18 +545,10 @@ mod tests {
         let successor = endpoint.successor.unwrap();
         assert_eq!(successor.version, VersionValue::Int(3));
         assert_eq!(successor.path.as_deref(), Some("/v3-projects"));
-        let passed: Vec<String> = endpoint
-            .passthrough
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            passed,
-            [
-                "tag = \"projects\"",
-                "responses ((status = 201 , body = Project))"
-            ]
-        );
+        let operation = &endpoint.operation;
+        let tags: Vec<String> = operation.tags.iter().map(LitStr::value).collect();
+        assert_eq!(tags, ["projects"]);
+        assert_eq!(operation.statuses(), ["201"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Code generation from a checked [`Endpoint`]: the handler under `utoipa::path`, and a marker
-//! type `__endpoint_<fn>` implementing `Endpoint` (declaration, axum router, OpenAPI operation).
+//! Code generation from a checked [`Endpoint`]: the handler as written, and a marker type
+//! `__endpoint_<fn>` implementing `Endpoint` (declaration, axum router, OpenAPI operation).
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -30,13 +30,11 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         range,
         deprecation,
         successor,
-        passthrough,
-        bodies,
+        operation,
     } = endpoint;
     let fn_ident = &func.sig.ident;
     let vis = &func.vis;
     let marker = marker_ident(fn_ident);
-    let path_struct = format_ident!("__path_{}", fn_ident);
     let method_word = format_ident!("{}", method.word());
     let decl = decl(
         private,
@@ -49,16 +47,8 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         successor.as_ref(),
     );
     let check_versions = check_versions(private, &marker, &name(func), range, successor.as_ref());
-    // Spanned at each body type, so a type without `ToSchema` is named by our message first.
-    let schema_checks = bodies.iter().map(|ty| {
-        quote_spanned! {syn::spanned::Spanned::span(ty)=>
-            const _: () = #private::assert_body_schema::<#ty>();
-        }
-    });
+    let operation = super::operation::expand(private, func, &name(func), operation);
     quote! {
-        #(#schema_checks)*
-
-        #[#private::utoipa::path(#method_word, path = #path #(, #passthrough)*)]
         #func
 
         #[doc(hidden)]
@@ -82,34 +72,14 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
                     #private::axum::routing::#method_word(layer.handler(#fn_ident))
                 }
 
-                fn operation() -> #private::utoipa::openapi::path::Operation {
-                    // utoipa keeps `tag`/`tags` apart from the operation (its OpenApi derive adds
-                    // them back); copy them in so per-version documents group operations.
-                    let mut operation = <#path_struct as #private::utoipa::Path>::operation();
-                    let tags = <#path_struct as #private::utoipa::__dev::Tags<'static>>::tags();
-                    if !tags.is_empty() {
-                        operation.tags = ::std::option::Option::Some(
-                            tags.into_iter().map(::std::string::String::from).collect(),
-                        );
-                    }
-                    operation
-                }
-
-                fn schemas(
-                    out: &mut ::std::vec::Vec<(
-                        ::std::string::String,
-                        #private::utoipa::openapi::RefOr<#private::utoipa::openapi::schema::Schema>,
-                    )>,
-                ) {
-                    <#path_struct as #private::utoipa::__dev::SchemaReferences>::schemas(out)
-                }
+                #operation
             }
         };
     }
 }
 
-/// The stand-in emitted beside the errors of an invalid endpoint: the function unchanged (no
-/// `utoipa::path`, whose own errors would only repeat ours) and the marker type with a
+/// The stand-in emitted beside the errors of an invalid endpoint: the function unchanged and the
+/// marker type with a
 /// declaration made of whatever was valid, so `routes!` naming it adds no error of its own.
 pub(crate) fn fallback(fallback: &Fallback<'_>) -> TokenStream {
     let Fallback {
@@ -167,12 +137,7 @@ pub(crate) fn fallback(fallback: &Fallback<'_>) -> TokenStream {
                     #unreachable
                 }
 
-                fn schemas(
-                    _: &mut ::std::vec::Vec<(
-                        ::std::string::String,
-                        #private::utoipa::openapi::RefOr<#private::utoipa::openapi::schema::Schema>,
-                    )>,
-                ) {
+                fn schemas(_: &mut #private::op::Schemas) {
                     #unreachable
                 }
             }
@@ -333,6 +298,6 @@ mod tests {
             code.contains("introduced: ::saas_core::__private::ApiVersion::Int(2)"),
             "{code}"
         );
-        assert!(!code.contains("utoipa::path("), "{code}");
+        assert!(!code.contains("utoipa::path"), "{code}");
     }
 }

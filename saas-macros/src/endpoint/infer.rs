@@ -15,6 +15,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, PathArguments, ReturnType, Type};
 
 use super::attr::{KeyArg, KeyValue};
+use super::operation::split_commas;
 use crate::ctxt::Ctxt;
 
 /// Path parameter types whose schema is a single value (so `Path<T>` with one `{name}` in
@@ -105,26 +106,6 @@ fn normalize(ty: &Type) -> String {
     }
 }
 
-/// Splits tokens at top-level commas.
-fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
-    let mut out = Vec::new();
-    let mut current = TokenStream::new();
-    for tree in tokens {
-        match &tree {
-            TokenTree::Punct(p) if p.as_char() == ',' => {
-                if !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-            }
-            _ => current.extend([tree]),
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
 /// The value of `key = value` among comma-separated tokens, parsed as a type; `inline(T)`
 /// is `T`.
 fn keyed_type(tokens: TokenStream, key: &str) -> Option<Type> {
@@ -208,16 +189,19 @@ fn list_of(key: &KeyArg) -> TokenStream {
 }
 
 /// Checks the declared `responses`, `request_body` and `params` against the handler's
-/// signature, and returns the `utoipa::path` arguments to add for those not declared.
-pub(crate) fn infer(cx: &mut Ctxt, func: &ItemFn, path: &LitStr, keys: &[&KeyArg]) -> Inferred {
+/// signature, and returns the arguments to add for those not declared (in the attribute's syntax).
+pub(crate) fn infer(
+    cx: &mut Ctxt,
+    func: &ItemFn,
+    path: &LitStr,
+    keys: &[&KeyArg],
+) -> Vec<TokenStream> {
     let mut extra = Vec::new();
-    let mut bodies = Vec::new();
     let name = &func.sig.ident;
     if let ReturnType::Type(_, ret) = &func.sig.output
         && let Some((body, status_known)) = json_payload(ret)
     {
         responses(cx, name, ret, body, status_known, keys, &mut extra);
-        bodies.push(body.clone());
     }
     let arg_types: Vec<&Type> = func
         .sig
@@ -230,7 +214,6 @@ pub(crate) fn infer(cx: &mut Ctxt, func: &ItemFn, path: &LitStr, keys: &[&KeyArg
         .collect();
     if let Some(body) = arg_types.iter().find_map(|t| extractor(t, "Json")) {
         request_body(cx, name, body, keys, &mut extra);
-        bodies.push(body.clone());
     }
     let names = path_names(&path.value());
     let path_arg = arg_types.iter().find_map(|t| extractor(t, "Path"));
@@ -268,14 +251,7 @@ pub(crate) fn infer(cx: &mut Ctxt, func: &ItemFn, path: &LitStr, keys: &[&KeyArg
             }
         }
     }
-    Inferred { extra, bodies }
-}
-
-/// What [`infer`] found: `utoipa::path` arguments to add, and the body types the signature
-/// names (checked for a schema before utoipa sees them).
-pub(crate) struct Inferred {
-    pub(crate) extra: Vec<TokenStream>,
-    pub(crate) bodies: Vec<Type>,
+    extra
 }
 
 fn responses(
@@ -378,7 +354,7 @@ fn path_params(cx: &mut Ctxt, path: &LitStr, names: &[String], ty: &Type) -> Vec
                 Type::Path(p) if p.path.segments.last().is_some_and(|s| SCALARS.contains(&s.ident.to_string().as_str()))
             );
             if !scalar {
-                // A struct of parameters: utoipa reads its names through `IntoParams`.
+                // A struct of parameters: its names come from its `IntoParams`.
                 return vec![quote!(#ty)];
             }
             vec![other]
@@ -428,7 +404,7 @@ mod tests {
             })
             .unwrap();
         let mut cx = Ctxt::new();
-        let extra = infer(&mut cx, &func, &path, &keys).extra;
+        let extra = infer(&mut cx, &func, &path, &keys);
         cx.finish().map_err(|e| {
             e.into_iter()
                 .map(|e| e.to_string())
@@ -557,7 +533,7 @@ mod tests {
             err.contains("`Path<Uuid>` has 1 value(s), but the path `/a/{x}/b/{y}` has 2"),
             "{err}"
         );
-        // A struct of parameters and an IntoParams type in params(..) are left to utoipa.
+        // A struct of parameters and an IntoParams type in params(..) are read through IntoParams.
         let extra = run(
             quote!(get, "/a/{x}/b/{y}"),
             syn::parse_quote!(

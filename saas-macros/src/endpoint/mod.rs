@@ -1,10 +1,12 @@
 //! `#[endpoint(...)]`: split the arguments (`attr`), validate them with the handler into an
-//! endpoint (`check`, with what the signature says from `infer`), generate the `utoipa::path` attribute and the `Endpoint` impl (`expand`).
+//! endpoint (`check`, with what the signature says from `infer`, and its OpenAPI operation from
+//! `operation`), generate the `Endpoint` impl (`expand`).
 
 mod attr;
 mod check;
 mod expand;
 mod infer;
+mod operation;
 
 pub(crate) use expand::marker_ident;
 
