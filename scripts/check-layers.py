@@ -21,22 +21,18 @@ KNOWN_CYCLE_EDGES = {
     ("migrate", "model"),
     ("migrate", "tenancy"),
     ("model", "tenancy"),
-    ("openapi", "versioning"),
     ("telemetry", "tenancy"),
     ("tenancy", "events"),
     ("tenancy", "migrate"),
     ("tenancy", "model"),
     ("tenancy", "telemetry"),
-    ("versioning", "openapi"),
 }
 
 LINE_LIMIT = 800
 # Files over the limit today (non-test lines), to be split (issue 17).
 KNOWN_LONG_FILES = {
-    "app.rs",
     "openapi/diff.rs",
     "tenancy/moves.rs",
-    "versioning/router.rs",
 }
 
 TEST_MODULE = re.compile(r"^#\[cfg\(test\)\]\s*\n\s*(pub(\(crate\))? )?mod \w+ \{", re.M)

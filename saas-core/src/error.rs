@@ -73,7 +73,8 @@ impl std::fmt::Display for AuditReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The resource does not exist *or belongs to another tenant*: both answer the same 404.
+    /// The resource does not exist *or belongs to another tenant*: both answer the same 404
+    /// (tenancy invariant 8, docs/src/tenancy.md).
     #[error("{resource} not found")]
     NotFound {
         /// What was looked for, e.g. `Project`.

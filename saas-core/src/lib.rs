@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod cache;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "dev-db")]
 pub mod devdb;
 pub mod error;
 pub mod events;
@@ -12,6 +15,7 @@ pub mod migrate;
 pub mod model;
 pub mod openapi;
 pub mod ratelimit;
+pub mod settings;
 #[cfg(feature = "redis")]
 mod redis_conn;
 pub mod telemetry;
@@ -21,20 +25,28 @@ pub mod versioning;
 
 pub use app::SaasApp;
 pub use error::{ApiResult, Error, Problem};
+pub use settings::Settings;
 pub use model::{Page, PageQuery, PageRequest, TenantScoped};
-pub use tenancy::{TenantExecutor, TenantId, TenantTx};
+pub use tenancy::{ReadTx, TenantExecutor, TenantId, TenantTx, TenantWriter};
 
 /// The `#[derive(TenantScoped)]` macro (feature `macros`, on by default).
 #[cfg(feature = "macros")]
 pub use saas_macros::{TenantScoped, api_versions, endpoint, routes, version_change};
+pub use tenancy::pool::Tenancy;
 
 /// Everything an application module usually needs, in one import.
 pub mod prelude {
+    pub use crate::app::SaasApp;
     pub use crate::error::{ApiResult, Error};
-    pub use crate::model::{Page, PageRequest, TenantScoped};
-    pub use crate::tenancy::{TenantExecutor, TenantId, TenantTx};
+    pub use crate::events::DomainEvent;
+    pub use crate::http::{Json, Path, Query};
+    pub use crate::model::{Page, PageQuery, PageRequest, TenantScoped};
+    pub use crate::tenancy::pool::Tenancy;
+    pub use crate::tenancy::{ReadTx, TenantExecutor, TenantId, TenantTx, TenantWriter};
     #[cfg(feature = "macros")]
-    pub use saas_macros::{TenantScoped, endpoint, version_change};
+    pub use saas_macros::{
+        DomainEvent, TenantScoped, api_versions, endpoint, routes, version_change,
+    };
     pub use time::OffsetDateTime;
     pub use uuid::Uuid;
 }

@@ -7,6 +7,8 @@
 //! for the derive, and `versioning/mod.rs` for the API-versioning macros (`api_versions!`,
 //! `#[endpoint]`, `routes!`, `#[version_change]`).
 
+#![warn(missing_docs)]
+
 mod api_versions;
 mod ctxt;
 mod domain_event;

@@ -5,7 +5,7 @@
 //! extractor in a handler, which takes the tenant from the request), and a scoped cache only
 //! takes a *kind* and a key within that tenant. Stored keys read
 //! `<namespace>:t:<tenant id>:<kind>:<key>`, so two tenants' entries can never collide, in
-//! process or in Redis (design invariant 7).
+//! process or in Redis (tenancy invariant 7, docs/src/tenancy.md).
 //!
 //! Backends: in-memory (default; bounded, with a maximum time to live) and Redis (feature
 //! `redis`, for several app instances). A Redis outage degrades to cache misses, never to

@@ -52,7 +52,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, Error};
-use crate::tenancy::{Access, TenantExecutor, TenantId};
+use crate::tenancy::{Access, TenantExecutor, TenantId, TenantWriter};
 
 /// A fact about one aggregate (a project, a task) that other parts of the product react to.
 ///
@@ -71,7 +71,7 @@ pub trait DomainEvent: Serialize + Send + Sync {
 
 /// An event as it travels: the payload plus everything a consumer needs, the tenant first.
 ///
-/// The tenant is explicit data (design invariant 6): a consumer opens the tenant's
+/// The tenant is explicit data (tenancy invariant 6, docs/src/tenancy.md): a consumer opens the tenant's
 /// transaction from [`EventEnvelope::tenant_id`], never from ambient state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventEnvelope {
@@ -104,7 +104,7 @@ SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, pay
 /// Writes `event` to the tenant's outbox and audit log inside the tenant transaction, in one
 /// statement. Returns the event's id. Nothing is published until the transaction commits;
 /// if it rolls back, the event never existed.
-pub async fn emit<E: DomainEvent, X: TenantExecutor>(tx: &mut X, event: &E) -> ApiResult<Uuid> {
+pub async fn emit<E: DomainEvent, X: TenantWriter>(tx: &mut X, event: &E) -> ApiResult<Uuid> {
     let payload = serde_json::to_value(event).map_err(|e| {
         Error::Internal(anyhow::anyhow!("event {} does not serialize: {e}", E::TYPE))
     })?;
@@ -113,7 +113,7 @@ pub async fn emit<E: DomainEvent, X: TenantExecutor>(tx: &mut X, event: &E) -> A
 
 /// [`emit`] for an event whose type is only known at run time (a generic integration, a
 /// replay tool). Prefer [`emit`].
-pub async fn emit_raw<X: TenantExecutor>(
+pub async fn emit_raw<X: TenantWriter>(
     tx: &mut X,
     event_type: &str,
     schema_version: i32,

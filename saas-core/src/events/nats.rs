@@ -1,6 +1,6 @@
 //! NATS JetStream: a [`Publisher`] for the relay and a consumer loop (feature `nats`).
 //!
-//! Subjects are `<prefix>.<tenant_id>.<event_type>` (design invariant 7: everything keyed by
+//! Subjects are `<prefix>.<tenant_id>.<event_type>` (tenancy invariant 7, docs/src/tenancy.md: everything keyed by
 //! tenant outside PostgreSQL carries the tenant id), so a consumer can subscribe to one
 //! tenant (`events.<id>.>`) or one type across tenants (`events.*.project.created`). Every
 //! message carries the event id as `Nats-Msg-Id`: JetStream drops a republished event within

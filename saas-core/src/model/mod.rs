@@ -2,7 +2,7 @@
 //! tenant-filtered operations every model gets.
 //!
 //! Every generated statement filters on the tenant column *and* runs with the tenant context
-//! set, so row-level security is the net under the query, not the only wall (design invariant 4).
+//! set, so row-level security is the net under the query, not the only wall (tenancy invariant 4, docs/src/tenancy.md).
 //! The SQL text is built by the derive at compile time; this module only binds and runs it.
 
 mod citus;
@@ -26,7 +26,7 @@ pub use key::{KeyPart, ModelKey};
 pub use page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, PageQuery, PageRequest};
 
 use crate::error::{ApiResult, Error};
-use crate::tenancy::{Access, TenantExecutor};
+use crate::tenancy::{Access, TenantExecutor, TenantWriter};
 
 /// A prepared statement with its arguments, as the generated binders receive it.
 pub type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
@@ -221,7 +221,7 @@ pub trait TenantScoped: FromPgRow + Send + Sync + Unpin + Sized + 'static {
 
     /// Inserts a row for the executor's tenant; the tenant column always comes from the
     /// executor, never from the caller's data.
-    fn insert<E: TenantExecutor>(
+    fn insert<E: TenantWriter>(
         tx: &mut E,
         new: Self::New,
     ) -> impl Future<Output = ApiResult<Self>> + Send {
@@ -236,7 +236,7 @@ pub trait TenantScoped: FromPgRow + Send + Sync + Unpin + Sized + 'static {
 
     /// Writes this row's updatable columns back, matched by tenant and key. The tenant column
     /// is never updated, so a row cannot be moved to another tenant.
-    fn update<E: TenantExecutor>(
+    fn update<E: TenantWriter>(
         &self,
         tx: &mut E,
     ) -> impl Future<Output = ApiResult<Self>> + Send {
@@ -255,7 +255,7 @@ pub trait TenantScoped: FromPgRow + Send + Sync + Unpin + Sized + 'static {
     }
 
     /// Deletes one row by key; `NotFound` when the tenant has no such row.
-    fn delete<E: TenantExecutor>(
+    fn delete<E: TenantWriter>(
         tx: &mut E,
         key: Self::Key,
     ) -> impl Future<Output = ApiResult<()>> + Send {

@@ -9,26 +9,7 @@ use crate::versioning::changes::Changes;
 use crate::versioning::headers::iso_date;
 use crate::versioning::{Api, ApiVersion, EndpointEntry, Negotiation, VersionChange};
 
-/// What a document says about the API as a whole.
-#[derive(Debug, Clone)]
-pub struct DocSettings {
-    /// `info.title`.
-    pub title: String,
-    /// `info.description`.
-    pub description: Option<String>,
-    /// Declare the bearer (JWT) security scheme and require it on every operation.
-    pub bearer: bool,
-}
-
-impl Default for DocSettings {
-    fn default() -> Self {
-        DocSettings {
-            title: "API".into(),
-            description: None,
-            bearer: true,
-        }
-    }
-}
+pub use crate::versioning::DocSettings;
 
 const SCHEMA_PREFIX: &str = "#/components/schemas/";
 

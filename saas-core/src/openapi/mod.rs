@@ -7,3 +7,4 @@ pub mod document;
 pub mod downgrade;
 pub mod operation;
 pub mod serve;
+mod versioned;

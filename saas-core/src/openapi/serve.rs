@@ -1,11 +1,13 @@
-//! Serving the documents and the API reference page, with no internet access needed: the
-//! Swagger UI assets are compiled into the binary.
+//! Serving the documents and (feature `docs-ui`) the API reference page, with no internet
+//! access needed: the Swagger UI assets are compiled into the binary.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::response::{Html, IntoResponse, Response};
+#[cfg(feature = "docs-ui")]
+use axum::response::Html;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, header};
 
@@ -13,9 +15,12 @@ use crate::error::Error;
 use crate::versioning::ApiVersion;
 use crate::versioning::router::VersionedApi;
 
+#[cfg(feature = "docs-ui")]
 const SWAGGER_JS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
+#[cfg(feature = "docs-ui")]
 const SWAGGER_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");
 
+#[cfg(feature = "docs-ui")]
 fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
     (
         [
@@ -31,6 +36,7 @@ fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
 }
 
 /// The page at `/docs`: the API reference of the newest served version.
+#[cfg(feature = "docs-ui")]
 pub fn docs_page(title: &str, spec_url: &str) -> String {
     let title = title.replace('<', "&lt;");
     format!(
@@ -53,17 +59,29 @@ window.ui = SwaggerUIBundle({{ url: "{spec_url}", dom_id: "#api-reference", deep
     )
 }
 
-/// `/openapi/{version}.json`, `/openapi/{version}-3.0.json`, `/docs` and its assets.
+/// `/openapi/{version}.json`, `/openapi/{version}-3.0.json`, and (feature `docs-ui`) `/docs`
+/// and its assets.
 pub fn routes(api: Arc<VersionedApi>) -> Router {
-    let docs_api = api.clone();
-    Router::new()
-        .route(
-            "/openapi/{file}",
-            get(move |Path(file): Path<String>| {
+    let router = Router::new().route(
+        "/openapi/{file}",
+        get({
+            let api = api.clone();
+            move |Path(file): Path<String>| {
                 let api = api.clone();
                 async move { document_file(&api, &file) }
-            }),
-        )
+            }
+        }),
+    );
+    #[cfg(feature = "docs-ui")]
+    let router = docs_routes(router, api);
+    #[cfg(not(feature = "docs-ui"))]
+    drop(api);
+    router
+}
+
+#[cfg(feature = "docs-ui")]
+fn docs_routes(router: Router, docs_api: Arc<VersionedApi>) -> Router {
+    router
         .route(
             "/docs",
             get(move || {

@@ -287,9 +287,9 @@ impl RateLimits {
 
     /// Applies `SAAS_RATE_LIMITS`, when set, on top of these plans (see [`RateLimits::parse`]).
     pub fn with_env_overrides(self) -> ApiResult<Self> {
-        match std::env::var("SAAS_RATE_LIMITS") {
-            Ok(spec) if !spec.trim().is_empty() => self.parse(&spec),
-            _ => Ok(self),
+        match crate::settings::Settings::from_env()?.rate_limits {
+            Some(spec) => self.parse(&spec),
+            None => Ok(self),
         }
     }
 

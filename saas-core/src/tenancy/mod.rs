@@ -55,3 +55,13 @@ pub trait TenantExecutor: Send {
         access: Access,
     ) -> impl Future<Output = ApiResult<&mut PgConnection>> + Send;
 }
+
+/// An executor that may also write for its tenant: [`TenantTx`]. A [`ReadTx`] is not one, so
+/// inserting, updating, deleting or emitting an event through it does not compile (and a
+/// write through its raw connection fails: its transaction is `READ ONLY`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot write: inserts, updates, deletes and events need a `TenantTx`",
+    label = "a read-only executor",
+    note = "take `mut tx: TenantTx` in the handler; a `ReadTx` runs in a READ ONLY transaction (possibly on a replica)"
+)]
+pub trait TenantWriter: TenantExecutor {}

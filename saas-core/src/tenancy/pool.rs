@@ -6,7 +6,7 @@
 //!   tenants; the tenant context is set per transaction;
 //! - *bound* pools ([`BoundPools`]): for a bounded number of recently active tenants, a tiny
 //!   pool whose connections carry that tenant's setting from connect time and are never handed
-//!   to another tenant (the one exception design invariant 1 allows). A single read on them is
+//!   to another tenant (the one exception to tenancy invariant 1, docs/src/tenancy.md). A single read on them is
 //!   one round trip. Disable them (`bound_tenants(0)`) behind PgBouncer in transaction mode.
 
 use std::collections::BTreeMap;
@@ -108,60 +108,52 @@ impl TenancyConfig {
         }
     }
 
-    /// Reads the settings that deployments change from the environment, over `self`:
-    /// `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`, `SAAS_BOUND_TENANTS`,
-    /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT` (`1` to skip), `SAAS_SERVERS`
-    /// (`name=url,name=url`: servers for database-tier tenants), `SAAS_DATABASE_PREFIX`,
-    /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`, `SAAS_REPLICA_URLS`
-    /// (comma-separated), `SAAS_MIGRATE_ON_START` (`0` or `false` when a separate job
-    /// migrates, e.g. behind PgBouncer in transaction mode, where the migration lock, a
-    /// session-level advisory lock, cannot work).
-    pub fn with_env_overrides(mut self) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        if let Some(value) = var("SAAS_MIGRATE_ON_START") {
-            self.migrate_on_start = !matches!(value.trim(), "0" | "false" | "no" | "off");
+    /// Applies the settings that deployments change ([`Settings`](crate::settings::Settings),
+    /// read from `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`,
+    /// `SAAS_BOUND_TENANTS`, `SAAS_SERVERS`, `SAAS_REPLICA_URLS`, `SAAS_DATABASE_PREFIX`,
+    /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`, `SAAS_MIGRATE_ON_START` and
+    /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT`) over `self`; unset ones leave `self` as it is.
+    pub fn with_settings(mut self, settings: &crate::settings::Settings) -> Self {
+        if let Some(migrate) = settings.migrate_on_start {
+            self.migrate_on_start = migrate;
         }
-        if let Some(role) = var("SAAS_REQUEST_ROLE") {
-            self.request_role = role;
+        if let Some(role) = &settings.request_role {
+            self.request_role = role.clone();
         }
-        if let Some(pw) = var("SAAS_REQUEST_PASSWORD") {
-            self.request_password = Some(pw);
+        if let Some(pw) = &settings.request_password {
+            self.request_password = Some(pw.clone());
         }
-        if let Some(n) = var("SAAS_POOL_SIZE").and_then(|v| v.parse().ok()) {
+        if let Some(n) = settings.pool_size {
             self.request_pool_size = n;
         }
-        if let Some(n) = var("SAAS_BOUND_TENANTS").and_then(|v| v.parse().ok()) {
+        if let Some(n) = settings.bound_tenants {
             self.bound_tenants = n;
         }
-        if let Some(servers) = var("SAAS_SERVERS") {
-            for entry in servers.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                if let Some((name, url)) = entry.split_once('=') {
-                    self.servers
-                        .insert(name.trim().to_string(), url.trim().to_string());
-                }
-            }
+        for (name, url) in &settings.servers {
+            self.servers.insert(name.clone(), url.clone());
         }
-        if let Some(urls) = var("SAAS_REPLICA_URLS") {
-            self.replicas = urls
-                .split(',')
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .map(str::to_string)
-                .collect();
+        if !settings.replica_urls.is_empty() {
+            self.replicas = settings.replica_urls.clone();
         }
-        if let Some(prefix) = var("SAAS_DATABASE_PREFIX") {
-            self.database_prefix = prefix;
+        if let Some(prefix) = &settings.database_prefix {
+            self.database_prefix = prefix.clone();
         }
-        if let Some(ms) = var("SAAS_TENANT_CACHE_TTL_MS").and_then(|v| v.parse().ok()) {
-            self.tenant_cache_ttl = Duration::from_millis(ms);
+        if let Some(ttl) = settings.tenant_cache_ttl {
+            self.tenant_cache_ttl = ttl;
         }
-        if let Some(n) = var("SAAS_MIGRATION_PARALLELISM").and_then(|v| v.parse().ok()) {
+        if let Some(n) = settings.migration_parallelism {
             self.migration_parallelism = n;
         }
-        if var("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT").as_deref() == Some("1") {
+        if settings.skip_isolation_audit == Some(true) {
             self.dangerously_skip_isolation_audit = true;
         }
         self
+    }
+
+    /// [`with_settings`](Self::with_settings) with the process environment; a malformed
+    /// variable is a configuration error naming it.
+    pub fn with_env_overrides(self) -> crate::error::ApiResult<Self> {
+        Ok(self.with_settings(&crate::settings::Settings::from_env()?))
     }
 
     /// Sets the request role.

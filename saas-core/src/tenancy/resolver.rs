@@ -4,7 +4,7 @@
 //! (`Ok(None)`), a tenant reference, or a rejection. Every resolver declares what its answer
 //! is worth ([`Proof`]): a credential *authenticates* (a signed token, a header only trusted
 //! infrastructure can set); a name only *identifies* (a subdomain, a path segment: anyone can
-//! type one). A [`ResolverChain`] resolves a request only when at least one authenticating
+//! type one; tenancy invariant 9, docs/src/tenancy.md). A [`ResolverChain`] resolves a request only when at least one authenticating
 //! resolver names a tenant, and every resolver that names one names the *same* tenant:
 //!
 //! | request                                   | result |

@@ -1,5 +1,5 @@
 //! The request role: a login role that is not the tables' owner, not superuser and
-//! NOBYPASSRLS (design invariant 3). Migrations run as the owner; requests run as this role.
+//! NOBYPASSRLS (tenancy invariant 3, docs/src/tenancy.md). Migrations run as the owner; requests run as this role.
 
 use sqlx::PgConnection;
 

@@ -1,7 +1,7 @@
 //! [`TenantTx`]: the per-request handle through which every tenant-scoped statement runs.
 //!
 //! The tenant context reaches PostgreSQL as `set_config('saas.tenant_id', $id, true)` *inside*
-//! the request's transaction (design invariant 1): it ends with the transaction and can never
+//! the request's transaction (tenancy invariant 1, docs/src/tenancy.md): it ends with the transaction and can never
 //! leak to the next user of a pooled connection, behind PgBouncer in transaction mode too.
 //! The one exception is a connection bound to a single tenant for its whole life
 //! ([`super::pool::BoundPools`]), whose setting is given at connect time.
@@ -342,6 +342,8 @@ fn is_stale_placement(err: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+impl super::TenantWriter for TenantTx {}
 
 impl TenantExecutor for TenantTx {
     fn tenant_id(&self) -> TenantId {

@@ -7,6 +7,7 @@ pub mod changes;
 pub mod clock;
 mod decl;
 pub mod headers;
+mod options;
 pub mod router;
 mod version;
 
@@ -14,7 +15,8 @@ pub use decl::{
     Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange, VersionDecl, VersionSet,
     assert_endpoint,
 };
-pub use router::{Negotiation, VersionedApi, VersioningOptions};
+pub use options::{DocSettings, Negotiation, VersioningOptions};
+pub use router::VersionedApi;
 pub use version::ApiVersion;
 
 /// The versioned API of an application: its versions and its endpoints. Built by `routes!`.

@@ -17,11 +17,11 @@ use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::changes::Changes;
-use super::clock::{Clock, SystemClock};
+use super::clock::Clock;
+pub use super::options::{DocSettings, Negotiation, VersioningOptions};
 use super::headers::{deprecation_value, fill_path, imf_fixdate, link};
 use super::{Api, ApiVersion, EndpointDecl};
 use crate::error::{Error, Problem};
-use crate::openapi::document::{DocSettings, current_components, document};
 
 /// The response header naming the version that served a request.
 pub const API_VERSION_HEADER: &str = "api-version";
@@ -42,51 +42,6 @@ fn version_value(version: ApiVersion) -> HeaderValue {
     }
 }
 
-/// How a request chooses its version.
-#[derive(Debug, Clone)]
-pub enum Negotiation {
-    /// `/v1/...`, `/v2/...` (the default).
-    PathPrefix,
-    /// A request header (`Api-Version: 2`); requests without it get `default`. Responses
-    /// carry `Vary: <header>` so caches never serve one version's response to another.
-    Header {
-        /// The header's name.
-        name: HeaderName,
-        /// The version of requests that name none.
-        default: ApiVersion,
-    },
-}
-
-/// Settings of the versioned router.
-#[derive(Debug, Clone)]
-pub struct VersioningOptions {
-    /// How versions are chosen.
-    pub negotiation: Negotiation,
-    /// The clock deprecation and sunset are judged by.
-    pub clock: Arc<dyn Clock>,
-    /// Answer 410 Gone once a version's (or endpoint's) sunset has passed (default on).
-    pub gone_after_sunset: bool,
-    /// What the documents say about the API.
-    pub docs: DocSettings,
-    /// The largest body a version change buffers to convert (default 1 MiB). Bodies that no
-    /// change touches are never buffered, whatever their size. An older client's request
-    /// body that must be upgraded and is larger gets `413 Payload Too Large`; a response that
-    /// must be downgraded and is larger is a `500` (logged): raise the limit or paginate.
-    pub max_transform_body: usize,
-}
-
-impl Default for VersioningOptions {
-    fn default() -> Self {
-        VersioningOptions {
-            negotiation: Negotiation::PathPrefix,
-            clock: Arc::new(SystemClock),
-            gone_after_sunset: true,
-            docs: DocSettings::default(),
-            max_transform_body: 1024 * 1024,
-        }
-    }
-}
-
 /// An [`Api`] ready to serve: its documents are built once, at start-up.
 #[derive(Debug, Clone)]
 pub struct VersionedApi {
@@ -94,6 +49,11 @@ pub struct VersionedApi {
     options: VersioningOptions,
     changes: Changes,
     documents: Vec<(ApiVersion, Value)>,
+    /// Every schema in its current shape (what version changes convert from and to).
+    current: Arc<serde_json::Map<String, Value>>,
+    /// The routes serving the documents (`crate::openapi::serve::routes`), given by the
+    /// layer above: this module builds no document itself.
+    document_routes: fn(Arc<VersionedApi>) -> Router,
     route_layer: Option<RouteLayer>,
 }
 
@@ -468,32 +428,30 @@ fn request_schema(op: &Value) -> Option<Value> {
 }
 
 impl VersionedApi {
-    /// Builds the documents of every version.
-    pub fn new(api: Api, options: VersioningOptions) -> VersionedApi {
-        let changes = Changes::registered();
-        let documents = api
-            .versions
-            .iter()
-            .map(|v| {
-                (
-                    v.version,
-                    document(
-                        &api,
-                        v.version,
-                        &options.negotiation,
-                        &changes,
-                        &options.docs,
-                    ),
-                )
-            })
-            .collect();
+    /// An API with its documents already built (by [`crate::openapi`], whose
+    /// `VersionedApi::new` calls this).
+    pub(crate) fn from_parts(
+        api: Api,
+        options: VersioningOptions,
+        changes: Changes,
+        documents: Vec<(ApiVersion, Value)>,
+        current: serde_json::Map<String, Value>,
+        document_routes: fn(Arc<VersionedApi>) -> Router,
+    ) -> VersionedApi {
         VersionedApi {
             api,
             options,
             changes,
             documents,
+            current: Arc::new(current),
+            document_routes,
             route_layer: None,
         }
+    }
+
+    /// The registered version changes.
+    pub(crate) fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// Wraps every versioned route in `layer`, inside the version's headers: a response the
@@ -541,68 +499,6 @@ impl VersionedApi {
             .iter()
             .find(|(v, _)| *v == version)
             .map(|(_, d)| d)
-    }
-
-    /// Checks what the compiler cannot: the newest declared version is served by at least one
-    /// endpoint and is not deprecated, and every registered version change applies to some
-    /// endpoint (see [`crate::openapi::document::unused_changes`]).
-    pub fn check(&self) -> Result<(), String> {
-        let unused: Vec<String> = crate::openapi::document::unused_changes(
-            &self.api,
-            &self.changes,
-        )
-        .into_iter()
-        .map(|change| {
-            let (input, output) = ((change.input)().0, (change.output)().0);
-            if change.from > change.to {
-                format!(
-                    "the version change from {from} to {to} turning `{input}` into `{output}` \
-                     applies to no endpoint: none living in version {to} or earlier declares a \
-                     response whose body contains `{input}`, so its clients would get the \
-                     current shape; declare the body (`responses((status = 200, body = \
-                     {input}))`) or remove the change",
-                    from = change.from,
-                    to = change.to,
-                )
-            } else {
-                format!(
-                    "the version change from {from} to {to} turning `{input}` into `{output}` \
-                     applies to no endpoint: none living in version {from} or earlier declares \
-                     a request body containing `{output}`; declare it (`request_body = \
-                     {output}`) or remove the change",
-                    from = change.from,
-                    to = change.to,
-                )
-            }
-        })
-        .collect();
-        if !unused.is_empty() {
-            return Err(unused.join("; "));
-        }
-        let newest = self
-            .api
-            .versions
-            .versions
-            .last()
-            .ok_or("no versions declared")?;
-        if newest.deprecated.is_some() {
-            return Err(format!(
-                "the newest version {} is deprecated",
-                newest.version
-            ));
-        }
-        if !self
-            .api
-            .endpoints
-            .iter()
-            .any(|e| e.decl.lives_in(&newest.version))
-        {
-            return Err(format!(
-                "no endpoint lives in the newest declared version {}: the router would not serve it",
-                newest.version
-            ));
-        }
-        Ok(())
     }
 
     /// The newest version the router serves.
@@ -749,7 +645,7 @@ impl VersionedApi {
     /// The router serving every version, the documents (`/openapi/{version}.json`, and
     /// `/openapi/{version}-3.0.json` for 3.0 generators) and the API reference (`/docs`).
     pub fn router(&self) -> Router {
-        let current = Arc::new(current_components(&self.api));
+        let current = self.current.clone();
         let this = Arc::new(self.clone());
         let api_router = match &self.options.negotiation {
             Negotiation::PathPrefix => {
@@ -807,7 +703,7 @@ impl VersionedApi {
                 })
             }
         };
-        crate::openapi::serve::routes(this).merge(api_router)
+        (self.document_routes)(this).merge(api_router)
     }
 
     /// 404s outside every route: an undeclared version names the supported ones; a declared
