@@ -80,13 +80,36 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("src/lib.rs", include_str!("../template/src/lib.rs.tmpl")),
     ("src/main.rs", include_str!("../template/src/main.rs.tmpl")),
-    ("tests/items.rs", include_str!("../template/tests/items.rs.tmpl")),
+    (
+        "tests/items.rs",
+        include_str!("../template/tests/items.rs.tmpl"),
+    ),
 ];
 
 /// Words Cargo or Rust will not take as a package name.
 const RESERVED: &[&str] = &[
-    "test", "core", "std", "alloc", "proc_macro", "self", "super", "crate", "fn", "mod", "struct",
-    "enum", "impl", "trait", "type", "use", "pub", "let", "match", "async", "await", "dyn",
+    "test",
+    "core",
+    "std",
+    "alloc",
+    "proc_macro",
+    "self",
+    "super",
+    "crate",
+    "fn",
+    "mod",
+    "struct",
+    "enum",
+    "impl",
+    "trait",
+    "type",
+    "use",
+    "pub",
+    "let",
+    "match",
+    "async",
+    "await",
+    "dyn",
 ];
 
 /// Checks a package name: lowercase ASCII letters, digits, `-` and `_`, starting with a letter.
@@ -189,12 +212,18 @@ mod tests {
         assert!(read("tests/items.rs").contains("migrations = shop_api::MIGRATIONS"));
         for (relative, _) in FILES {
             let text = read(relative);
-            assert!(!text.contains("{{"), "{relative} keeps a placeholder:\n{text}");
+            assert!(
+                !text.contains("{{"),
+                "{relative} keeps a placeholder:\n{text}"
+            );
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("ci.sh")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join("ci.sh"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o111, 0o111);
         }
         std::fs::remove_dir_all(&dir).unwrap();
@@ -216,14 +245,26 @@ mod tests {
         std::fs::write(dir.join("keep.txt"), "mine").unwrap();
         let err = generate("app", &dir, &Source::Git("g".into())).unwrap_err();
         assert!(matches!(err, NewError::NotEmpty(_)), "{err}");
-        assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "mine");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("keep.txt")).unwrap(),
+            "mine"
+        );
         assert!(!dir.join("Cargo.toml").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn names_cargo_would_refuse_are_refused() {
-        for bad in ["", "Shop", "1app", "my app", "app!", "test", "self", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Shop",
+            "1app",
+            "my app",
+            "app!",
+            "test",
+            "self",
+            &"a".repeat(65),
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["shop", "shop-api", "shop_api2"] {

@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 use saas_cli::{Source, generate};
 
 #[derive(Debug, Parser)]
-#[command(name = "saas", about = "Start and manage applications on the multi-tenant SaaS framework")]
+#[command(
+    name = "saas",
+    about = "Start and manage applications on the multi-tenant SaaS framework"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -15,9 +15,9 @@ pub mod migrate;
 pub mod model;
 pub mod openapi;
 pub mod ratelimit;
-pub mod settings;
 #[cfg(feature = "redis")]
 mod redis_conn;
+pub mod settings;
 pub mod telemetry;
 pub mod tenancy;
 mod tenant_id;
@@ -25,8 +25,8 @@ pub mod versioning;
 
 pub use app::SaasApp;
 pub use error::{ApiResult, Error, Problem};
-pub use settings::Settings;
 pub use model::{Page, PageQuery, PageRequest, TenantScoped};
+pub use settings::Settings;
 pub use tenancy::{ReadTx, TenantExecutor, TenantId, TenantTx, TenantWriter};
 
 /// The `#[derive(TenantScoped)]` macro (feature `macros`, on by default).
@@ -44,9 +44,7 @@ pub mod prelude {
     pub use crate::tenancy::pool::Tenancy;
     pub use crate::tenancy::{ReadTx, TenantExecutor, TenantId, TenantTx, TenantWriter};
     #[cfg(feature = "macros")]
-    pub use saas_macros::{
-        DomainEvent, TenantScoped, api_versions, endpoint, routes, version_change,
-    };
+    pub use saas_macros::{TenantScoped, api_versions, endpoint, routes, version_change};
     pub use time::OffsetDateTime;
     pub use uuid::Uuid;
 }

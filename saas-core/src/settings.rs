@@ -8,23 +8,65 @@ use crate::error::Error;
 
 /// The variables, with what each holds: the reference the errors and the guide share.
 pub const VARIABLES: &[(&str, &str)] = &[
-    ("DATABASE_URL", "the PostgreSQL URL of the owner role (migrations, registry)"),
+    (
+        "DATABASE_URL",
+        "the PostgreSQL URL of the owner role (migrations, registry)",
+    ),
     ("SAAS_REQUEST_ROLE", "the login role requests run as"),
     ("SAAS_REQUEST_PASSWORD", "its password"),
-    ("SAAS_POOL_SIZE", "connections of the shared request pool (a positive integer)"),
-    ("SAAS_BOUND_TENANTS", "tenants with a connection bound to them (an integer; 0 behind PgBouncer)"),
-    ("SAAS_SERVERS", "servers of database-tier tenants: `name=url,name=url`"),
+    (
+        "SAAS_POOL_SIZE",
+        "connections of the shared request pool (a positive integer)",
+    ),
+    (
+        "SAAS_BOUND_TENANTS",
+        "tenants with a connection bound to them (an integer; 0 behind PgBouncer)",
+    ),
+    (
+        "SAAS_SERVERS",
+        "servers of database-tier tenants: `name=url,name=url`",
+    ),
     ("SAAS_REPLICA_URLS", "read replicas: `url,url`"),
-    ("SAAS_DATABASE_PREFIX", "the name prefix of tenant databases"),
-    ("SAAS_TENANT_CACHE_TTL_MS", "how long a resolved tenant is cached (milliseconds)"),
-    ("SAAS_MIGRATION_PARALLELISM", "tenants migrated at once (a positive integer)"),
-    ("SAAS_MIGRATE_ON_START", "`1`/`0`: migrate when the app starts (`0` when a job migrates)"),
-    ("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT", "`1` to start without the isolation audit"),
-    ("SAAS_SHUTDOWN_DELAY", "seconds between SIGTERM and closing the listener"),
-    ("SAAS_DRAIN_TIMEOUT", "seconds in-flight requests get to finish"),
-    ("SAAS_RELAY_DRAIN_TIMEOUT", "seconds the outbox relay gets to deliver on shutdown"),
-    ("SAAS_RATE_LIMITS", "per-plan rate limits: `plan=COUNT/PERIOD,burst=N;...`"),
-    ("SAAS_METRICS_TOKEN", "the bearer token that may scrape `/metrics`"),
+    (
+        "SAAS_DATABASE_PREFIX",
+        "the name prefix of tenant databases",
+    ),
+    (
+        "SAAS_TENANT_CACHE_TTL_MS",
+        "how long a resolved tenant is cached (milliseconds)",
+    ),
+    (
+        "SAAS_MIGRATION_PARALLELISM",
+        "tenants migrated at once (a positive integer)",
+    ),
+    (
+        "SAAS_MIGRATE_ON_START",
+        "`1`/`0`: migrate when the app starts (`0` when a job migrates)",
+    ),
+    (
+        "SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT",
+        "`1` to start without the isolation audit",
+    ),
+    (
+        "SAAS_SHUTDOWN_DELAY",
+        "a number of seconds: the wait between SIGTERM and closing the listener",
+    ),
+    (
+        "SAAS_DRAIN_TIMEOUT",
+        "a number of seconds: how long in-flight requests may take to finish",
+    ),
+    (
+        "SAAS_RELAY_DRAIN_TIMEOUT",
+        "a number of seconds: how long the outbox relay may take to deliver on shutdown",
+    ),
+    (
+        "SAAS_RATE_LIMITS",
+        "per-plan rate limits: `plan=COUNT/PERIOD,burst=N;...`",
+    ),
+    (
+        "SAAS_METRICS_TOKEN",
+        "the bearer token that may scrape `/metrics`",
+    ),
 ];
 
 /// The framework's settings from the environment. Every field is `None` (or empty) when its
@@ -99,17 +141,25 @@ impl Settings {
             v.split(',')
                 .map(str::trim)
                 .filter(|e| !e.is_empty())
-                .all(|e| e.split_once('=').is_some_and(|(n, u)| !n.trim().is_empty() && !u.trim().is_empty()))
+                .all(|e| {
+                    e.split_once('=')
+                        .is_some_and(|(n, u)| !n.trim().is_empty() && !u.trim().is_empty())
+                })
         };
 
         let pool_size = check("SAAS_POOL_SIZE", var("SAAS_POOL_SIZE"), &positive);
         let bound_tenants = check("SAAS_BOUND_TENANTS", var("SAAS_BOUND_TENANTS"), &count);
         let servers = check("SAAS_SERVERS", var("SAAS_SERVERS"), &servers);
-        let ttl = check("SAAS_TENANT_CACHE_TTL_MS", var("SAAS_TENANT_CACHE_TTL_MS"), &|v| {
-            v.parse::<u64>().is_ok()
-        });
-        let parallelism =
-            check("SAAS_MIGRATION_PARALLELISM", var("SAAS_MIGRATION_PARALLELISM"), &positive);
+        let ttl = check(
+            "SAAS_TENANT_CACHE_TTL_MS",
+            var("SAAS_TENANT_CACHE_TTL_MS"),
+            &|v| v.parse::<u64>().is_ok(),
+        );
+        let parallelism = check(
+            "SAAS_MIGRATION_PARALLELISM",
+            var("SAAS_MIGRATION_PARALLELISM"),
+            &positive,
+        );
         let migrate = check("SAAS_MIGRATE_ON_START", var("SAAS_MIGRATE_ON_START"), &flag);
         let skip = check(
             "SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT",
@@ -118,8 +168,11 @@ impl Settings {
         );
         let delay = check("SAAS_SHUTDOWN_DELAY", var("SAAS_SHUTDOWN_DELAY"), &seconds);
         let drain = check("SAAS_DRAIN_TIMEOUT", var("SAAS_DRAIN_TIMEOUT"), &seconds);
-        let relay_drain =
-            check("SAAS_RELAY_DRAIN_TIMEOUT", var("SAAS_RELAY_DRAIN_TIMEOUT"), &seconds);
+        let relay_drain = check(
+            "SAAS_RELAY_DRAIN_TIMEOUT",
+            var("SAAS_RELAY_DRAIN_TIMEOUT"),
+            &seconds,
+        );
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -185,8 +238,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, Error> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -212,7 +267,10 @@ mod tests {
             ("SAAS_METRICS_TOKEN", "scrape"),
         ])
         .unwrap();
-        assert_eq!(settings.database_url.as_deref(), Some("postgres://owner@db/app"));
+        assert_eq!(
+            settings.database_url.as_deref(),
+            Some("postgres://owner@db/app")
+        );
         assert_eq!(settings.request_password.as_deref(), Some("s3cret "));
         assert_eq!(settings.pool_size, Some(16));
         assert_eq!(settings.bound_tenants, Some(0));
@@ -223,7 +281,10 @@ mod tests {
                 ("west".to_string(), "postgres://w/x".to_string())
             ]
         );
-        assert_eq!(settings.replica_urls, ["postgres://r1/x", "postgres://r2/x"]);
+        assert_eq!(
+            settings.replica_urls,
+            ["postgres://r1/x", "postgres://r2/x"]
+        );
         assert_eq!(settings.tenant_cache_ttl, Some(Duration::from_millis(250)));
         assert_eq!(settings.migration_parallelism, Some(8));
         assert_eq!(settings.migrate_on_start, Some(false));
@@ -231,14 +292,20 @@ mod tests {
         assert_eq!(settings.drain_timeout, Some(Duration::from_millis(500)));
         assert_eq!(settings.rate_limits.as_deref(), Some("default=600/m"));
         assert_eq!(read(&[]).unwrap(), Settings::default());
-        assert_eq!(read(&[("SAAS_POOL_SIZE", "  ")]).unwrap(), Settings::default());
+        assert_eq!(
+            read(&[("SAAS_POOL_SIZE", "  ")]).unwrap(),
+            Settings::default()
+        );
     }
 
     #[test]
     fn the_deployment_guide_lists_every_variable() {
         let guide = include_str!("../../docs/src/deploying.md");
         for (name, _) in VARIABLES {
-            assert!(guide.contains(&format!("`{name}`")), "deploying.md does not list {name}");
+            assert!(
+                guide.contains(&format!("`{name}`")),
+                "deploying.md does not list {name}"
+            );
         }
     }
 
@@ -262,7 +329,10 @@ mod tests {
             assert!(err.contains(expected), "missing {expected:?} in {err}");
         }
         assert!(!err.contains("SAAS_BOUND_TENANTS"), "{err}");
-        assert!(read(&[("SAAS_POOL_SIZE", "0")]).is_err(), "a pool of 0 connections");
+        assert!(
+            read(&[("SAAS_POOL_SIZE", "0")]).is_err(),
+            "a pool of 0 connections"
+        );
         assert!(read(&[("SAAS_MIGRATION_PARALLELISM", "-2")]).is_err());
         assert!(read(&[("SAAS_TENANT_CACHE_TTL_MS", "1.5")]).is_err());
     }

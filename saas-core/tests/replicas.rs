@@ -129,12 +129,9 @@ async fn reads_go_to_the_replica_with_the_tenants_context_and_fall_back_when_it_
     // refuses a write connection at run time too).
     let mut rb = ReadTx::begin(&tenancy, b.id);
     assert!(
-        saas_core::tenancy::TenantExecutor::scoped_conn(
-            &mut rb,
-            saas_core::tenancy::Access::Write
-        )
-        .await
-        .is_err()
+        saas_core::tenancy::TenantExecutor::scoped_conn(&mut rb, saas_core::tenancy::Access::Write)
+            .await
+            .is_err()
     );
     drop(rb);
 

@@ -151,7 +151,26 @@ fn serve_refusing(vars: &[(&str, &str)]) -> String {
 fn an_unreadable_shutdown_setting_stops_serve_with_a_clear_message() {
     let stderr = serve_refusing(&[("SAAS_DRAIN_TIMEOUT", "soon")]);
     assert!(
-        stderr.contains("SAAS_DRAIN_TIMEOUT must be a number of seconds"),
+        stderr.contains("SAAS_DRAIN_TIMEOUT=\"soon\" is not valid: it holds a number of seconds"),
+        "{stderr}"
+    );
+}
+
+/// A malformed setting is never ignored: `SAAS_POOL_SIZE=abc` used to leave the default.
+#[test]
+fn a_malformed_pool_size_stops_serve_naming_it() {
+    let stderr = serve_refusing(&[
+        ("SAAS_POOL_SIZE", "abc"),
+        ("SAAS_MIGRATE_ON_START", "maybe"),
+    ]);
+    assert!(
+        stderr.contains(
+            "SAAS_POOL_SIZE=\"abc\" is not valid: it holds connections of the shared request pool"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SAAS_MIGRATE_ON_START=\"maybe\" is not valid"),
         "{stderr}"
     );
 }

@@ -4,6 +4,8 @@
 use clap::{Parser, Subcommand};
 
 use super::*;
+use crate::tenancy::Tier;
+use crate::tenancy::registry::NewTenant;
 
 impl SaasApp {
     /// Parses the command line and runs the subcommand.

@@ -13,10 +13,9 @@ use crate::error::{ApiResult, Error};
 use crate::events::publish::{InProcessBus, Publisher};
 use crate::events::relay::{Relay, RelayConfig, RelayHandle};
 use crate::health::{Health, HealthOptions, NotReady, Phase};
+use crate::tenancy::TenantTxLayer;
 use crate::tenancy::pool::{Tenancy, TenancyConfig};
-use crate::tenancy::registry::NewTenant;
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
-use crate::tenancy::{TenantTxLayer, Tier};
 use crate::versioning::{Api, VersionedApi, VersioningOptions};
 
 /// The default request body limit: 1 MiB.
@@ -675,4 +674,3 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
 }
-

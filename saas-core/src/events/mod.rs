@@ -52,7 +52,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, Error};
-use crate::tenancy::{Access, TenantExecutor, TenantId, TenantWriter};
+use crate::tenancy::{Access, TenantId, TenantWriter};
 
 /// A fact about one aggregate (a project, a task) that other parts of the product react to.
 ///

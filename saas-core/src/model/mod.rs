@@ -236,10 +236,7 @@ pub trait TenantScoped: FromPgRow + Send + Sync + Unpin + Sized + 'static {
 
     /// Writes this row's updatable columns back, matched by tenant and key. The tenant column
     /// is never updated, so a row cannot be moved to another tenant.
-    fn update<E: TenantWriter>(
-        &self,
-        tx: &mut E,
-    ) -> impl Future<Output = ApiResult<Self>> + Send {
+    fn update<E: TenantWriter>(&self, tx: &mut E) -> impl Future<Output = ApiResult<Self>> + Send {
         async move {
             let tenant = tx.tenant_id();
             let query = self.bind_update(

@@ -27,7 +27,14 @@ impl VersionedApi {
             })
             .collect();
         let current = current_components(&api);
-        VersionedApi::from_parts(api, options, changes, documents, current, super::serve::routes)
+        VersionedApi::from_parts(
+            api,
+            options,
+            changes,
+            documents,
+            current,
+            super::serve::routes,
+        )
     }
 
     /// Checks what the compiler cannot: the newest declared version is served by at least one
@@ -35,31 +42,31 @@ impl VersionedApi {
     /// endpoint (see [`unused_changes`](super::document::unused_changes)).
     pub fn check(&self) -> Result<(), String> {
         let unused: Vec<String> = super::document::unused_changes(self.api(), self.changes())
-        .into_iter()
-        .map(|change| {
-            let (input, output) = ((change.input)().0, (change.output)().0);
-            if change.from > change.to {
-                format!(
-                    "the version change from {from} to {to} turning `{input}` into `{output}` \
+            .into_iter()
+            .map(|change| {
+                let (input, output) = ((change.input)().0, (change.output)().0);
+                if change.from > change.to {
+                    format!(
+                        "the version change from {from} to {to} turning `{input}` into `{output}` \
                      applies to no endpoint: none living in version {to} or earlier declares a \
                      response whose body contains `{input}`, so its clients would get the \
                      current shape; declare the body (`responses((status = 200, body = \
                      {input}))`) or remove the change",
-                    from = change.from,
-                    to = change.to,
-                )
-            } else {
-                format!(
-                    "the version change from {from} to {to} turning `{input}` into `{output}` \
+                        from = change.from,
+                        to = change.to,
+                    )
+                } else {
+                    format!(
+                        "the version change from {from} to {to} turning `{input}` into `{output}` \
                      applies to no endpoint: none living in version {from} or earlier declares \
                      a request body containing `{output}`; declare it (`request_body = \
                      {output}`) or remove the change",
-                    from = change.from,
-                    to = change.to,
-                )
-            }
-        })
-        .collect();
+                        from = change.from,
+                        to = change.to,
+                    )
+                }
+            })
+            .collect();
         if !unused.is_empty() {
             return Err(unused.join("; "));
         }

@@ -310,6 +310,8 @@ mod send_checks {
     }
 }
 
+/// The tenancy runtime: the pools, the tenant registry, the resolvers and the placements.
+/// Cheap to clone (one `Arc`); started by [`Tenancy::start`] (or by `SaasApp`).
 #[derive(Clone)]
 pub struct Tenancy {
     inner: Arc<Inner>,

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 
 use super::changes::Changes;
 use super::clock::Clock;
-pub use super::options::{DocSettings, Negotiation, VersioningOptions};
 use super::headers::{deprecation_value, fill_path, imf_fixdate, link};
+pub use super::options::{DocSettings, Negotiation, VersioningOptions};
 use super::{Api, ApiVersion, EndpointDecl};
 use crate::error::{Error, Problem};
 
@@ -301,9 +301,10 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of a versioned route.
+    /// The response future of a versioned route. (Its fields are private in effect: the
+    /// variants are only built here; pin-project-lite takes no doc comments on them.)
     #[project = VersionFutureProj]
-    #[allow(missing_debug_implementations)]
+    #[allow(missing_debug_implementations, missing_docs)]
     pub enum VersionFuture<F> {
         /// A current route: the handler's future, then the version header.
         Plain { #[pin] inner: F, version: Option<HeaderValue>, vary: Option<HeaderValue> },

@@ -10,7 +10,7 @@ pub struct Project {
     pub name: String,
 }
 
-pub async fn create(tx: &mut impl TenantExecutor) -> ApiResult<Project> {
+pub async fn create(tx: &mut impl TenantWriter) -> ApiResult<Project> {
     let project = Project::insert(tx, NewProject { name: "x".into() }).await?;
     Project::get(tx, project.id).await
 }

@@ -68,7 +68,7 @@ struct Tag {
 fn assert_send<T: Send>(_: &T) {}
 
 /// Every typed operation type-checks, and the futures are `Send` (axum handlers need it).
-async fn usage<E: TenantExecutor>(tx: &mut E) -> ApiResult<()> {
+async fn usage<E: TenantWriter>(tx: &mut E) -> ApiResult<()> {
     let project = Project::insert(tx, NewProject { name: "Launch".into() }).await?;
     let project = Project::get(tx, project.id).await?;
     project.update(tx).await?;
