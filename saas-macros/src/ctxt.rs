@@ -58,6 +58,16 @@ impl Ctxt {
     }
 }
 
+/// Every message of a combined error, one per line (for tests).
+#[cfg(test)]
+pub(crate) fn messages(errors: syn::Error) -> String {
+    errors
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The message followed by a `help:` line; rustc indents the second line under `error:`.
 pub(crate) fn with_help(message: impl Display, help: impl Display) -> String {
     format!("{message}\nhelp: {help}")

@@ -70,6 +70,17 @@ impl ToTokens for Arg {
     }
 }
 
+/// The `key = value` and `key(..)` arguments, in order (for tests of what reads them).
+#[cfg(test)]
+pub(crate) fn keys(args: &[Arg]) -> Vec<&KeyArg> {
+    args.iter()
+        .filter_map(|a| match a {
+            Arg::Key(k) => Some(k),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Splits the attribute's arguments at top-level commas (commas inside `(..)` stay with their
 /// argument) and sorts each by shape. Empty arguments (`a,,b`, a trailing comma) are dropped.
 pub(crate) fn args(input: TokenStream) -> Vec<Arg> {

@@ -384,18 +384,12 @@ fn path_params(cx: &mut Ctxt, path: &LitStr, names: &[String], ty: &Type) -> Vec
 
 #[cfg(test)]
 mod tests {
-    use super::super::attr::{Arg, args};
+    use super::super::attr::{Arg, args, keys};
     use super::*;
 
     fn run(attr: TokenStream, func: ItemFn) -> Result<Vec<String>, String> {
         let args = args(attr);
-        let keys: Vec<&KeyArg> = args
-            .iter()
-            .filter_map(|a| match a {
-                Arg::Key(k) => Some(k),
-                _ => None,
-            })
-            .collect();
+        let keys = keys(&args);
         let path = args
             .iter()
             .find_map(|a| match a {
@@ -405,12 +399,7 @@ mod tests {
             .unwrap();
         let mut cx = Ctxt::new();
         let extra = infer(&mut cx, &func, &path, &keys);
-        cx.finish().map_err(|e| {
-            e.into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
+        cx.finish().map_err(crate::ctxt::messages)?;
         Ok(extra.iter().map(|t| t.to_string()).collect())
     }
 

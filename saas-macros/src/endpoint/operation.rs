@@ -779,25 +779,13 @@ pub(crate) fn expand(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::attr::Arg;
+    use crate::endpoint::attr::keys;
 
     fn generated(attr: TokenStream, func: ItemFn) -> Result<String, String> {
         let args = args(attr);
-        let keys: Vec<&KeyArg> = args
-            .iter()
-            .filter_map(|a| match a {
-                Arg::Key(k) => Some(k),
-                _ => None,
-            })
-            .collect();
         let mut cx = Ctxt::new();
-        let spec = parse(&mut cx, &func, &keys, &[]);
-        cx.finish().map_err(|e| {
-            e.into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
+        let spec = parse(&mut cx, &func, &keys(&args), &[]);
+        cx.finish().map_err(crate::ctxt::messages)?;
         let name = func.sig.ident.to_string();
         Ok(expand(&quote!(p), &func, &name, &spec)
             .to_string()
