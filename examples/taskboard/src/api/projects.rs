@@ -49,7 +49,6 @@ pub struct ProjectInput {
 }
 
 #[endpoint(post, "/projects", versions = 1.., tag = "projects",
-    request_body = ProjectInput,
     responses((status = 201, description = "Created", body = ProjectBody)))]
 pub async fn create_project(
     mut tx: TenantTx,
@@ -87,7 +86,6 @@ pub async fn get_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Js
 
 #[endpoint(patch, "/projects/{id}", versions = 2.., tag = "projects",
     params(("id" = Uuid, Path, description = "The project's id")),
-    request_body = ProjectInput,
     responses((status = 200, description = "The renamed project", body = ProjectBody)))]
 pub async fn update_project(
     mut tx: TenantTx,

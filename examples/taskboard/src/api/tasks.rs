@@ -93,7 +93,6 @@ pub struct TaskPatch {
 
 #[endpoint(post, "/projects/{id}/tasks", versions = 1.., tag = "tasks",
     params(("id" = Uuid, Path, description = "The project's id")),
-    request_body = TaskInput,
     responses((status = 201, description = "Created", body = TaskBody)))]
 pub async fn create_task(
     mut tx: TenantTx,
@@ -143,7 +142,6 @@ pub async fn get_task(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Json<
 
 #[endpoint(patch, "/tasks/{id}", versions = 2.., tag = "tasks",
     params(("id" = Uuid, Path, description = "The task's id")),
-    request_body = TaskPatch,
     responses((status = 200, description = "The updated task", body = TaskBody)))]
 pub async fn update_task(
     mut tx: TenantTx,
