@@ -5,8 +5,8 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::migrate::tenants::{MigrateOptions, TenantMigrated};
+use crate::moves::{self, MoveEvent, MoveOptions, MoveRequest, MoveStep};
 use crate::tenancy::Tenant;
-use crate::tenancy::moves::{self, MoveEvent, MoveOptions, MoveRequest, MoveStep};
 use crate::tenancy::pool::Tenancy;
 
 fn bar(len: u64, template: &str) -> ProgressBar {

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod bootstrap;
 pub mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -11,13 +12,17 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod isolation;
 pub mod migrate;
 pub mod model;
+pub mod moves;
 pub mod openapi;
 pub mod ratelimit;
 #[cfg(feature = "redis")]
 mod redis_conn;
+mod request_tenant;
 pub mod settings;
+pub mod sql;
 pub mod telemetry;
 pub mod tenancy;
 mod tenant_id;

@@ -232,7 +232,7 @@ async fn audit_refuses_every_mutation_in_the_table() {
 #[tokio::test]
 async fn clean_database_passes_the_audit() {
     let env = Env::new().await;
-    let report = saas_core::tenancy::audit::run(
+    let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
         env.tenancy.request_pool(),
         &env.db.request_role(),
@@ -480,10 +480,13 @@ async fn audit_reports_every_problem_at_once() {
             .await
             .unwrap();
     }
-    let report =
-        saas_core::tenancy::audit::run(env.tenancy.owner_pool(), env.tenancy.request_pool(), &role)
-            .await
-            .unwrap();
+    let report = saas_core::isolation::audit::run(
+        env.tenancy.owner_pool(),
+        env.tenancy.request_pool(),
+        &role,
+    )
+    .await
+    .unwrap();
     let msg = report.to_string();
     for expected in [
         "table projects: row-level security is not enabled",

@@ -214,7 +214,7 @@ async fn tenants_cannot_read_or_forge_each_others_events() {
 #[tokio::test]
 async fn the_isolation_audit_checks_the_event_tables() {
     let env = Env::new().await;
-    let report = saas_core::tenancy::audit::run(
+    let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
         env.tenancy.request_pool(),
         &env.tenancy.config().request_role,
@@ -227,7 +227,7 @@ async fn the_isolation_audit_checks_the_event_tables() {
         .execute(env.tenancy.owner_pool())
         .await
         .unwrap();
-    let report = saas_core::tenancy::audit::run(
+    let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
         env.tenancy.request_pool(),
         &env.tenancy.config().request_role,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::Env;
 use common::moves::{create, write_pair};
+use saas_core::moves::{self, MoveOptions, MoveRequest, MoveStep};
 use saas_core::prelude::*;
 use saas_core::tenancy::Location;
-use saas_core::tenancy::moves::{self, MoveOptions, MoveRequest, MoveStep};
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::Tier;
 

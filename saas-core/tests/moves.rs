@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::Env;
 use common::moves::{create, project_ids, rows_at, write_pair};
+use saas_core::moves::{self, MoveEvent, MoveOptions, MoveRequest, MoveStep};
 use saas_core::prelude::*;
-use saas_core::tenancy::moves::{self, MoveEvent, MoveOptions, MoveRequest, MoveStep};
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::Tier;
 use saas_core::tenancy::{Access, Location, TenantExecutor};

@@ -166,8 +166,8 @@ impl Drop for TestDb {
                         for database in tenant_databases {
                             let _ = conn
                                 .execute(sqlx::AssertSqlSafe(format!(
-                                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                                    database.replace('"', "\"\"")
+                                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                                    saas_core::sql::quote_ident(&database)
                                 )))
                                 .await;
                         }

@@ -252,8 +252,8 @@ impl Drop for TestEnv {
                     for (schema, _, _) in &own {
                         if let Some(schema) = schema {
                             let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-                                schema.replace('"', "\"\"")
+                                "DROP SCHEMA IF EXISTS {} CASCADE",
+                                saas_core::sql::quote_ident(schema)
                             )))
                             .execute(&mut conn)
                             .await;
@@ -268,8 +268,8 @@ impl Drop for TestEnv {
                         for (_, database, server_name) in &own {
                             if let (Some(database), "primary") = (database, server_name.as_str()) {
                                 let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                                    database.replace('"', "\"\"")
+                                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                                    saas_core::sql::quote_ident(database)
                                 )))
                                 .execute(&mut admin)
                                 .await;

@@ -146,8 +146,8 @@ async fn a_moved_tenant_keeps_its_data_behind_the_same_routes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_finishes_when_its_client_disconnects() {
     use axum::body::Body;
+    use saas_core::moves;
     use saas_core::tenancy::TenantId;
-    use saas_core::tenancy::moves;
     use std::time::{Duration, Instant};
     use tower::ServiceExt;
 

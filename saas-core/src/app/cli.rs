@@ -299,7 +299,7 @@ async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Resu
         }
         TenantsCommand::Move { slug, to, server } => {
             let tenant = tenants.get_by_slug(&slug).await?;
-            let request = crate::tenancy::moves::MoveRequest {
+            let request = crate::moves::MoveRequest {
                 tier: to.parse()?,
                 server,
             };

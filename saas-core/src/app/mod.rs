@@ -66,7 +66,7 @@ pub struct SaasApp {
 /// The order: readiness turns false at once; after [`ShutdownOptions::delay`] (time for load
 /// balancers to stop sending traffic) the listener closes and in-flight requests finish, for
 /// at most [`ShutdownOptions::drain_timeout`]; then tracked background tasks (tenant moves
-/// started over HTTP, see [`crate::tenancy::moves::spawn`]) finish, for at most another
+/// started over HTTP, see [`crate::moves::spawn`]) finish, for at most another
 /// `drain_timeout`; then the outbox relay publishes what those
 /// requests committed, for at most [`ShutdownOptions::relay_drain_timeout`] (whatever is left
 /// stays in the outbox for the next process); then the pools close.

@@ -19,7 +19,8 @@
 use sqlx::PgConnection;
 
 use crate::error::ApiResult;
-use crate::model::{ModelMeta, ModelRegistration, ModelSql, ddl_quote_ident};
+use crate::model::{ModelMeta, ModelRegistration, ModelSql};
+use crate::sql::quote_ident as ddl_quote_ident;
 
 /// The outbox table: events committed and not yet published.
 pub const OUTBOX_TABLE: &str = "saas_outbox";

@@ -2,16 +2,21 @@
 //! every registered model, applied as the owner in that order — to the shared schema and, with
 //! [`tenants::migrate_tenants`], to every tenant schema and tenant database.
 
+mod location;
 pub mod tenants;
+
+pub(crate) use location::AppMigrations;
 
 use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::error::{ApiResult, Error};
-use crate::model::{ModelMeta, ddl_quote_ident, registered_models, table_ddl_statements};
+use crate::isolation::roles;
+use crate::model::{ModelMeta, registered_models, table_ddl_statements};
+use crate::sql::quote_ident as ddl_quote_ident;
 use crate::tenancy::pool::TenancyConfig;
-use crate::tenancy::{registry, roles};
+use crate::tenancy::registry;
 
 /// Serializes concurrent migrators (several app instances, parallel tests) on one database.
 const MIGRATION_LOCK: i64 = 0x5a_a5_c0_de;

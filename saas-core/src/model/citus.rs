@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ModelMeta;
-use super::ddl::{quote_ident, quote_literal};
+use crate::sql::{quote_ident, quote_literal};
 
 /// The query that tells whether the `citus` extension is installed in the current database
 /// (one `boolean` column, one row).

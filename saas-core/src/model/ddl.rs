@@ -7,6 +7,8 @@
 //! protected table.
 
 use super::ModelMeta;
+use crate::sql::quote_ident;
+use crate::sql::quote_literal;
 
 /// The name of the framework's tenant policy on every tenant table: `AS RESTRICTIVE`, so it
 /// is ANDed with whatever permissive policies exist and no policy added later can widen it.
@@ -26,15 +28,6 @@ pub const OWNER_WIDE_TABLES: &[&str] = &["saas_outbox", "saas_audit_log"];
 /// Whether the tenant policy of `table` also lets the table's owner through.
 pub fn owner_wide(table: &str) -> bool {
     OWNER_WIDE_TABLES.contains(&table)
-}
-
-/// Quotes an identifier for PostgreSQL (`"a""b"`).
-pub fn quote_ident(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-pub(crate) fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The policy predicate: the tenant column equals the transaction's tenant setting.

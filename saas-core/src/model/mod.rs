@@ -19,8 +19,8 @@ use sqlx::{FromRow, Postgres};
 
 pub use citus::{citus_ddl, citus_present_sql};
 pub use ddl::{
-    ACCESS_POLICY_NAME, OWNER_WIDE_TABLES, POLICY_NAME, owner_wide, policy_predicate,
-    quote_ident as ddl_quote_ident, rls_ddl, table_ddl_statements, tenant_policy_expression,
+    ACCESS_POLICY_NAME, OWNER_WIDE_TABLES, POLICY_NAME, owner_wide, policy_predicate, rls_ddl,
+    table_ddl_statements, tenant_policy_expression,
 };
 pub use key::{KeyPart, ModelKey};
 pub use page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, PageQuery, PageRequest};

@@ -2,46 +2,20 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::MatchedPath;
 use axum::response::Response;
 use http::{HeaderName, Request};
-use tracing::Span;
 
 use super::Telemetry;
 use super::labels::{RouteLabel, VersionLabel, method_label};
-use crate::tenancy::TenantId;
+use crate::request_tenant::RequestSlot;
 use crate::versioning::router::API_VERSION_HEADER;
 
 const API_VERSION: HeaderName = HeaderName::from_static(API_VERSION_HEADER);
 const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
-
-/// What the handler learns about a request that the layer around it needs afterwards: the
-/// tenant, once the `TenantCtx` extractor resolves it (resolution is lazy, inside the
-/// handler). Put in the request's extensions by [`TelemetryLayer`].
-#[derive(Clone, Debug)]
-pub(crate) struct RequestSlot(Arc<SlotInner>);
-
-#[derive(Debug)]
-struct SlotInner {
-    tenant: OnceLock<TenantId>,
-    span: Span,
-}
-
-/// Tells the telemetry layer (if any) which tenant a request acts for, and records it on the
-/// request's span so every log line inside the handler carries it.
-pub(crate) fn note_tenant(extensions: &http::Extensions, tenant: TenantId) {
-    if let Some(slot) = extensions.get::<RequestSlot>()
-        && slot.0.tenant.set(tenant).is_ok()
-    {
-        slot.0
-            .span
-            .record("tenant_id", tracing::field::display(tenant));
-    }
-}
 
 /// Counts, times and traces every request of the router it wraps (see the
 /// [module documentation](super)). Made by [`Telemetry::layer`].
@@ -100,13 +74,10 @@ where
             api_version = tracing::field::Empty,
             status = tracing::field::Empty,
         );
-        let slot = RequestSlot(Arc::new(SlotInner {
-            tenant: OnceLock::new(),
-            span,
-        }));
+        let slot = RequestSlot::new(span);
         request.extensions_mut().insert(slot.clone());
         let inner = {
-            let _entered = slot.0.span.enter();
+            let _entered = slot.span().enter();
             self.inner.call(request)
         };
         TelemetryFuture {
@@ -154,7 +125,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = {
-            let _entered = this.pending.as_ref().map(|p| p.slot.0.span.enter());
+            let _entered = this.pending.as_ref().map(|p| p.slot.span().enter());
             std::task::ready!(this.inner.poll(cx))
         };
         if let (Some(pending), Ok(response)) = (this.pending.take(), &result) {
@@ -171,8 +142,8 @@ impl Pending {
         let version = VersionLabel(headers.get(API_VERSION).cloned());
         let deprecated = headers.contains_key(DEPRECATION);
         let status = response.status().as_u16();
-        let tenant = self.slot.0.tenant.get().copied();
-        let span = &self.slot.0.span;
+        let tenant = self.slot.tenant();
+        let span = &self.slot.span();
         if !span.is_disabled() {
             span.record("status", status);
             span.record("api_version", version.as_str());

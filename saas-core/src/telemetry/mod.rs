@@ -93,7 +93,6 @@ use labels::{
     DeprecatedLabels, PoolLabels, PoolStateLabels, RequestLabels, RouteLabel, TenantLabels,
     VersionLabel,
 };
-pub(crate) use layer::note_tenant;
 pub use layer::{TelemetryFuture, TelemetryLayer, TelemetryService};
 
 /// The path of the metrics endpoint.

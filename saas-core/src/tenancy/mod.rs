@@ -3,9 +3,7 @@
 //! Read [`TenantTx`] first: it is the per-request handle through which every tenant-scoped
 //! query runs.
 
-pub mod audit;
 pub mod background;
-pub mod moves;
 pub mod placement;
 pub mod pool;
 mod pool_cache;
@@ -13,7 +11,6 @@ pub mod provision;
 pub mod registry;
 pub mod replica;
 pub mod resolver;
-pub mod roles;
 mod tx;
 
 use std::future::Future;

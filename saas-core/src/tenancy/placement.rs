@@ -25,7 +25,7 @@ use super::TenantId;
 use super::pool_cache::PoolCache;
 use super::registry::{Tenant, Tier};
 use crate::error::{ApiResult, Error};
-use crate::model::ddl_quote_ident;
+use crate::sql::quote_ident as ddl_quote_ident;
 
 /// The name of the server given by [`super::pool::TenancyConfig::database_url`].
 pub const PRIMARY_SERVER: &str = "primary";

@@ -18,13 +18,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::TENANT_SETTING;
 use super::TenantId;
-use super::placement::{DatabasePools, Location, Servers, tenant_search_path};
+use super::placement::{DatabasePools, Location, tenant_search_path};
 use super::pool_cache::PoolCache;
 use super::provision::Provisioner;
 use super::registry::{Tenant, Tenants};
 use super::replica::Replicas;
 use super::resolver::{ResolverChain, TenantResolver};
-use crate::error::{ApiResult, Error};
+use crate::error::ApiResult;
 
 /// Settings of the tenancy runtime. Build it with [`TenancyConfig::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -208,7 +208,7 @@ impl std::fmt::Debug for BoundPools {
 }
 
 impl BoundPools {
-    fn new(base: PgConnectOptions, config: &TenancyConfig) -> Self {
+    pub(crate) fn new(base: PgConnectOptions, config: &TenancyConfig) -> Self {
         BoundPools {
             base,
             size: config.bound_pool_size.max(1),
@@ -277,44 +277,27 @@ impl BoundPools {
     }
 }
 
-struct Inner {
-    owner: PgPool,
-    requests: PgPool,
-    bound: BoundPools,
-    databases: DatabasePools,
-    replicas: Arc<Replicas>,
-    provisioner: Arc<Provisioner>,
-    shared_schema: String,
-    background: super::background::Background,
-    tenants: Tenants,
-    resolvers: ResolverChain,
-    config: TenancyConfig,
-}
-
-/// The tenancy runtime: cheap to clone, shared by every request.
-#[cfg(test)]
-mod send_checks {
-    use super::*;
-
-    fn assert_send<T: Send>(_: T) {}
-
-    #[allow(dead_code)]
-    fn futures_are_send(
-        owner: &PgPool,
-        config: &TenancyConfig,
-        m: Option<&sqlx::migrate::Migrator>,
-    ) {
-        assert_send(crate::migrate::migrate_all(owner, m, config));
-        assert_send(super::super::audit::run(owner, owner, "x"));
-        assert_send(Tenancy::start(config.clone(), ResolverChain::new(), m));
-    }
+/// What a [`Tenancy`] is made of; assembled by [`Tenancy::start`] (`crate::bootstrap`), which
+/// migrates and audits before anything serves.
+pub(crate) struct TenancyParts {
+    pub(crate) owner: PgPool,
+    pub(crate) requests: PgPool,
+    pub(crate) bound: BoundPools,
+    pub(crate) databases: DatabasePools,
+    pub(crate) replicas: Arc<Replicas>,
+    pub(crate) provisioner: Arc<Provisioner>,
+    pub(crate) shared_schema: String,
+    pub(crate) background: super::background::Background,
+    pub(crate) tenants: Tenants,
+    pub(crate) resolvers: ResolverChain,
+    pub(crate) config: TenancyConfig,
 }
 
 /// The tenancy runtime: the pools, the tenant registry, the resolvers and the placements.
 /// Cheap to clone (one `Arc`); started by [`Tenancy::start`] (or by `SaasApp`).
 #[derive(Clone)]
 pub struct Tenancy {
-    inner: Arc<Inner>,
+    inner: Arc<TenancyParts>,
 }
 
 impl std::fmt::Debug for Tenancy {
@@ -328,100 +311,10 @@ impl std::fmt::Debug for Tenancy {
 }
 
 impl Tenancy {
-    /// Connects as the owner, migrates (framework schema, `migrations`, RLS for every
-    /// registered model, the request role and its grants), runs the isolation audit, and
-    /// opens the request pools. Refuses to return when the audit fails.
-    pub async fn start(
-        config: TenancyConfig,
-        resolvers: ResolverChain,
-        migrations: Option<&sqlx::migrate::Migrator>,
-    ) -> ApiResult<Tenancy> {
-        resolvers.check()?;
-        super::roles::validate_role_name(&config.request_role)?;
-        let owner_options: PgConnectOptions = config
-            .database_url
-            .parse()
-            .map_err(|e| Error::Config(format!("invalid database URL: {e}")))?;
-        let owner = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_with(owner_options.clone())
-            .await
-            .map_err(|e| Error::Config(format!("cannot connect to the database: {e}")))?;
-        if config.migrate_on_start {
-            crate::migrate::migrate_all(&owner, migrations, &config).await?;
+    pub(crate) fn assemble(parts: TenancyParts) -> Tenancy {
+        Tenancy {
+            inner: Arc::new(parts),
         }
-        let mut request_options = owner_options.username(&config.request_role);
-        if let Some(password) = &config.request_password {
-            request_options = request_options.password(password);
-        }
-        let requests = PgPoolOptions::new()
-            .max_connections(config.request_pool_size)
-            .acquire_timeout(config.acquire_timeout)
-            // The ping on acquire costs a round trip per request; a broken connection
-            // surfaces as an error that the client may retry (503) instead.
-            .test_before_acquire(false)
-            .connect_lazy_with(request_options.clone());
-        let primary_report = super::audit::run(&owner, &requests, &config.request_role).await?;
-        let bound = BoundPools::new(request_options, &config);
-        let servers = Servers::new(&config.database_url, &config.servers)?;
-        let mut provisioner = Provisioner::new(servers, migrations, config.clone());
-        provisioner.owner = Some(owner.clone());
-        let provisioner = Arc::new(provisioner);
-        let tenants = Tenants::new(owner.clone(), config.tenant_cache_ttl)
-            .with_provisioner(provisioner.clone());
-        let databases = DatabasePools::new(
-            &config.request_role,
-            config.request_password.as_deref(),
-            config.database_pool_size,
-            config.connection_budget,
-            config.database_pool_idle,
-            config.acquire_timeout,
-        );
-        let replicas = Replicas::start(&config, &owner)?;
-        let shared_schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-            .fetch_one(&owner)
-            .await?;
-        let tenancy = Tenancy {
-            inner: Arc::new(Inner {
-                owner,
-                requests,
-                bound,
-                databases,
-                replicas,
-                provisioner,
-                shared_schema,
-                background: super::background::Background::default(),
-                tenants,
-                resolvers,
-                config,
-            }),
-        };
-        if tenancy.config().migrate_on_start {
-            // Tenants already at the current migration set cost one query in all.
-            let options = crate::migrate::tenants::MigrateOptions::for_tenancy(&tenancy);
-            let summary =
-                crate::migrate::tenants::migrate_tenants(&tenancy, &options, |_| {}).await?;
-            for (slug, error) in &summary.failed {
-                tracing::error!(tenant = %slug, %error, "migrating the tenant's schema or database failed");
-            }
-        }
-        let mut report = primary_report;
-        report
-            .problems
-            .extend(super::audit::run_tenant_locations(&tenancy).await?.problems);
-        if !report.is_clean() {
-            if tenancy.config().dangerously_skip_isolation_audit {
-                tracing::error!(
-                    "DANGER: starting although the tenant isolation audit failed \
-                     (dangerously_skip_isolation_audit is set):\n{report}"
-                );
-            } else {
-                tenancy.close().await;
-                return Err(Error::Audit(report));
-            }
-        }
-        Ok(tenancy)
     }
 
     /// The tenant registry.

@@ -3,26 +3,39 @@
 
 use std::sync::Arc;
 
-use sqlx::migrate::Migrator;
+use futures_util::future::BoxFuture;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::placement::{Location, Servers};
 use super::pool::TenancyConfig;
 use super::registry::Tenant;
 use crate::error::{ApiResult, Error};
-use crate::migrate::{Target, migrate_target};
-use crate::model::ddl_quote_ident;
+use crate::sql::quote_ident as ddl_quote_ident;
+
+/// Migrates one tenant schema or tenant database to the application's migration set.
+///
+/// Implemented by [`crate::migrate`] and handed to the [`Provisioner`] by
+/// [`Tenancy::start`](super::pool::Tenancy::start): tenancy creates locations, the migration
+/// layer above it knows what goes into them, and neither module imports the other.
+pub trait LocationMigrator: Send + Sync + 'static {
+    /// The fingerprint of the migration set (see [`crate::migrate::schema_fingerprint`]),
+    /// recorded on a tenant when its location has been migrated.
+    fn fingerprint(&self) -> &str;
+
+    /// Brings `location` (a schema or a database, never the shared schema) up to date over an
+    /// owner connection to its database. Idempotent.
+    fn migrate<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        location: &'a Location,
+    ) -> BoxFuture<'a, ApiResult<()>>;
+}
 
 /// What creating a location needs: the servers, the migration set and the roles.
 pub struct Provisioner {
     pub(crate) servers: Servers,
-    /// The application's migrations, with sqlx's database-wide lock (tenant databases).
-    pub(crate) migrations: Option<Arc<Migrator>>,
-    /// The same migrations without sqlx's database-wide lock (tenant schemas, which share a
-    /// database and are serialized per schema instead).
-    pub(crate) schema_migrations: Option<Arc<Migrator>>,
+    migrator: Arc<dyn LocationMigrator>,
     pub(crate) config: TenancyConfig,
-    pub(crate) fingerprint: String,
     /// The owner pool of the primary database, when running (schema provisioning borrows a
     /// connection from it instead of opening one).
     pub(crate) owner: Option<sqlx::PgPool>,
@@ -32,28 +45,20 @@ impl std::fmt::Debug for Provisioner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Provisioner")
             .field("servers", &self.servers.names().collect::<Vec<_>>())
-            .field("fingerprint", &self.fingerprint)
+            .field("fingerprint", &self.fingerprint())
             .finish()
     }
-}
-
-fn copy_migrator(migrator: &Migrator, locking: bool) -> Migrator {
-    let mut copy = Migrator::with_migrations(migrator.iter().cloned().collect());
-    copy.set_locking(locking);
-    copy
 }
 
 impl Provisioner {
     pub(crate) fn new(
         servers: Servers,
-        migrations: Option<&Migrator>,
+        migrator: Arc<dyn LocationMigrator>,
         config: TenancyConfig,
     ) -> Provisioner {
         Provisioner {
             servers,
-            migrations: migrations.map(|m| Arc::new(copy_migrator(m, true))),
-            schema_migrations: migrations.map(|m| Arc::new(copy_migrator(m, false))),
-            fingerprint: crate::migrate::schema_fingerprint(migrations),
+            migrator,
             config,
             owner: None,
         }
@@ -66,7 +71,7 @@ impl Provisioner {
 
     /// The fingerprint of the migration set (see [`crate::migrate::schema_fingerprint`]).
     pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+        self.migrator.fingerprint()
     }
 
     /// The location a tenant of `tier` gets (see [`Location::for_new`]).
@@ -147,29 +152,12 @@ impl Provisioner {
 
     /// Migrates a provisioned location over an owner connection to its database.
     pub async fn migrate(&self, conn: &mut PgConnection, location: &Location) -> ApiResult<()> {
-        match location {
-            Location::Shared => Err(Error::Internal(anyhow::anyhow!(
+        if *location == Location::Shared {
+            return Err(Error::Internal(anyhow::anyhow!(
                 "the shared schema is migrated by migrate_all"
-            ))),
-            Location::Schema(schema) => {
-                migrate_target(
-                    conn,
-                    Target::TenantSchema(schema),
-                    self.schema_migrations.as_deref(),
-                    &self.config,
-                )
-                .await
-            }
-            Location::Database { .. } => {
-                migrate_target(
-                    conn,
-                    Target::TenantDatabase,
-                    self.migrations.as_deref(),
-                    &self.config,
-                )
-                .await
-            }
+            )));
         }
+        self.migrator.migrate(conn, location).await
     }
 
     /// Records the tenant in the registry of its own database (database tier), which the
@@ -194,7 +182,7 @@ impl Provisioner {
         .bind(&placement.server)
         .bind(&placement.database)
         .bind(&placement.schema)
-        .bind(&self.fingerprint)
+        .bind(self.fingerprint())
         .execute(&mut conn)
         .await;
         conn.close().await.ok();

@@ -209,7 +209,7 @@ impl TenantCtx {
                 Error::Config("TenantTxLayer is not installed on this router".into())
             })?;
             let ctx = tenancy.resolve(parts).await?;
-            crate::telemetry::note_tenant(&parts.extensions, ctx.tenant.id);
+            crate::request_tenant::note_tenant(&parts.extensions, ctx.tenant.id);
             parts.extensions.insert(ctx);
         }
         Ok(parts

@@ -170,7 +170,7 @@ impl TenantTx {
         if let Some(path) = &route.search_path {
             sql.push_str(&format!(
                 ", set_config('search_path', {}, true)",
-                literal(path)
+                crate::sql::quote_literal(path)
             ));
         }
         AssertSqlSafe(sql)
@@ -324,11 +324,6 @@ async fn enter(
         .execute(&mut **tx)
         .await
         .map(drop)
-}
-
-/// A SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The placement this process used is no longer where the tenant's writes go: its fence is

@@ -4,11 +4,7 @@
 use sqlx::PgConnection;
 
 use crate::error::{ApiResult, Error};
-use crate::model::ddl_quote_ident as quote_ident;
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+use crate::sql::{quote_ident, quote_literal};
 
 /// Checks a role name: 1-63 ASCII letters, digits and `_`, not starting with a digit. The
 /// name is spliced into dollar-quoted DDL blocks; quoting keeps `'` and `"` harmless there,

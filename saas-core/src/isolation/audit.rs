@@ -19,9 +19,9 @@ use sqlx::PgPool;
 
 use crate::error::ApiResult;
 use crate::model::{
-    ACCESS_POLICY_NAME, ModelMeta, POLICY_NAME, ddl_quote_ident, registered_models,
-    tenant_policy_expression,
+    ACCESS_POLICY_NAME, ModelMeta, POLICY_NAME, registered_models, tenant_policy_expression,
 };
+use crate::sql::quote_ident as ddl_quote_ident;
 
 pub use crate::error::{AuditProblem, AuditReport};
 
@@ -33,8 +33,10 @@ pub async fn run(owner: &PgPool, requests: &PgPool, request_role: &str) -> ApiRe
 /// Runs the audit in every tenant schema and tenant database too: in each schema the models'
 /// tables (the event tables are the shared schema's), in each database everything including
 /// the request role. Problems are prefixed with the location (`schema:tenant_...`).
-pub async fn run_tenant_locations(tenancy: &super::pool::Tenancy) -> ApiResult<AuditReport> {
-    use super::placement::Location;
+pub async fn run_tenant_locations(
+    tenancy: &crate::tenancy::pool::Tenancy,
+) -> ApiResult<AuditReport> {
+    use crate::tenancy::placement::Location;
     let mut report = AuditReport::default();
     let tenants = tenancy.tenants().list().await?;
     let schema_models: Vec<&ModelMeta> = registered_models()
@@ -55,7 +57,7 @@ pub async fn run_tenant_locations(tenancy: &super::pool::Tenancy) -> ApiResult<A
                     let options = tenancy
                         .provisioner()
                         .servers()
-                        .owner(super::placement::PRIMARY_SERVER)?;
+                        .owner(crate::tenancy::placement::PRIMARY_SERVER)?;
                     schema_pool = Some(
                         sqlx::postgres::PgPoolOptions::new()
                             .max_connections(1)
