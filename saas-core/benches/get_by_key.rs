@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("textbook_rls", |b| {
         b.to_async(&rt).iter(|| {
             let id = next();
-            let pool = shared.request_pool().clone();
+            let pool = shared.__request_pool().clone();
             async move {
                 let mut tx = pool.begin().await.unwrap();
                 sqlx::query("SELECT set_config('saas.tenant_id', $1, true)")

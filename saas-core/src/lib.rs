@@ -28,7 +28,7 @@ pub mod tenancy;
 mod tenant_id;
 pub mod versioning;
 
-pub use app::SaasApp;
+pub use app::{SaasApp, SaasAppBuilder};
 pub use error::{ApiResult, Error, Problem};
 pub use model::{Page, PageQuery, PageRequest, TenantScoped};
 pub use settings::Settings;
@@ -41,7 +41,7 @@ pub use tenancy::pool::Tenancy;
 
 /// Everything an application module usually needs, in one import.
 pub mod prelude {
-    pub use crate::app::SaasApp;
+    pub use crate::app::{SaasApp, SaasAppBuilder};
     pub use crate::error::{ApiResult, Error};
     pub use crate::events::DomainEvent;
     pub use crate::http::{Json, Path, Query};

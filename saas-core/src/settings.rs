@@ -119,78 +119,34 @@ impl Settings {
     /// Reads the variables through `lookup` (the environment, or a map in tests). Every
     /// malformed variable is reported, each with its name, its value and what it should be.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let mut problems = Vec::new();
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut check = |name: &str, value: Option<String>, parse: &dyn Fn(&str) -> bool| {
-            if let Some(value) = &value
-                && !parse(value.trim())
-            {
-                let holds = VARIABLES
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map_or("", |(_, holds)| holds);
-                problems.push(format!("{name}={value:?} is not valid: it holds {holds}"));
-            }
-            value
+        let reader = Reader {
+            lookup: &lookup,
+            problems: Default::default(),
         };
-        let positive = |v: &str| v.parse::<u32>().is_ok_and(|n| n > 0);
-        let count = |v: &str| v.parse::<usize>().is_ok();
-        let flag = |v: &str| parse_flag(v).is_some();
-        let seconds = |v: &str| parse_seconds(v).is_some();
-        let servers = |v: &str| {
+        let var = |name: &str| reader.var(name);
+        fn positive<T: std::str::FromStr + PartialOrd + Default>(v: &str) -> Option<T> {
+            v.parse::<T>().ok().filter(|n| *n > T::default())
+        }
+        let servers = reader.parsed("SAAS_SERVERS", |v| {
             v.split(',')
                 .map(str::trim)
                 .filter(|e| !e.is_empty())
-                .all(|e| {
-                    e.split_once('=')
-                        .is_some_and(|(n, u)| !n.trim().is_empty() && !u.trim().is_empty())
+                .map(|e| {
+                    let (name, url) = e.split_once('=')?;
+                    let (name, url) = (name.trim(), url.trim());
+                    (!name.is_empty() && !url.is_empty())
+                        .then(|| (name.to_string(), url.to_string()))
                 })
-        };
-
-        let pool_size = check("SAAS_POOL_SIZE", var("SAAS_POOL_SIZE"), &positive);
-        let bound_tenants = check("SAAS_BOUND_TENANTS", var("SAAS_BOUND_TENANTS"), &count);
-        let servers = check("SAAS_SERVERS", var("SAAS_SERVERS"), &servers);
-        let ttl = check(
-            "SAAS_TENANT_CACHE_TTL_MS",
-            var("SAAS_TENANT_CACHE_TTL_MS"),
-            &|v| v.parse::<u64>().is_ok(),
-        );
-        let parallelism = check(
-            "SAAS_MIGRATION_PARALLELISM",
-            var("SAAS_MIGRATION_PARALLELISM"),
-            &positive,
-        );
-        let migrate = check("SAAS_MIGRATE_ON_START", var("SAAS_MIGRATE_ON_START"), &flag);
-        let skip = check(
-            "SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT",
-            var("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT"),
-            &flag,
-        );
-        let delay = check("SAAS_SHUTDOWN_DELAY", var("SAAS_SHUTDOWN_DELAY"), &seconds);
-        let drain = check("SAAS_DRAIN_TIMEOUT", var("SAAS_DRAIN_TIMEOUT"), &seconds);
-        let relay_drain = check(
-            "SAAS_RELAY_DRAIN_TIMEOUT",
-            var("SAAS_RELAY_DRAIN_TIMEOUT"),
-            &seconds,
-        );
-        if !problems.is_empty() {
-            return Err(Error::Config(problems.join("; ")));
-        }
-        let trimmed = |v: Option<String>| v.map(|v| v.trim().to_string());
-        Ok(Settings {
-            database_url: trimmed(var("DATABASE_URL")),
-            request_role: trimmed(var("SAAS_REQUEST_ROLE")),
-            request_password: var("SAAS_REQUEST_PASSWORD"),
-            pool_size: pool_size.and_then(|v| v.trim().parse().ok()),
-            bound_tenants: bound_tenants.and_then(|v| v.trim().parse().ok()),
-            servers: servers
-                .map(|v| {
-                    v.split(',')
-                        .filter_map(|e| e.split_once('='))
-                        .map(|(n, u)| (n.trim().to_string(), u.trim().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+                .collect::<Option<Vec<_>>>()
+        });
+        let settings = Settings {
+            database_url: var("DATABASE_URL"),
+            request_role: var("SAAS_REQUEST_ROLE"),
+            // A password is taken as written: surrounding spaces may be part of it.
+            request_password: lookup("SAAS_REQUEST_PASSWORD").filter(|v| !v.trim().is_empty()),
+            pool_size: reader.parsed("SAAS_POOL_SIZE", positive::<u32>),
+            bound_tenants: reader.parsed("SAAS_BOUND_TENANTS", |v| v.parse::<usize>().ok()),
+            servers: servers.unwrap_or_default(),
             replica_urls: var("SAAS_REPLICA_URLS")
                 .map(|v| {
                     v.split(',')
@@ -200,19 +156,57 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
-            database_prefix: trimmed(var("SAAS_DATABASE_PREFIX")),
-            tenant_cache_ttl: ttl
-                .and_then(|v| v.trim().parse().ok())
-                .map(Duration::from_millis),
-            migration_parallelism: parallelism.and_then(|v| v.trim().parse().ok()),
-            migrate_on_start: migrate.and_then(|v| parse_flag(v.trim())),
-            skip_isolation_audit: skip.and_then(|v| parse_flag(v.trim())),
-            shutdown_delay: delay.and_then(|v| parse_seconds(v.trim())),
-            drain_timeout: drain.and_then(|v| parse_seconds(v.trim())),
-            relay_drain_timeout: relay_drain.and_then(|v| parse_seconds(v.trim())),
-            rate_limits: trimmed(var("SAAS_RATE_LIMITS")),
-            metrics_token: trimmed(var("SAAS_METRICS_TOKEN")),
-        })
+            database_prefix: var("SAAS_DATABASE_PREFIX"),
+            tenant_cache_ttl: reader.parsed("SAAS_TENANT_CACHE_TTL_MS", |v| {
+                v.parse::<u64>().ok().map(Duration::from_millis)
+            }),
+            migration_parallelism: reader.parsed("SAAS_MIGRATION_PARALLELISM", positive::<usize>),
+            migrate_on_start: reader.parsed("SAAS_MIGRATE_ON_START", parse_flag),
+            skip_isolation_audit: reader
+                .parsed("SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT", parse_flag),
+            shutdown_delay: reader.parsed("SAAS_SHUTDOWN_DELAY", parse_seconds),
+            drain_timeout: reader.parsed("SAAS_DRAIN_TIMEOUT", parse_seconds),
+            relay_drain_timeout: reader.parsed("SAAS_RELAY_DRAIN_TIMEOUT", parse_seconds),
+            rate_limits: var("SAAS_RATE_LIMITS"),
+            metrics_token: var("SAAS_METRICS_TOKEN"),
+        };
+        let problems = reader.problems.into_inner();
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("; ")));
+        }
+        Ok(settings)
+    }
+}
+
+/// Reads variables through a lookup and collects what does not parse.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: std::cell::RefCell<Vec<String>>,
+}
+
+impl Reader<'_> {
+    /// The trimmed value of `name`; unset and blank are the same.
+    fn var(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name` parsed once: a value that does not parse is a problem naming the
+    /// variable, what it holds and what it should be, and the field stays unset.
+    fn parsed<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let value = self.var(name)?;
+        let result = parse(&value);
+        if result.is_none() {
+            let holds = VARIABLES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("", |(_, holds)| holds);
+            self.problems
+                .borrow_mut()
+                .push(format!("{name}={value:?} is not valid: it holds {holds}"));
+        }
+        result
     }
 }
 

@@ -234,7 +234,7 @@ async fn clean_database_passes_the_audit() {
     let env = Env::new().await;
     let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
-        env.tenancy.request_pool(),
+        &env.request_pool().await,
         &env.db.request_role(),
     )
     .await
@@ -482,7 +482,7 @@ async fn audit_reports_every_problem_at_once() {
     }
     let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
-        env.tenancy.request_pool(),
+        &env.request_pool().await,
         &role,
     )
     .await

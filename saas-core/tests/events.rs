@@ -216,7 +216,7 @@ async fn the_isolation_audit_checks_the_event_tables() {
     let env = Env::new().await;
     let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
-        env.tenancy.request_pool(),
+        &env.request_pool().await,
         &env.tenancy.config().request_role,
     )
     .await
@@ -229,7 +229,7 @@ async fn the_isolation_audit_checks_the_event_tables() {
         .unwrap();
     let report = saas_core::isolation::audit::run(
         env.tenancy.owner_pool(),
-        env.tenancy.request_pool(),
+        &env.request_pool().await,
         &env.tenancy.config().request_role,
     )
     .await

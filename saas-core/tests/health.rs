@@ -65,7 +65,7 @@ impl Served {
             })
             .health(health)
             .shutdown(shutdown);
-        let task = tokio::spawn(app.serve(listener, async {
+        let task = tokio::spawn(app.build().unwrap().serve_until(listener, async {
             let _ = stopped.await;
         }));
         Served {
@@ -418,7 +418,9 @@ async fn a_runtime_that_cannot_start_stops_serving_health_too() {
             ..TenancyConfig::new(unreachable)
         })
         .resolver(JwtResolver::hs256(common::SECRET))
-        .serve(listener, std::future::pending())
+        .build()
+        .unwrap()
+        .serve_until(listener, std::future::pending())
         .await;
     assert!(result.is_err());
     assert!(

@@ -11,7 +11,7 @@ use common::ratelimit::{
 };
 use common::{Env, MIGRATIONS};
 use http::StatusCode;
-use saas_core::app::SaasApp;
+use saas_core::app::{SaasApp, SaasAppBuilder};
 use saas_core::ratelimit::{Limit, PlanLimits, Quota, RateLimits};
 
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> &'h str {
@@ -285,7 +285,7 @@ async fn the_handler_reuses_the_layers_tenant() {
 }
 
 /// The test routes as an application, without a relay.
-fn app_builder(env: &Env) -> SaasApp {
+fn app_builder(env: &Env) -> SaasAppBuilder {
     SaasApp::builder()
         .config(env.db.config())
         .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
@@ -299,9 +299,11 @@ fn app_builder(env: &Env) -> SaasApp {
 #[tokio::test]
 async fn saas_app_installs_the_layer() {
     let env = Env::new().await;
-    let (_tenancy, router) = app_builder(&env)
+    let router = app_builder(&env)
         .rate_limits(RateLimits::new().plan("default", Limit::per_minute(2)))
         .build()
+        .unwrap()
+        .router()
         .await
         .unwrap();
     let tenant = env.tenant("built").await;
@@ -328,10 +330,12 @@ async fn versioned_whoami(tx: saas_core::tenancy::TenantTx) -> String {
 #[tokio::test]
 async fn a_429_of_a_versioned_route_carries_its_versions_headers() {
     let env = Env::new().await;
-    let (_tenancy, router) = app_builder(&env)
+    let router = app_builder(&env)
         .api(saas_core::routes!(VERSIONS; versioned_whoami))
         .rate_limits(RateLimits::new().plan("default", Limit::per_minute(3)))
         .build()
+        .unwrap()
+        .router()
         .await
         .unwrap();
     let tenant = env.tenant("versioned").await;

@@ -48,7 +48,7 @@ async fn raw_select_without_tenant_returns_no_rows() {
     seed(&env, &env.tenancy, a.id, &["a1"]).await;
     // The request role, outside any tenant transaction: the policy sees no setting.
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
-        .fetch_one(env.tenancy.request_pool())
+        .fetch_one(&env.request_pool().await)
         .await
         .unwrap();
     assert_eq!(count, 0);
@@ -171,12 +171,12 @@ async fn tenant_setting_does_not_survive_the_transaction_on_a_pooled_connection(
     seed(&env, &env.tenancy, a.id, &["a1"]).await;
     let setting: Option<String> =
         sqlx::query_scalar("SELECT nullif(current_setting('saas.tenant_id', true), '')")
-            .fetch_one(env.tenancy.request_pool())
+            .fetch_one(env.tenancy.__request_pool())
             .await
             .unwrap();
     assert_eq!(setting, None);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
-        .fetch_one(env.tenancy.request_pool())
+        .fetch_one(env.tenancy.__request_pool())
         .await
         .unwrap();
     assert_eq!(count, 0);

@@ -482,7 +482,7 @@ async fn pool_gauges_cover_the_primary_database_at_scrape_time() {
         .await;
     assert_eq!(status, 200);
     // Hold one request connection while scraping: it must show as in use.
-    let held = env.tenancy.request_pool().acquire().await.unwrap();
+    let held = env.tenancy.__request_pool().acquire().await.unwrap();
     let (_, samples) = scrape(&router).await;
     let primary = [("database", "primary"), ("pool", "requests")];
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use saas_core::app::SaasApp;
+use saas_core::app::SaasAppBuilder;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::registry::Tenant;
 use saas_core::tenancy::resolver::JwtIssuer;
@@ -32,13 +32,13 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
-    /// Builds `app` (migrations, audit) and serves it on `127.0.0.1:0`.
-    pub async fn serve(app: SaasApp) -> anyhow::Result<TestApp> {
+    /// Builds `app`, starts it (migrations, audit) and serves it on `127.0.0.1:0`.
+    pub async fn serve(app: SaasAppBuilder) -> anyhow::Result<TestApp> {
         let saas_core::app::Running {
             tenancy,
             router,
             relay,
-        } = app.start().await?;
+        } = app.build()?.start().await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use saas_core::TenantTx;
-use saas_core::app::SaasApp;
+use saas_core::app::SaasAppBuilder;
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::{NewTenant, Tenant, Tier};
 use saas_core::tenancy::resolver::ResolverChain;
@@ -204,7 +204,7 @@ impl TestEnv {
     }
 
     /// Serves `app` on an ephemeral port against this environment's database.
-    pub async fn app(&self, app: SaasApp) -> TestApp {
+    pub async fn app(&self, app: SaasAppBuilder) -> TestApp {
         let mut config = self.config();
         config.migrate_on_start = self.migrations.is_none();
         TestApp::serve(app.config(config))

@@ -446,7 +446,7 @@ impl IsolationCheck {
                 newest_from_docs(&html).unwrap_or_else(|| {
                     panic!(
                         "isolation check: /docs answered {} without a link to /openapi/VERSION.json; \
-                         is a versioned API (SaasApp::api) served? Name the version with \
+                         is a versioned API (SaasAppBuilder::api) served? Name the version with \
                          IsolationCheck::version",
                         docs.status
                     )

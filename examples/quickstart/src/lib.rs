@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use saas_core::http::{Json, Path, Query};
 use saas_core::prelude::*;
 use saas_core::tenancy::resolver::JwtResolver;
-use saas_core::{Page, PageQuery, SaasApp, api_versions, endpoint, routes};
+use saas_core::{Page, PageQuery, SaasApp, SaasAppBuilder, api_versions, endpoint, routes};
 
 /// The tables, applied by `migrate` and `serve` (the framework adds RLS to them).
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -72,7 +72,7 @@ pub async fn list_notes(
 }
 
 /// The app: bearer tokens signed with `jwt_secret` (HS256, at least 32 bytes) name the tenant.
-pub fn app(jwt_secret: &str) -> SaasApp {
+pub fn app(jwt_secret: &str) -> SaasAppBuilder {
     SaasApp::builder()
         .name("notes")
         .resolver(JwtResolver::hs256(jwt_secret))

@@ -9,7 +9,7 @@ pub mod models;
 use axum::Router;
 use axum::routing::get;
 use rand::Rng;
-use saas_core::app::SaasApp;
+use saas_core::app::{SaasApp, SaasAppBuilder};
 use saas_core::openapi::document::DocSettings;
 use saas_core::ratelimit::RateLimits;
 use saas_core::telemetry::{Telemetry, TelemetryConfig};
@@ -109,7 +109,7 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
 /// The application: resolvers, migrations, routes and telemetry (`GET /metrics` in the
 /// Prometheus text format, on the main listener or, with `serve --metrics-listen ADDR`, on
 /// its own).
-pub fn app(settings: Settings) -> SaasApp {
+pub fn app(settings: Settings) -> SaasAppBuilder {
     let metrics_token = settings
         .metrics_token
         .clone()

@@ -21,5 +21,5 @@ async fn main() -> anyhow::Result<()> {
         let config = saas_core::events::nats::NatsConfig::new(url);
         app = app.publisher(saas_core::events::nats::NatsPublisher::connect(config).await?);
     }
-    app.run_cli().await
+    app.build()?.run_cli().await
 }

@@ -14,9 +14,13 @@ const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
 async fn app() -> (Router, saas_testkit::TestDb, String, String) {
     let db = saas_testkit::TestDb::new().await.unwrap();
     let settings = taskboard::Settings::new(ADMIN, SECRET);
-    let (tenancy, router) = taskboard::app(settings)
+    let saas_core::app::Running {
+        tenancy, router, ..
+    } = taskboard::app(settings)
         .config(db.config())
         .build()
+        .unwrap()
+        .start()
         .await
         .unwrap();
     let tenant = tenancy

@@ -19,13 +19,13 @@ impl SaasApp {
                     .ok_or_else(|| anyhow::anyhow!("this app declares no versioned API"))?;
                 match command {
                     OpenapiCommand::Export { dir } => {
-                        let dir = dir.unwrap_or(self.openapi_dir);
+                        let dir = dir.unwrap_or(self.parts.openapi_dir.clone());
                         for path in crate::openapi::contract::export(&versioned, &dir)? {
                             println!("wrote {}", path.display());
                         }
                     }
                     OpenapiCommand::Check { dir } => {
-                        let dir = dir.unwrap_or(self.openapi_dir);
+                        let dir = dir.unwrap_or(self.parts.openapi_dir.clone());
                         let report = crate::openapi::contract::check(&versioned, &dir)?;
                         print!("{}", report.render());
                         if report.is_breaking() {
@@ -38,12 +38,13 @@ impl SaasApp {
                 listen,
                 metrics_listen,
             } => {
-                let options = ShutdownOptions::from_env()?;
                 if let Some(addr) = metrics_listen {
-                    let telemetry = self.telemetry.clone().ok_or_else(|| {
-                        anyhow::anyhow!("--metrics-listen needs telemetry (SaasApp::telemetry)")
+                    let telemetry = self.parts.telemetry.clone().ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--metrics-listen needs telemetry (SaasAppBuilder::telemetry)"
+                        )
                     })?;
-                    self.metrics_on_main = false;
+                    self.parts.metrics_on_main = false;
                     let listener = tokio::net::TcpListener::bind(addr).await?;
                     println!(
                         "metrics on http://{}{}",
@@ -59,13 +60,12 @@ impl SaasApp {
                     });
                 }
                 let listener = tokio::net::TcpListener::bind(listen).await?;
-                self.shutdown(options)
-                    .serve(listener, shutdown_signal())
-                    .await?;
+                self.serve(listener).await?;
             }
             Command::Migrate { force, parallelism } => {
                 let config = self.resolved_config().await?;
-                let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+                let tenancy =
+                    Tenancy::start(config, self.parts.resolvers, self.parts.migrations).await?;
                 println!("shared schema migrated; isolation audit passed");
                 let failed = crate::cli::migrate_tenants(&tenancy, force, parallelism).await;
                 tenancy.close().await;
@@ -75,13 +75,15 @@ impl SaasApp {
             }
             Command::Events { command } => {
                 let config = self.resolved_config().await?;
-                let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+                let tenancy =
+                    Tenancy::start(config, self.parts.resolvers, self.parts.migrations).await?;
                 run_events(&tenancy, command).await?;
                 tenancy.close().await;
             }
             Command::Tenants { command } => {
                 let config = self.resolved_config().await?;
-                let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
+                let tenancy =
+                    Tenancy::start(config, self.parts.resolvers, self.parts.migrations).await?;
                 run_tenants(&tenancy, command).await?;
                 tenancy.close().await;
             }
@@ -117,7 +119,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// Serve `/metrics` on this address only, not on the main listener (needs
-        /// telemetry: `SaasApp::telemetry`).
+        /// telemetry: `SaasAppBuilder::telemetry`).
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
     },

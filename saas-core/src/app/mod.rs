@@ -13,6 +13,7 @@ use crate::error::{ApiResult, Error};
 use crate::events::publish::{InProcessBus, Publisher};
 use crate::events::relay::{Relay, RelayConfig, RelayHandle};
 use crate::health::{Health, HealthOptions, NotReady, Phase};
+use crate::settings::Settings;
 use crate::tenancy::TenantTxLayer;
 use crate::tenancy::pool::{Tenancy, TenancyConfig};
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
@@ -26,7 +27,14 @@ mod cli;
 
 type RoutesFn = Box<dyn FnOnce(&Tenancy) -> Router + Send>;
 
-/// Builds and runs an application.
+/// An application, configured and checked, ready to start: made by [`SaasApp::builder`] and
+/// [`SaasAppBuilder::build`], then run with one of
+/// - [`SaasApp::run_cli`]: the command line (`serve`, `migrate`, `openapi`, `events`,
+///   `tenants`), what a `main` calls;
+/// - [`SaasApp::serve`]: serve HTTP on a listener until SIGINT/SIGTERM (or
+///   [`SaasApp::serve_until`] a future of your own);
+/// - [`SaasApp::router`] / [`SaasApp::start`]: start the runtime and get the router (and
+///   the runtime) to serve or test yourself.
 ///
 /// ```no_run
 /// use saas_core::app::SaasApp;
@@ -36,11 +44,20 @@ type RoutesFn = Box<dyn FnOnce(&Tenancy) -> Router + Send>;
 /// SaasApp::builder()
 ///     .resolver(JwtResolver::hs256_from_env("APP_JWT_SECRET")?)
 ///     .routes(|_tenancy| axum::Router::new())
+///     .build()?
 ///     .run_cli()
 ///     .await
 /// # }
 /// ```
 pub struct SaasApp {
+    parts: SaasAppBuilder,
+    /// The environment, read once by [`SaasAppBuilder::build`].
+    settings: Settings,
+}
+
+/// Configures a [`SaasApp`]: every setter returns the builder, [`SaasAppBuilder::build`]
+/// checks the whole configuration (environment included) without touching the database.
+pub struct SaasAppBuilder {
     config: Option<TenancyConfig>,
     resolvers: ResolverChain,
     migrations: Option<&'static sqlx::migrate::Migrator>,
@@ -56,7 +73,7 @@ pub struct SaasApp {
     run_relay: bool,
     rate_limits: Option<crate::ratelimit::RateLimits>,
     health: HealthOptions,
-    shutdown: ShutdownOptions,
+    shutdown: Option<ShutdownOptions>,
     telemetry: Option<crate::telemetry::Telemetry>,
     metrics_on_main: bool,
 }
@@ -95,15 +112,6 @@ impl Default for ShutdownOptions {
 }
 
 impl ShutdownOptions {
-    /// The defaults with `SAAS_SHUTDOWN_DELAY`, `SAAS_DRAIN_TIMEOUT` and
-    /// `SAAS_RELAY_DRAIN_TIMEOUT` (seconds, fractions allowed) applied; an unreadable value
-    /// is a configuration error.
-    pub fn from_env() -> ApiResult<ShutdownOptions> {
-        Ok(ShutdownOptions::from_settings(
-            &crate::settings::Settings::from_env()?,
-        ))
-    }
-
     /// The defaults with the settings' shutdown durations applied.
     pub fn from_settings(settings: &crate::settings::Settings) -> ShutdownOptions {
         let defaults = ShutdownOptions::default();
@@ -124,23 +132,34 @@ pub struct Running {
     pub tenancy: Tenancy,
     /// The router with the framework's layers.
     pub router: Router,
-    /// The outbox relay, unless turned off with [`SaasApp::without_relay`].
+    /// The outbox relay, unless turned off with [`SaasAppBuilder::without_relay`].
     pub relay: Option<RelayHandle>,
 }
 
-impl std::fmt::Debug for SaasApp {
+impl std::fmt::Debug for SaasAppBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SaasApp")
+        f.debug_struct("SaasAppBuilder")
+            .field("name", &self.name)
             .field("resolvers", &self.resolvers)
             .field("body_limit", &self.body_limit)
             .finish()
     }
 }
 
+impl std::fmt::Debug for SaasApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaasApp")
+            .field("name", &self.parts.name)
+            .field("resolvers", &self.parts.resolvers)
+            .field("body_limit", &self.parts.body_limit)
+            .finish()
+    }
+}
+
 impl SaasApp {
     /// A builder with no routes, no resolvers, and the database from `DATABASE_URL`.
-    pub fn builder() -> Self {
-        SaasApp {
+    pub fn builder() -> SaasAppBuilder {
+        SaasAppBuilder {
             config: None,
             resolvers: ResolverChain::new(),
             migrations: None,
@@ -156,12 +175,14 @@ impl SaasApp {
             run_relay: true,
             rate_limits: None,
             health: HealthOptions::default(),
-            shutdown: ShutdownOptions::default(),
+            shutdown: None,
             telemetry: None,
             metrics_on_main: true,
         }
     }
+}
 
+impl SaasAppBuilder {
     /// Per-tenant rate limits and quotas by plan (see [`crate::ratelimit`]); without this
     /// call nothing is limited.
     pub fn rate_limits(mut self, limits: crate::ratelimit::RateLimits) -> Self {
@@ -175,10 +196,11 @@ impl SaasApp {
         self
     }
 
-    /// How [`SaasApp::serve`] shuts down. `serve` from the command line reads
-    /// [`ShutdownOptions::from_env`] instead.
+    /// How [`SaasApp::serve`] (and the command line's `serve`) shuts down. Without this
+    /// call: the defaults with `SAAS_SHUTDOWN_DELAY`, `SAAS_DRAIN_TIMEOUT` and
+    /// `SAAS_RELAY_DRAIN_TIMEOUT` applied ([`ShutdownOptions::from_settings`]).
     pub fn shutdown(mut self, options: ShutdownOptions) -> Self {
-        self.shutdown = options;
+        self.shutdown = Some(options);
         self
     }
 
@@ -289,26 +311,56 @@ impl SaasApp {
         self
     }
 
-    /// The configuration, or the environment's. Not `&self` across the await: a future
-    /// holding `&SaasApp` would not be `Send` (the routes closure need not be `Sync`).
-    fn resolved_config(
-        &self,
-    ) -> impl std::future::Future<Output = ApiResult<TenancyConfig>> + Send + 'static {
-        resolve_config(self.config.clone(), self.name.clone())
+    /// Checks the configuration without touching the database: the environment (every
+    /// variable of [`Settings`], read once here), the resolvers, the versioned API and its
+    /// documents. A malformed variable or an inconsistent API is an error naming it.
+    pub fn build(self) -> ApiResult<SaasApp> {
+        let settings = Settings::from_env()?;
+        self.resolvers.check()?;
+        self.versioned_api()?;
+        Ok(SaasApp {
+            parts: self,
+            settings,
+        })
     }
 }
 
-async fn resolve_config(config: Option<TenancyConfig>, name: String) -> ApiResult<TenancyConfig> {
-    {
-        if let Some(config) = config {
-            return Ok(config);
+impl SaasApp {
+    /// The configuration given to the builder, or the environment's. Not `&self` across
+    /// the await: a future holding `&SaasApp` would not be `Send` (the routes closure need
+    /// not be `Sync`).
+    fn resolved_config(
+        &self,
+    ) -> impl std::future::Future<Output = ApiResult<TenancyConfig>> + Send + 'static {
+        let (config, settings, name) = (
+            self.parts.config.clone(),
+            self.settings.clone(),
+            self.parts.name.clone(),
+        );
+        async move {
+            if let Some(config) = config {
+                return Ok(config);
+            }
+            let url = match &settings.database_url {
+                Some(url) => url.clone(),
+                None => development_database(&name).await?,
+            };
+            Ok(TenancyConfig::new(url).with_settings(&settings))
         }
-        let settings = crate::settings::Settings::from_env()?;
-        let url = match &settings.database_url {
-            Some(url) => url.clone(),
-            None => development_database(&name).await?,
-        };
-        Ok(TenancyConfig::new(url).with_settings(&settings))
+    }
+
+    /// How [`SaasApp::serve`] shuts down: the builder's [`ShutdownOptions`], or the defaults
+    /// with the environment's durations.
+    fn shutdown_options(&self) -> ShutdownOptions {
+        self.parts
+            .shutdown
+            .clone()
+            .unwrap_or_else(|| ShutdownOptions::from_settings(&self.settings))
+    }
+
+    /// The versioned API with its documents, without touching the database.
+    pub fn versioned_api(&self) -> ApiResult<Option<VersionedApi>> {
+        self.parts.versioned_api()
     }
 }
 
@@ -335,24 +387,25 @@ pub const MISSING_DATABASE_URL: &str = "DATABASE_URL is not set: set it to the a
      machine, build with saas-core's `dev-db` feature to start a local development database";
 
 impl SaasApp {
-    /// Starts the runtime (migrations, audit) and returns it with the wrapped router. The
-    /// outbox relay runs in the background for as long as the process does; use
-    /// [`SaasApp::start`] to stop it gracefully.
-    pub async fn build(self) -> ApiResult<(Tenancy, Router)> {
+    /// Starts the runtime (migrations, audit) and returns the wrapped router. The outbox
+    /// relay runs in the background for as long as the process does; use [`SaasApp::start`]
+    /// to keep the runtime and stop the relay gracefully.
+    pub async fn router(self) -> ApiResult<Router> {
         let running = self.start().await?;
         // Dropping the handle detaches the relay task; it keeps running.
         drop(running.relay);
-        Ok((running.tenancy, running.router))
+        Ok(running.router)
     }
 
     /// Starts the runtime, the router and the outbox relay.
     pub async fn start(self) -> ApiResult<Running> {
-        let relay = self.run_relay.then(|| {
+        let relay = self.parts.run_relay.then(|| {
             (
-                self.publisher
+                self.parts
+                    .publisher
                     .clone()
                     .unwrap_or_else(|| Arc::new(InProcessBus::new())),
-                self.relay_config.clone(),
+                self.parts.relay_config.clone(),
             )
         });
         let (tenancy, router) = self.build_router().await?;
@@ -377,14 +430,15 @@ impl SaasApp {
     async fn build_router(self) -> ApiResult<(Tenancy, Router)> {
         let versioned = self.versioned_api()?;
         let config = self.resolved_config().await?;
-        let tenancy = Tenancy::start(config, self.resolvers, self.migrations).await?;
-        let mut router = match self.routes {
+        let app = self.parts;
+        let tenancy = Tenancy::start(config, app.resolvers, app.migrations).await?;
+        let mut router = match app.routes {
             Some(routes) => routes(&tenancy),
             None => Router::new(),
         };
         // Inside the TenantTxLayer wrap_router adds, which provides the tenancy runtime; one
         // limiter (one state) for the plain and the versioned routes.
-        let limit = self
+        let limit = app
             .rate_limits
             .as_ref()
             .map(crate::ratelimit::RateLimitLayer::new);
@@ -398,17 +452,17 @@ impl SaasApp {
             }
             router = router.merge(versioned.router());
         }
-        if let Some(telemetry) = &self.telemetry {
+        if let Some(telemetry) = &app.telemetry {
             telemetry.watch_pools(&tenancy);
-            if self.metrics_on_main {
+            if app.metrics_on_main {
                 router = router.merge(telemetry.router());
             }
         }
-        let mut router = match self.cache {
+        let mut router = match app.cache {
             Some(cache) => router.layer(axum::Extension(cache)),
             None => router,
         };
-        router = wrap_router_observed(router, &tenancy, self.body_limit, self.telemetry.as_ref());
+        router = wrap_router_observed(router, &tenancy, app.body_limit, app.telemetry.as_ref());
         Ok((tenancy, router))
     }
 
@@ -423,7 +477,13 @@ impl SaasApp {
     ///    readiness off, the delay, drain in-flight requests, the relay's last drain, pools.
     ///
     /// Returns an error when the runtime fails to start (the listener is closed then).
-    pub async fn serve(
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> ApiResult<()> {
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// [`SaasApp::serve`] until `shutdown` resolves instead of until SIGINT/SIGTERM (tests,
+    /// or an application with a shutdown signal of its own).
+    pub async fn serve_until(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -432,20 +492,18 @@ impl SaasApp {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Internal(e.into()))?;
-        let health = Health::new(self.health.clone());
-        let migrating = match &self.config {
+        let health = Health::new(self.parts.health.clone());
+        let migrating = match &self.parts.config {
             Some(config) => config.migrate_on_start,
-            None => crate::settings::Settings::from_env()?
-                .migrate_on_start
-                .unwrap_or(true),
+            None => self.settings.migrate_on_start.unwrap_or(true),
         };
         health.set_phase(if migrating {
             Phase::Migrating
         } else {
             Phase::Starting
         });
-        let options = self.shutdown.clone();
-        let docs = cfg!(feature = "docs-ui") && self.api.is_some();
+        let options = self.shutdown_options();
+        let docs = cfg!(feature = "docs-ui") && self.parts.api.is_some();
 
         // The application router arrives once the runtime has started; until then the
         // health routes answer and everything else is "not ready".

@@ -222,7 +222,7 @@ impl ScopedCache {
 }
 
 /// In a handler: the cache of the request's tenant. Needs the application's [`TenantCache`]
-/// in the request extensions (`SaasApp::cache`).
+/// in the request extensions (`SaasAppBuilder::cache`).
 impl<S: Send + Sync> FromRequestParts<S> for ScopedCache {
     type Rejection = Error;
 
@@ -232,7 +232,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ScopedCache {
             .get::<TenantCache>()
             .cloned()
             .ok_or_else(|| {
-                Error::Config("no TenantCache on this router: add one with SaasApp::cache".into())
+                Error::Config(
+                    "no TenantCache on this router: add one with SaasAppBuilder::cache".into(),
+                )
             })?;
         let ctx = TenantCtx::from_request_parts(parts, state).await?;
         Ok(cache.for_tenant(ctx.tenant.id))

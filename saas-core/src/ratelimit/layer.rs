@@ -12,7 +12,7 @@ use crate::tenancy::resolver::TenantCtx;
 
 /// Enforces per-tenant rate limits and quotas (see [`super`]).
 ///
-/// [`crate::app::SaasApp::rate_limits`] installs it. On a router built by hand, apply it to
+/// [`crate::app::SaasAppBuilder::rate_limits`] installs it. On a router built by hand, apply it to
 /// the routes *before* [`crate::app::wrap_router`], so that it runs inside the
 /// [`crate::tenancy::TenantTxLayer`] that makes the tenancy runtime available:
 ///

@@ -13,7 +13,7 @@
 //! `default` plan is. Buckets are keyed by tenant id: tenants never share one, whatever their
 //! plan.
 //!
-//! [`RateLimitLayer`] (installed by [`crate::app::SaasApp::rate_limits`]) resolves the tenant
+//! [`RateLimitLayer`] (installed by [`crate::app::SaasAppBuilder::rate_limits`]) resolves the tenant
 //! of each request, hands the resolved [`crate::tenancy::resolver::TenantCtx`] on to the
 //! handler (the registry is not consulted twice), and answers `429 Too Many Requests` as a
 //! problem document with `Retry-After` once a limit is reached. Every limited response carries

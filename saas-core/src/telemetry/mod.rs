@@ -9,6 +9,7 @@
 //! SaasApp::builder()
 //!     // the layer, pool gauges, and `GET /metrics` for holders of the scrape token
 //!     .telemetry(Telemetry::with_config(TelemetryConfig::default().scrape_token("s3cret")))
+//!     .build()?
 //!     .run_cli()                     // `serve --metrics-listen 127.0.0.1:9100` moves /metrics
 //!     .await
 //! # }

@@ -327,19 +327,22 @@ impl Tenancy {
         &self.inner.resolvers
     }
 
-    /// The names of the resolvers, in order.
-    pub fn resolver_names(&self) -> Vec<&'static str> {
-        self.inner.resolvers.names()
-    }
-
     /// The owner pool: migrations and administration only, never tenant requests.
     pub fn owner_pool(&self) -> &PgPool {
         &self.inner.owner
     }
 
     /// The shared pool of the request role.
-    pub fn request_pool(&self) -> &PgPool {
+    pub(crate) fn request_pool(&self) -> &PgPool {
         &self.inner.requests
+    }
+
+    /// The runtime's own request pool, for the framework's tests (a connection returned to it
+    /// must carry no tenant; its gauges). Not part of the API: application code reaches the
+    /// database through `TenantTx` and `ReadTx` only.
+    #[doc(hidden)]
+    pub fn __request_pool(&self) -> &PgPool {
+        self.request_pool()
     }
 
     /// The configuration this runtime started with.
@@ -348,7 +351,7 @@ impl Tenancy {
     }
 
     /// Where a tenant's statements go: the pool, its `search_path` and its fence label.
-    pub fn route(&self, tenant: &Tenant) -> ApiResult<Route> {
+    pub(crate) fn route(&self, tenant: &Tenant) -> ApiResult<Route> {
         let location = Location::of(tenant)?;
         let (search_path, database) = match &location {
             Location::Shared => (None, None),
@@ -375,7 +378,7 @@ impl Tenancy {
 
     /// The tenant's bound pool on this route, if it has (or now gets) one. Tenant databases
     /// have none: they are reached through [`DatabasePools`].
-    pub fn bound_pool(&self, tenant: TenantId, route: &Route) -> Option<PgPool> {
+    pub(crate) fn bound_pool(&self, tenant: TenantId, route: &Route) -> Option<PgPool> {
         if route.database.is_some() {
             return None;
         }
@@ -390,7 +393,7 @@ impl Tenancy {
     }
 
     /// The pools of tenant databases.
-    pub fn database_pools(&self) -> &DatabasePools {
+    pub(crate) fn database_pools(&self) -> &DatabasePools {
         &self.inner.databases
     }
 
@@ -400,7 +403,7 @@ impl Tenancy {
     }
 
     /// The shared schema (the owner's current schema at start).
-    pub fn shared_schema(&self) -> &str {
+    pub(crate) fn shared_schema(&self) -> &str {
         &self.inner.shared_schema
     }
 

@@ -89,6 +89,19 @@ impl Env {
         Env { db, tenancy }
     }
 
+    /// A pool of the request role with no tenant context: what a request would get if it
+    /// bypassed `TenantTx` (the runtime does not hand its own pool out).
+    #[allow(dead_code)]
+    pub async fn request_pool(&self) -> sqlx::PgPool {
+        let config = self.tenancy.config();
+        let options: sqlx::postgres::PgConnectOptions = config.database_url.parse().unwrap();
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.username(&config.request_role))
+            .await
+            .expect("connecting as the request role")
+    }
+
     pub async fn tenant(&self, slug: &str) -> Tenant {
         self.tenancy
             .tenants()

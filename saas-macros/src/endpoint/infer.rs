@@ -15,15 +15,8 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, PathArguments, ReturnType, Type};
 
 use super::attr::{KeyArg, KeyValue};
-use super::operation::split_commas;
+use super::operation::{is_scalar, split_commas};
 use crate::ctxt::Ctxt;
-
-/// Path parameter types whose schema is a single value (so `Path<T>` with one `{name}` in
-/// the path is that parameter, not a struct of parameters).
-const SCALARS: &[&str] = &[
-    "Uuid", "String", "TenantId", "bool", "char", "i8", "i16", "i32", "i64", "i128", "isize", "u8",
-    "u16", "u32", "u64", "u128", "usize", "f32", "f64",
-];
 
 /// The `Json<T>` payload of a type, and whether the status is known to be 200: `Json<T>`,
 /// `Result<Json<T>, _>` or `ApiResult<Json<T>>` are, `(StatusCode, Json<T>)` is not.
@@ -351,7 +344,7 @@ fn path_params(cx: &mut Ctxt, path: &LitStr, names: &[String], ty: &Type) -> Vec
         other => {
             let scalar = matches!(
                 other,
-                Type::Path(p) if p.path.segments.last().is_some_and(|s| SCALARS.contains(&s.ident.to_string().as_str()))
+                Type::Path(p) if p.path.segments.last().is_some_and(|s| is_scalar(&s.ident.to_string()))
             );
             if !scalar {
                 // A struct of parameters: its names come from its `IntoParams`.

@@ -15,7 +15,9 @@ use crate::ctxt::Ctxt;
 pub(crate) const KEYS: &str = "`params(..)`, `request_body`, `responses(..)`, `tag`, `tags`, \
      `operation_id`, `summary`, `description`";
 
-/// Scalar types: written in place (`{"type": "string", "format": "uuid"}`), never referenced.
+/// Scalar types, by their last path segment: their schema is one value written in place
+/// (`{"type": "string", "format": "uuid"}`), never a `$ref`, and as the `T` of a `Path<T>`
+/// they are one path parameter, not a struct of parameters. The one list both uses read.
 const SCALARS: &[&str] = &[
     "Uuid",
     "String",
@@ -41,6 +43,11 @@ const SCALARS: &[&str] = &[
     "Date",
     "Value",
 ];
+
+/// Whether a type named `name` (its last path segment) is one of the [`SCALARS`].
+pub(super) fn is_scalar(name: &str) -> bool {
+    SCALARS.contains(&name)
+}
 
 /// A type in the document: referenced, written in place (`inline(T)` or a scalar), or a list.
 #[derive(Debug, Clone)]
@@ -73,7 +80,7 @@ impl Shape {
                 {
                     return Shape::Array(Box::new(Shape::of(item)));
                 }
-                if SCALARS.contains(&name.as_str()) || name == "Option" {
+                if is_scalar(&name) || name == "Option" {
                     Shape::Inline(ty.clone())
                 } else {
                     Shape::Ref(ty.clone())

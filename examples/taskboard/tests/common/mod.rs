@@ -43,6 +43,8 @@ impl App {
         config.tenant_cache_ttl = std::time::Duration::from_millis(500);
         let running = taskboard::app(settings)
             .config(config)
+            .build()
+            .unwrap()
             .start()
             .await
             .unwrap();
