@@ -1,5 +1,6 @@
 //! The operations of the document that the check can send.
 
+use saas_core::openapi::resolve;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -38,7 +39,7 @@ impl Api {
         let mut notes = Vec::new();
         let paths = document.get("paths").and_then(Value::as_object);
         for (template, item) in paths.into_iter().flatten() {
-            let item = resolve(document, item);
+            let item = resolve(document, item).value();
             let shared = item.get("parameters").and_then(Value::as_array);
             for method in METHODS {
                 let Some(op) = item.get(method) else { continue };
@@ -57,12 +58,12 @@ impl Api {
                         .flatten(),
                 );
                 for param in all {
-                    let param = resolve(document, param);
+                    let param = resolve(document, param).value();
                     let name = param
                         .get("name")
                         .and_then(Value::as_str)
                         .unwrap_or_default();
-                    let schema = param.get("schema").map(|s| resolve(document, s));
+                    let schema = param.get("schema").map(|s| resolve(document, s).value());
                     match param.get("in").and_then(Value::as_str) {
                         Some("path") if !takes_id(document, schema) => {
                             unfillable = Some(name.to_string());
@@ -87,7 +88,7 @@ impl Api {
                 }
                 let body = op
                     .get("requestBody")
-                    .map(|b| resolve(document, b))
+                    .map(|b| resolve(document, b).value())
                     .and_then(|b| b.get("content"))
                     .and_then(Value::as_object)
                     .and_then(|content| {
@@ -211,30 +212,13 @@ fn matches_template(template: &str, path: &str) -> bool {
 /// Whether a path parameter of this schema can hold an id (a UUID, or any string).
 fn takes_id(document: &Value, schema: Option<&Value>) -> bool {
     let Some(schema) = schema else { return true };
-    let schema = resolve(document, schema);
+    let schema = resolve(document, schema).value();
     match schema.get("type") {
         None => true,
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
         Some(_) => false,
     }
-}
-
-/// Follows `$ref`s within the document (at most 32, against cycles).
-pub(super) fn resolve<'a>(document: &'a Value, mut value: &'a Value) -> &'a Value {
-    for _ in 0..32 {
-        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-            return value;
-        };
-        let Some(pointer) = reference.strip_prefix('#') else {
-            return value;
-        };
-        match document.pointer(pointer) {
-            Some(target) => value = target,
-            None => return value,
-        }
-    }
-    value
 }
 
 fn encode(text: &str) -> String {

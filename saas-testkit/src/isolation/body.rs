@@ -1,9 +1,9 @@
 //! Generated request bodies: the smallest value a schema accepts.
 
+use saas_core::openapi::resolve;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::api::resolve;
 use super::ids::{Ids, id_key_stem};
 
 /// Generates the smallest body a schema accepts (see [`IsolationCheck`](super::IsolationCheck)).
@@ -31,7 +31,7 @@ impl<'a> Generator<'a> {
         if depth > 16 {
             return Value::Null;
         }
-        let schema = resolve(self.document, schema);
+        let schema = resolve(self.document, schema).value();
         let Some(obj) = schema.as_object() else {
             return Value::Null;
         };
@@ -49,7 +49,7 @@ impl<'a> Generator<'a> {
             if let Some(branches) = obj.get(key).and_then(Value::as_array) {
                 let branch = branches
                     .iter()
-                    .find(|b| !is_null_schema(resolve(self.document, b)))
+                    .find(|b| !is_null_schema(resolve(self.document, b).value()))
                     .or_else(|| branches.first());
                 if let Some(branch) = branch {
                     return self.at_depth(branch, name, depth + 1);
@@ -233,6 +233,20 @@ mod tests {
                 "owner": {"name": "isol"}
             })
         );
+    }
+
+    #[test]
+    fn chained_references_are_followed_and_loops_give_an_empty_object() {
+        let document = json!({"components": {"schemas": {
+            "Title": {"$ref": "#/components/schemas/Text"},
+            "Text": {"type": "string", "maxLength": 3},
+            "A": {"$ref": "#/components/schemas/B"},
+            "B": {"$ref": "#/components/schemas/A"},
+        }}});
+        let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+        assert_eq!(generate(&document, schema("Title")), json!("iso"));
+        assert_eq!(generate(&document, schema("A")), json!({}));
+        assert_eq!(generate(&document, schema("Gone")), json!({}));
     }
 
     #[test]

@@ -107,8 +107,9 @@ pub async fn assert_isolated_interleaved(app: &TestApp, env: &TestEnv, cases: u3
 ///
 /// # Generated bodies
 ///
-/// The smallest body the schema accepts, as far as it says: `$ref`s are resolved; objects get
-/// their `required` properties only; strings are `"isolation-probe"` (`"intrusion-probe"` in
+/// The smallest body the schema accepts, as far as it says: `$ref`s are resolved as
+/// [`saas_core::openapi::refs`] says (one that cannot be, such as a loop, gives `{}`); objects
+/// get their `required` properties only; strings are `"isolation-probe"` (`"intrusion-probe"` in
 /// tenant B's bodies, so that a write of B's that went through changes A's data), cut or padded to
 /// `minLength`/`maxLength` (`format`s `uuid`, `date-time`, `date`, `email`, `uri` get a value of
 /// that form; a `uuid` is one of the tenant's ids, preferring one whose kind matches the

@@ -46,7 +46,9 @@
 //! head options trace` in that order; within an operation: deprecation, security, parameters,
 //! request body, then responses by status. Local references (`$ref: "#/components/…"`, any JSON
 //! pointer into the same document) are followed for schemas, parameters, request bodies,
-//! responses and headers; a schema that refers to itself is compared once per cycle. `allOf`
+//! responses and headers, as [`refs`](super::refs) resolves them; a schema reference it cannot
+//! follow (missing, external, or part of a loop of references) is compared by its `$ref` text. A
+//! schema that refers to itself through its properties is compared once per cycle. `allOf`
 //! branches are merged into one schema; a `oneOf`/`anyOf` whose only other branch is
 //! `{"type": "null"}` is read as that branch made nullable (utoipa's form for `Option<T>`).
 //! Components that no operation reaches are not compared.
@@ -100,7 +102,8 @@ const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "patch", "head", "options", "trace",
 ];
 
-/// How deep schemas, `$ref` chains and `allOf` merges are followed before giving up.
+/// How deep schemas and `allOf` merges are followed before giving up (`$ref` chains are
+/// bounded by [`refs::MAX_HOPS`](super::refs::MAX_HOPS)).
 const MAX_DEPTH: usize = 64;
 
 /// Keys that only document and never change what a client may send or receive.
@@ -150,28 +153,6 @@ fn sorted_union<'m>(
         .flat_map(|map| map.keys().map(String::as_str))
         .collect();
     keys.into_iter().collect()
-}
-
-/// Follows a local JSON pointer such as `#/components/schemas/Project`.
-fn lookup<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
-    doc.pointer(reference.strip_prefix('#')?)
-}
-
-/// Follows `$ref` chains (bounded, so a reference loop ends) and returns the referenced object,
-/// or `value` itself when it is not a resolvable reference.
-fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
-    let mut current = value;
-    for _ in 0..MAX_DEPTH {
-        match current
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| lookup(doc, r))
-        {
-            Some(target) => current = target,
-            None => break,
-        }
-    }
-    current
 }
 
 fn operation_location(method: &str, path: &str) -> String {
@@ -821,6 +802,24 @@ mod tests {
                 "GET /v1/projects/{id} › response 200",
             ]
         );
+    }
+
+    #[test]
+    fn unresolvable_references_are_compared_by_their_text() {
+        let looped = json!({"A": {"$ref": "#/components/schemas/B"}, "B": {"$ref": "#/components/schemas/A"}});
+        let pointing = |reference: &str| {
+            with_schemas(get_returning(json!({"$ref": reference})), looped.clone())
+        };
+        let missing = pointing("#/components/schemas/Gone");
+        assert_eq!(compare(&missing, &missing), []);
+        let changed = compare(&missing, &pointing("#/components/schemas/Lost"));
+        assert_eq!(changed, [Change::new(A, BODY, "`$ref` changed")]);
+        // A loop ends at the reference that closes it, whichever way round it is entered.
+        let changed = compare(
+            &pointing("#/components/schemas/A"),
+            &pointing("#/components/schemas/B"),
+        );
+        assert_eq!(changed, [Change::new(A, BODY, "`$ref` changed")]);
     }
 
     #[test]

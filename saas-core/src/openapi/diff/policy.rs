@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Change, METHODS, Severity, is_true, object, operation_location, resolve};
+use super::{Change, METHODS, Severity, is_true, object, operation_location};
+use crate::openapi::refs::resolve;
 
 /// Checks that every operation removed between two consecutive versions was deprecated first.
 ///
@@ -57,7 +58,7 @@ fn operations(doc: &Value) -> impl Iterator<Item = (&str, &'static str, &Value)>
         object(doc.get("paths")).into_iter().flatten().collect();
     paths.sort_by_key(|(path, _)| *path);
     paths.into_iter().flat_map(move |(path, item)| {
-        let item = resolve(doc, item);
+        let item = resolve(doc, item).value();
         METHODS
             .iter()
             .filter_map(move |method| Some((path.as_str(), *method, item.get(*method)?)))

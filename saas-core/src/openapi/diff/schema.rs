@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::walk::Ctx;
-use super::{MAX_DEPTH, Severity, is_doc_key, is_true, lookup, resolve};
+use super::{MAX_DEPTH, Severity, is_doc_key, is_true};
+use crate::openapi::refs::resolve;
 
 /// Lower bounds: a larger value, or a new bound, accepts less.
 const LOWER_BOUNDS: [&str; 5] = [
@@ -282,7 +283,7 @@ impl<'a> Ctx<'a> {
                 Direction::Response => "writeOnly",
             };
             let applies = |doc: &Value, schema: Option<&&Value>| {
-                schema.is_none_or(|schema| !is_true(resolve(doc, schema).get(one_way)))
+                schema.is_none_or(|schema| !is_true(resolve(doc, schema).value().get(one_way)))
             };
             let was_required =
                 o.required.contains(name) && applies(self.old_doc, o.properties.get(name));
@@ -404,6 +405,22 @@ impl<'a> View<'a> {
         if depth > MAX_DEPTH {
             return;
         }
+        let resolved = resolve(doc, schema);
+        self.refs.extend(resolved.references());
+        if resolved.unresolved().is_some() {
+            // A reference that leads nowhere is compared by its text, so that pointing it
+            // elsewhere is still a change.
+            self.other.insert("$ref", &resolved.value()["$ref"]);
+        }
+        // The target first, then outwards: keywords beside a `$ref` are read after what it
+        // refers to, so theirs win where both say something (`format`, `enum`).
+        for (hop, &value) in resolved.hops().iter().enumerate().rev() {
+            self.absorb_keywords(doc, value, depth + hop);
+        }
+    }
+
+    /// The keywords of one object of the chain; its `$ref` was followed by [`View::absorb`].
+    fn absorb_keywords(&mut self, doc: &'a Value, schema: &'a Value, depth: usize) {
         let map = match schema {
             Value::Object(map) => map,
             Value::Bool(false) => {
@@ -412,17 +429,6 @@ impl<'a> View<'a> {
             }
             _ => return,
         };
-        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
-            match lookup(doc, reference) {
-                Some(target) => {
-                    self.refs.push(reference);
-                    self.absorb(doc, target, depth + 1);
-                }
-                None => {
-                    self.other.insert("$ref", &map["$ref"]);
-                }
-            }
-        }
         for (key, value) in map {
             match key.as_str() {
                 "$ref" => {}
@@ -528,7 +534,7 @@ impl<'a> View<'a> {
 }
 
 fn is_null_schema(doc: &Value, schema: &Value) -> bool {
-    let schema = resolve(doc, schema);
+    let schema = resolve(doc, schema).value();
     match schema.get("type") {
         Some(Value::String(t)) => t == "null",
         Some(Value::Array(ts)) => ts.iter().all(|t| t == "null"),

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use super::schema::Direction;
 use super::{
-    Change, METHODS, Severity, is_doc_key, is_true, object, operation_location, resolve,
-    sorted_union,
+    Change, METHODS, Severity, is_doc_key, is_true, object, operation_location, sorted_union,
 };
+use crate::openapi::refs::resolve;
 
 /// The state of one comparison.
 pub(super) struct Ctx<'a> {
@@ -39,10 +39,10 @@ impl<'a> Ctx<'a> {
         for path in sorted_union(old_paths, new_paths) {
             let old_item = old_paths
                 .and_then(|p| p.get(path))
-                .map(|v| resolve(self.old_doc, v));
+                .map(|v| resolve(self.old_doc, v).value());
             let new_item = new_paths
                 .and_then(|p| p.get(path))
-                .map(|v| resolve(self.new_doc, v));
+                .map(|v| resolve(self.new_doc, v).value());
             match (old_item, new_item) {
                 (Some(old_item), Some(new_item)) => {
                     self.compare_path_item(path, old_item, new_item)
@@ -209,8 +209,12 @@ impl<'a> Ctx<'a> {
 
     fn compare_request_body(&mut self, location: &str, old_op: &'a Value, new_op: &'a Value) {
         let location = format!("{location} › request body");
-        let old = old_op.get("requestBody").map(|b| resolve(self.old_doc, b));
-        let new = new_op.get("requestBody").map(|b| resolve(self.new_doc, b));
+        let old = old_op
+            .get("requestBody")
+            .map(|b| resolve(self.old_doc, b).value());
+        let new = new_op
+            .get("requestBody")
+            .map(|b| resolve(self.new_doc, b).value());
         match (old, new) {
             (Some(old), Some(new)) => {
                 match (is_true(old.get("required")), is_true(new.get("required"))) {
@@ -302,10 +306,10 @@ impl<'a> Ctx<'a> {
             let location = format!("{location} › response {status}");
             let old = old_responses
                 .and_then(|r| r.get(status))
-                .map(|r| resolve(self.old_doc, r));
+                .map(|r| resolve(self.old_doc, r).value());
             let new = new_responses
                 .and_then(|r| r.get(status))
-                .map(|r| resolve(self.new_doc, r));
+                .map(|r| resolve(self.new_doc, r).value());
             match (old, new) {
                 (Some(old), Some(new)) => self.compare_response(&location, old, new),
                 (Some(_), None) => match replaced.get(status) {
@@ -329,10 +333,10 @@ impl<'a> Ctx<'a> {
             let header_location = format!("{location} › header {name}");
             let old_header = old_headers
                 .and_then(|h| h.get(name))
-                .map(|h| resolve(self.old_doc, h));
+                .map(|h| resolve(self.old_doc, h).value());
             let new_header = new_headers
                 .and_then(|h| h.get(name))
-                .map(|h| resolve(self.new_doc, h));
+                .map(|h| resolve(self.new_doc, h).value());
             match (old_header, new_header) {
                 (Some(old), Some(new)) => {
                     if let (Some(old_schema), Some(new_schema)) =
@@ -370,7 +374,7 @@ fn parameters<'a>(doc: &'a Value, item: &'a Value, op: &'a Value) -> BTreeMap<Pa
     let mut out = BTreeMap::new();
     for list in [item.get("parameters"), op.get("parameters")] {
         for parameter in list.and_then(Value::as_array).into_iter().flatten() {
-            let parameter = resolve(doc, parameter);
+            let parameter = resolve(doc, parameter).value();
             let (Some(place), Some(name)) = (
                 parameter.get("in").and_then(Value::as_str),
                 parameter.get("name").and_then(Value::as_str),
