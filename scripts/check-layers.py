@@ -29,10 +29,9 @@ LAYERS = [
 ]
 
 LINE_LIMIT = 800
-# Files over the limit today (non-test lines), to be split (issue 17).
-KNOWN_LONG_FILES = {
-    "openapi/diff.rs",
-}
+# Files allowed over the limit (non-test lines). None since issue 17; an entry here is a
+# file to split, and the check fails once it is split and still listed.
+KNOWN_LONG_FILES = set()
 
 TEST_MODULE = re.compile(r"^#\[cfg\(test\)\]\s*\n\s*(pub(\(crate\))? )?mod \w+ \{", re.M)
 

@@ -18,7 +18,7 @@
 //! | `prefixItems` | `items`: the prefix schema when all are alike, else `anyOf` of the distinct ones |
 //! | `true` / `false` schemas | `{}` / `{not: {}}` |
 //! | `info.license.identifier` | removed (the SPDX license page becomes the `url` when there is none and the identifier is a single license) |
-//! | `info.summary`, `jsonSchemaDialect`, `webhooks`, `components.pathItems` | removed (path items referring to `components.pathItems` are inlined first) |
+//! | `info.summary`, `jsonSchemaDialect`, `webhooks`, `components.pathItems` | removed (path items referring to `components.pathItems` are inlined first, through chains of references) |
 //! | `$schema`, `$id`, `$defs`, `$anchor`, `$comment`, `unevaluatedProperties`, `unevaluatedItems`, `patternProperties`, `propertyNames`, `dependentSchemas`, `dependentRequired`, `if`/`then`/`else`, `contains` | removed |
 //! | an operation without `responses` | `responses: {default: {description: "Default response"}}` |
 //!
@@ -49,6 +49,8 @@
 //! ```
 
 use serde_json::{Map, Value, json};
+
+use super::refs::resolve;
 
 /// The HTTP methods an OpenAPI path item can hold.
 const METHODS: [&str; 8] = [
@@ -143,16 +145,13 @@ pub fn to_openapi_30(doc: &Value) -> Value {
         }
     }
 
-    // Path items may refer to `components.pathItems`, which 3.0 lacks: inline them first.
-    let path_items = root
-        .get("components")
-        .and_then(|c| c.get("pathItems"))
-        .cloned();
+    // Path items may refer to `components.pathItems`, which 3.0 lacks: inline them first, from
+    // the input, which keeps them while `out` loses them.
     let paths = root
         .entry("paths")
         .or_insert_with(|| Value::Object(Map::new()));
     for item in values_mut(paths) {
-        inline_path_item(item, path_items.as_ref());
+        inline_path_item(item, doc);
         convert_path_item(item);
     }
 
@@ -193,14 +192,18 @@ fn values_mut(value: &mut Value) -> impl Iterator<Item = &mut Value> {
     value.as_object_mut().into_iter().flat_map(Map::values_mut)
 }
 
-fn inline_path_item(item: &mut Value, path_items: Option<&Value>) {
-    let target = item
+/// Replaces a path item that refers into `components.pathItems` by the path item it resolves to.
+/// Other references are valid in 3.0 and stay; one that cannot be resolved is left as it is.
+fn inline_path_item(item: &mut Value, doc: &Value) {
+    let into_components = item
         .get("$ref")
         .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix("#/components/pathItems/"))
-        .and_then(|name| path_items?.get(name));
-    if let Some(target) = target {
-        *item = target.clone();
+        .is_some_and(|r| r.starts_with("#/components/pathItems/"));
+    if !into_components {
+        return;
+    }
+    if let Some(target) = resolve(doc, item).target().cloned() {
+        *item = target;
     }
 }
 
@@ -935,6 +938,32 @@ mod tests {
             down["paths"]["/x"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
             json!({"type": "string", "nullable": true})
         );
+    }
+
+    #[test]
+    fn chained_and_escaped_path_item_references_are_inlined() {
+        let get = json!({"get": {"responses": {"200": {"description": "ok"}}}});
+        let doc = json!({
+            "openapi": "3.1.0",
+            "paths": {
+                "/a": {"$ref": "#/components/pathItems/A"},
+                "/b": {"$ref": "#/components/pathItems/b~1c"},
+                "/gone": {"$ref": "#/components/pathItems/Gone"},
+                "/shared": {"$ref": "#/paths/~1a"},
+            },
+            "components": {"pathItems": {
+                "A": {"$ref": "#/components/pathItems/b~1c"},
+                "b/c": get,
+            }},
+        });
+        let down = to_openapi_30(&doc);
+        assert_eq!(down["paths"]["/a"], get);
+        assert_eq!(down["paths"]["/b"], get);
+        assert_eq!(
+            down["paths"]["/gone"],
+            json!({"$ref": "#/components/pathItems/Gone"})
+        );
+        assert_eq!(down["paths"]["/shared"], json!({"$ref": "#/paths/~1a"}));
     }
 
     #[test]

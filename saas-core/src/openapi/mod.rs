@@ -6,5 +6,9 @@ pub mod diff;
 pub mod document;
 pub mod downgrade;
 pub mod operation;
+pub mod refs;
 pub mod serve;
 mod versioned;
+
+#[doc(no_inline)]
+pub use refs::{Resolved, Unresolved, resolve};
