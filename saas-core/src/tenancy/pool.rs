@@ -428,7 +428,7 @@ impl Tenancy {
     }
 }
 
-/// Where one tenant's statements go (see [`Tenancy::route`]).
+/// Where one tenant's statements go: its pool, and the search path of a schema-tier tenant.
 #[derive(Debug, Clone)]
 pub struct Route {
     /// The tenant's location.
