@@ -9,7 +9,7 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group};
 use http::{HeaderName, HeaderValue};
 use saas_core::endpoint;
-use saas_core::versioning::{VersionedApi, VersioningOptions};
+use saas_core::versioning::{VersionedApi, VersioningConfig};
 use tower::ServiceExt;
 
 saas_core::api_versions! {
@@ -70,7 +70,7 @@ fn variants() -> Vec<(&'static str, Router, &'static str)> {
         .fallback(|| async { http::StatusCode::NOT_FOUND });
     let versioned = VersionedApi::new(
         saas_core::routes!(VERSIONS; hello),
-        VersioningOptions::default(),
+        VersioningConfig::default(),
     )
     .router();
     vec![

@@ -8,7 +8,7 @@
 //!   starting (migrations, the isolation audit), the database answers, and it is not shutting
 //!   down. Otherwise it answers 503 with a problem document whose `reason` member is one of
 //!   `starting`, `migrating`, `database_unreachable`, `migration_running` (only with
-//!   [`HealthOptions::unready_while_migrating`]) or `shutting_down`.
+//!   [`HealthConfig::unready_while_migrating`]) or `shutting_down`.
 //!
 //! [`crate::app::SaasApp::serve`] wires both in and moves the phases along; they are served
 //! outside the tenant layers (no credentials, no transaction).
@@ -57,12 +57,12 @@ pub enum NotReady {
     Starting,
     /// The process is applying migrations.
     Migrating,
-    /// The database did not answer within [`HealthOptions::check_timeout`]. The text says
+    /// The database did not answer within [`HealthConfig::check_timeout`]. The text says
     /// why, for the logs: it never reaches the response (a database's error text can name
     /// hosts, users, databases and tenants).
     DatabaseUnreachable(String),
     /// Another process holds the migration lock (only reported with
-    /// [`HealthOptions::unready_while_migrating`]).
+    /// [`HealthConfig::unready_while_migrating`]).
     MigrationRunning,
     /// The process is shutting down.
     ShuttingDown,
@@ -93,7 +93,7 @@ impl NotReady {
 
 /// How readiness is checked.
 #[derive(Debug, Clone)]
-pub struct HealthOptions {
+pub struct HealthConfig {
     /// How long the database may take to answer `SELECT 1` (default 2 s).
     pub check_timeout: Duration,
     /// How long a database check's result is reused, so that frequent probes from many
@@ -110,9 +110,14 @@ pub struct HealthOptions {
     pub readiness_path: String,
 }
 
-impl Default for HealthOptions {
+/// The former name of [`HealthConfig`] (configuration types are named `*Config`; `*Options` are
+/// the settings of one call, like `MoveOptions`).
+#[deprecated(note = "renamed `HealthConfig`")]
+pub type HealthOptions = HealthConfig;
+
+impl Default for HealthConfig {
     fn default() -> Self {
-        HealthOptions {
+        HealthConfig {
             check_timeout: Duration::from_secs(2),
             cache_for: Duration::from_secs(1),
             unready_while_migrating: false,
@@ -132,13 +137,13 @@ pub struct Health {
 struct Inner {
     phase: AtomicU8,
     tenancy: OnceLock<Tenancy>,
-    options: HealthOptions,
+    options: HealthConfig,
     last: Mutex<Option<(Instant, Result<(), NotReady>)>>,
 }
 
 impl Health {
     /// A process that is starting.
-    pub fn new(options: HealthOptions) -> Health {
+    pub fn new(options: HealthConfig) -> Health {
         Health {
             inner: Arc::new(Inner {
                 phase: AtomicU8::new(Phase::Starting as u8),
@@ -172,7 +177,7 @@ impl Health {
     }
 
     /// The settings.
-    pub fn options(&self) -> &HealthOptions {
+    pub fn options(&self) -> &HealthConfig {
         &self.inner.options
     }
 
@@ -228,7 +233,7 @@ impl Health {
         }
     }
 
-    /// The `/livez` and `/readyz` routes (paths from [`HealthOptions`]). Mount them outside
+    /// The `/livez` and `/readyz` routes (paths from [`HealthConfig`]). Mount them outside
     /// the tenant layers: `wrapped_router.merge(health.router())`.
     pub fn router(&self) -> Router {
         let readiness = self.clone();
@@ -320,7 +325,7 @@ mod tests {
 
     #[test]
     fn shutting_down_is_final() {
-        let health = Health::new(HealthOptions::default());
+        let health = Health::new(HealthConfig::default());
         assert_eq!(health.phase(), Phase::Starting);
         health.set_phase(Phase::Migrating);
         assert_eq!(health.phase(), Phase::Migrating);
@@ -331,7 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn not_ready_before_the_runtime_exists() {
-        let health = Health::new(HealthOptions::default());
+        let health = Health::new(HealthConfig::default());
         assert_eq!(health.readiness().await, Err(NotReady::Starting));
         health.set_phase(Phase::Migrating);
         assert_eq!(health.readiness().await, Err(NotReady::Migrating));

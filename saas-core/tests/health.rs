@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use axum::routing::post;
 use common::events::{Noted, Recorder};
-use saas_core::app::{SaasApp, ShutdownOptions};
+use saas_core::app::{SaasApp, ShutdownConfig};
 use saas_core::events::relay::RelayConfig;
-use saas_core::health::HealthOptions;
+use saas_core::health::HealthConfig;
 use saas_core::prelude::*;
 use saas_core::tenancy::pool::TenancyConfig;
 use saas_core::tenancy::registry::NewTenant;
@@ -43,8 +43,8 @@ struct Served {
 impl Served {
     async fn start(
         config: TenancyConfig,
-        health: HealthOptions,
-        shutdown: ShutdownOptions,
+        health: HealthConfig,
+        shutdown: ShutdownConfig,
         recorder: Recorder,
     ) -> Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -183,8 +183,8 @@ async fn readiness_is_false_while_migrations_run_and_true_after() {
     migration_lock(&mut job, true).await;
     let served = Served::start(
         db.config(),
-        HealthOptions::default(),
-        ShutdownOptions::default(),
+        HealthConfig::default(),
+        ShutdownConfig::default(),
         Recorder::new(),
     )
     .await;
@@ -251,12 +251,12 @@ async fn another_processs_migration_can_take_readiness_away_when_asked() {
     let db = saas_testkit::TestDb::new().await.unwrap();
     let served = Served::start(
         db.config(),
-        HealthOptions {
+        HealthConfig {
             unready_while_migrating: true,
             cache_for: Duration::ZERO,
-            ..HealthOptions::default()
+            ..HealthConfig::default()
         },
-        ShutdownOptions::default(),
+        ShutdownConfig::default(),
         Recorder::new(),
     )
     .await;
@@ -285,12 +285,12 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
             acquire_timeout: Duration::from_secs(1),
             ..TenancyConfig::new(url.clone())
         },
-        HealthOptions {
+        HealthConfig {
             check_timeout: Duration::from_millis(1500),
             cache_for: Duration::ZERO,
-            ..HealthOptions::default()
+            ..HealthConfig::default()
         },
-        ShutdownOptions::default(),
+        ShutdownConfig::default(),
         Recorder::new(),
     )
     .await;
@@ -316,11 +316,11 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
     let recorder = Recorder::new();
     let served = Served::start(
         db.config(),
-        HealthOptions {
+        HealthConfig {
             cache_for: Duration::ZERO,
-            ..HealthOptions::default()
+            ..HealthConfig::default()
         },
-        ShutdownOptions {
+        ShutdownConfig {
             delay: Duration::from_millis(700),
             drain_timeout: Duration::from_secs(20),
             relay_drain_timeout: Duration::from_secs(10),
@@ -380,8 +380,8 @@ async fn requests_running_past_the_drain_cap_are_cut_off_and_roll_back() {
     let recorder = Recorder::new();
     let served = Served::start(
         db.config(),
-        HealthOptions::default(),
-        ShutdownOptions {
+        HealthConfig::default(),
+        ShutdownConfig {
             delay: Duration::ZERO,
             drain_timeout: Duration::from_millis(500),
             relay_drain_timeout: Duration::from_secs(5),

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use saas_core::endpoint;
 use saas_core::prelude::*;
 use saas_core::telemetry::{Telemetry, TelemetryConfig};
-use saas_core::versioning::{VersionedApi, VersioningOptions};
+use saas_core::versioning::{VersionedApi, VersioningConfig};
 use tower::ServiceExt;
 
 saas_core::api_versions! {
@@ -36,7 +36,7 @@ fn app(env: &Env, telemetry: &Telemetry) -> Router {
     spans();
     let versioned = VersionedApi::new(
         saas_core::routes!(VERSIONS; whoami),
-        VersioningOptions::default(),
+        VersioningConfig::default(),
     );
     telemetry.watch_pools(&env.tenancy);
     let routes = common::routes()

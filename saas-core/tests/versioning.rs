@@ -8,7 +8,7 @@ use saas_core::endpoint;
 use saas_core::http::{Json, Path};
 use saas_core::version_change;
 use saas_core::versioning::clock::TestClock;
-use saas_core::versioning::{ApiVersion, Negotiation, VersionedApi, VersioningOptions};
+use saas_core::versioning::{ApiVersion, Negotiation, VersionedApi, VersioningConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -107,10 +107,10 @@ fn api() -> saas_core::versioning::Api {
 fn versioned(clock: &TestClock, negotiation: Negotiation) -> VersionedApi {
     VersionedApi::new(
         api(),
-        VersioningOptions {
+        VersioningConfig {
             negotiation,
             clock: std::sync::Arc::new(clock.clone()),
-            ..VersioningOptions::default()
+            ..VersioningConfig::default()
         },
     )
 }
@@ -240,7 +240,7 @@ async fn after_the_sunset_the_route_is_gone_unless_disabled() {
 
     let lenient = VersionedApi::new(
         api(),
-        VersioningOptions {
+        VersioningConfig {
             clock: std::sync::Arc::new(clock.clone()),
             gone_after_sunset: false,
             ..Default::default()
@@ -313,9 +313,9 @@ async fn old_request_shapes_are_upgraded_for_the_current_handler() {
 async fn bodies_over_max_transform_body_are_refused_as_documented() {
     let router = VersionedApi::new(
         api(),
-        VersioningOptions {
+        VersioningConfig {
             max_transform_body: 30,
-            ..VersioningOptions::default()
+            ..VersioningConfig::default()
         },
     )
     .router();
@@ -360,7 +360,7 @@ fn documents_are_titled_with_the_apps_name_and_list_422_only_where_it_can_happen
     let post = &v2["paths"]["/v2/things"]["post"]["responses"];
     assert!(post.get("422").is_some(), "{post:#}");
     // A title of the documents' own wins over the name.
-    let mut options = VersioningOptions::default();
+    let mut options = VersioningConfig::default();
     options.docs.title = "Things API".into();
     let app = saas_core::SaasApp::builder()
         .name("dx-app")
@@ -473,9 +473,9 @@ fn a_version_change_that_applies_to_no_endpoint_stops_the_start() {
     let clock = TestClock::at(SINCE);
     let api = VersionedApi::new(
         saas_core::routes!(VERSIONS; get_thing_undeclared),
-        VersioningOptions {
+        VersioningConfig {
             clock: std::sync::Arc::new(clock.clone()),
-            ..VersioningOptions::default()
+            ..VersioningConfig::default()
         },
     );
     let err = api.check().unwrap_err();
@@ -490,7 +490,7 @@ fn a_version_change_that_applies_to_no_endpoint_stops_the_start() {
     // the_router_serves_the_newest_declared_version).
     let api = VersionedApi::new(
         saas_core::routes!(VERSIONS; get_thing, legacy),
-        VersioningOptions::default(),
+        VersioningConfig::default(),
     );
     let err = api.check().unwrap_err();
     assert!(
@@ -529,7 +529,7 @@ async fn list_things(
 async fn pages_and_page_queries_are_documented_and_converted() {
     let api = VersionedApi::new(
         saas_core::routes!(VERSIONS; get_thing, create_thing, list_things),
-        VersioningOptions::default(),
+        VersioningConfig::default(),
     );
     api.check().unwrap();
     let v2 = api.document(ApiVersion::Int(2)).unwrap();
@@ -576,7 +576,7 @@ async fn pages_and_page_queries_are_documented_and_converted() {
 fn an_endpoint_without_declarations_is_documented_from_its_signature() {
     let api = VersionedApi::new(
         saas_core::routes!(VERSIONS; get_thing, create_thing, rename_thing),
-        VersioningOptions::default(),
+        VersioningConfig::default(),
     );
     api.check().unwrap();
     let v2 = api.document(ApiVersion::Int(2)).unwrap();

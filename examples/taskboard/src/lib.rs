@@ -10,12 +10,12 @@ use axum::Router;
 use axum::routing::get;
 use rand::Rng;
 use saas_core::app::{SaasApp, SaasAppBuilder};
-use saas_core::openapi::document::DocSettings;
+use saas_core::openapi::document::DocsConfig;
 use saas_core::ratelimit::RateLimits;
 use saas_core::telemetry::{Telemetry, TelemetryConfig};
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, SubdomainResolver};
-use saas_core::versioning::VersioningOptions;
+use saas_core::versioning::VersioningConfig;
 
 /// The taskboard's migrations (tables only; the framework adds RLS).
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -125,13 +125,13 @@ pub fn app(settings: Settings) -> SaasAppBuilder {
     }
     app.migrations(&MIGRATIONS)
         .api(api::api())
-        .versioning(VersioningOptions {
-            docs: DocSettings {
+        .versioning(VersioningConfig {
+            docs: DocsConfig {
                 title: "taskboard".into(),
                 description: Some("A multi-tenant project and task tracker.".into()),
                 bearer: true,
             },
-            ..VersioningOptions::default()
+            ..VersioningConfig::default()
         })
         .openapi_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi"))
         .routes(move |tenancy| routes(tenancy, &settings))

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use crate::error::{ApiResult, Error};
 use crate::events::publish::{InProcessBus, Publisher};
 use crate::events::relay::{Relay, RelayConfig, RelayHandle};
-use crate::health::{Health, HealthOptions, NotReady, Phase};
+use crate::health::{Health, HealthConfig, NotReady, Phase};
 use crate::settings::Settings;
 use crate::tenancy::TenantTxLayer;
 use crate::tenancy::pool::{Tenancy, TenancyConfig};
 use crate::tenancy::resolver::{ResolverChain, TenantResolver};
-use crate::versioning::{Api, VersionedApi, VersioningOptions};
+use crate::versioning::{Api, VersionedApi, VersioningConfig};
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -66,29 +66,29 @@ pub struct SaasAppBuilder {
     cache: Option<crate::cache::TenantCache>,
     name: String,
     api: Option<Api>,
-    versioning: VersioningOptions,
+    versioning: VersioningConfig,
     openapi_dir: std::path::PathBuf,
     publisher: Option<Arc<dyn Publisher>>,
     relay_config: RelayConfig,
     run_relay: bool,
     rate_limits: Option<crate::ratelimit::RateLimits>,
-    health: HealthOptions,
-    shutdown: Option<ShutdownOptions>,
+    health: HealthConfig,
+    shutdown: Option<ShutdownConfig>,
     telemetry: Option<crate::telemetry::Telemetry>,
     metrics_on_main: bool,
 }
 
 /// How [`SaasApp::serve`] stops after the shutdown signal.
 ///
-/// The order: readiness turns false at once; after [`ShutdownOptions::delay`] (time for load
+/// The order: readiness turns false at once; after [`ShutdownConfig::delay`] (time for load
 /// balancers to stop sending traffic) the listener closes and in-flight requests finish, for
-/// at most [`ShutdownOptions::drain_timeout`]; then tracked background tasks (tenant moves
+/// at most [`ShutdownConfig::drain_timeout`]; then tracked background tasks (tenant moves
 /// started over HTTP, see [`crate::moves::spawn`]) finish, for at most another
 /// `drain_timeout`; then the outbox relay publishes what those
-/// requests committed, for at most [`ShutdownOptions::relay_drain_timeout`] (whatever is left
+/// requests committed, for at most [`ShutdownConfig::relay_drain_timeout`] (whatever is left
 /// stays in the outbox for the next process); then the pools close.
 #[derive(Debug, Clone)]
-pub struct ShutdownOptions {
+pub struct ShutdownConfig {
     /// Readiness is false but connections are still accepted (default 0 s;
     /// `SAAS_SHUTDOWN_DELAY` in seconds). Behind a Kubernetes Service, a few seconds.
     pub delay: std::time::Duration,
@@ -101,9 +101,14 @@ pub struct ShutdownOptions {
     pub relay_drain_timeout: std::time::Duration,
 }
 
-impl Default for ShutdownOptions {
+/// The former name of [`ShutdownConfig`] (configuration types are named `*Config`; `*Options` are
+/// the settings of one call, like `MoveOptions`).
+#[deprecated(note = "renamed `ShutdownConfig`")]
+pub type ShutdownOptions = ShutdownConfig;
+
+impl Default for ShutdownConfig {
     fn default() -> Self {
-        ShutdownOptions {
+        ShutdownConfig {
             delay: std::time::Duration::ZERO,
             drain_timeout: std::time::Duration::from_secs(30),
             relay_drain_timeout: std::time::Duration::from_secs(10),
@@ -111,11 +116,11 @@ impl Default for ShutdownOptions {
     }
 }
 
-impl ShutdownOptions {
+impl ShutdownConfig {
     /// The defaults with the settings' shutdown durations applied.
-    pub fn from_settings(settings: &crate::settings::Settings) -> ShutdownOptions {
-        let defaults = ShutdownOptions::default();
-        ShutdownOptions {
+    pub fn from_settings(settings: &crate::settings::Settings) -> ShutdownConfig {
+        let defaults = ShutdownConfig::default();
+        ShutdownConfig {
             delay: settings.shutdown_delay.unwrap_or(defaults.delay),
             drain_timeout: settings.drain_timeout.unwrap_or(defaults.drain_timeout),
             relay_drain_timeout: settings
@@ -168,13 +173,13 @@ impl SaasApp {
             cache: None,
             name: "saas-app".into(),
             api: None,
-            versioning: VersioningOptions::default(),
+            versioning: VersioningConfig::default(),
             openapi_dir: "openapi".into(),
             publisher: None,
             relay_config: RelayConfig::default(),
             run_relay: true,
             rate_limits: None,
-            health: HealthOptions::default(),
+            health: HealthConfig::default(),
             shutdown: None,
             telemetry: None,
             metrics_on_main: true,
@@ -191,15 +196,15 @@ impl SaasAppBuilder {
     }
 
     /// How `/livez` and `/readyz` behave (see [`crate::health`]).
-    pub fn health(mut self, options: HealthOptions) -> Self {
+    pub fn health(mut self, options: HealthConfig) -> Self {
         self.health = options;
         self
     }
 
     /// How [`SaasApp::serve`] (and the command line's `serve`) shuts down. Without this
     /// call: the defaults with `SAAS_SHUTDOWN_DELAY`, `SAAS_DRAIN_TIMEOUT` and
-    /// `SAAS_RELAY_DRAIN_TIMEOUT` applied ([`ShutdownOptions::from_settings`]).
-    pub fn shutdown(mut self, options: ShutdownOptions) -> Self {
+    /// `SAAS_RELAY_DRAIN_TIMEOUT` applied ([`ShutdownConfig::from_settings`]).
+    pub fn shutdown(mut self, options: ShutdownConfig) -> Self {
         self.shutdown = Some(options);
         self
     }
@@ -271,7 +276,7 @@ impl SaasAppBuilder {
     }
 
     /// How versions are negotiated, the clock, document settings.
-    pub fn versioning(mut self, options: VersioningOptions) -> Self {
+    pub fn versioning(mut self, options: VersioningConfig) -> Self {
         self.versioning = options;
         self
     }
@@ -289,7 +294,7 @@ impl SaasAppBuilder {
             return Ok(None);
         };
         let mut options = self.versioning.clone();
-        if options.docs.title == crate::openapi::document::DocSettings::default().title {
+        if options.docs.title == crate::openapi::document::DocsConfig::default().title {
             // The app's name, unless the documents were given a title of their own.
             options.docs.title = self.name.clone();
         }
@@ -305,7 +310,7 @@ impl SaasAppBuilder {
     }
 
     /// The application's name: the development database is named after it, and it is the
-    /// title of the OpenAPI documents unless [`VersioningOptions::docs`] gives another.
+    /// title of the OpenAPI documents unless [`VersioningConfig::docs`] gives another.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
@@ -349,13 +354,13 @@ impl SaasApp {
         }
     }
 
-    /// How [`SaasApp::serve`] shuts down: the builder's [`ShutdownOptions`], or the defaults
+    /// How [`SaasApp::serve`] shuts down: the builder's [`ShutdownConfig`], or the defaults
     /// with the environment's durations.
-    fn shutdown_options(&self) -> ShutdownOptions {
+    fn shutdown_options(&self) -> ShutdownConfig {
         self.parts
             .shutdown
             .clone()
-            .unwrap_or_else(|| ShutdownOptions::from_settings(&self.settings))
+            .unwrap_or_else(|| ShutdownConfig::from_settings(&self.settings))
     }
 
     /// The versioned API with its documents, without touching the database.
@@ -473,7 +478,7 @@ impl SaasApp {
     ///    starts (migrations, the isolation audit) readiness is false (`migrating` or
     ///    `starting`) and every other route answers 503 with `Retry-After`.
     /// 2. Once started, it prints `listening on http://ADDR` and serves the application.
-    /// 3. When `shutdown` resolves, it shuts down in the order of [`ShutdownOptions`]:
+    /// 3. When `shutdown` resolves, it shuts down in the order of [`ShutdownConfig`]:
     ///    readiness off, the delay, drain in-flight requests, the relay's last drain, pools.
     ///
     /// Returns an error when the runtime fails to start (the listener is closed then).

@@ -9,7 +9,7 @@ use crate::versioning::changes::Changes;
 use crate::versioning::headers::iso_date;
 use crate::versioning::{Api, ApiVersion, EndpointEntry, Negotiation, VersionChange};
 
-pub use crate::versioning::DocSettings;
+pub use crate::versioning::DocsConfig;
 
 const SCHEMA_PREFIX: &str = "#/components/schemas/";
 
@@ -187,7 +187,7 @@ fn operation_for(
     api: &Api,
     version: ApiVersion,
     negotiation: &Negotiation,
-    settings: &DocSettings,
+    settings: &DocsConfig,
 ) -> Value {
     let mut op = serde_json::to_value((entry.operation)()).unwrap_or_else(|_| json!({}));
     let decl = entry.decl;
@@ -274,7 +274,7 @@ pub fn document(
     version: ApiVersion,
     negotiation: &Negotiation,
     changes: &Changes,
-    settings: &DocSettings,
+    settings: &DocsConfig,
 ) -> Value {
     let mut paths = Map::new();
     for entry in &api.endpoints {

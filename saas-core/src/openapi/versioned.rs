@@ -2,13 +2,13 @@
 //! versioning layer, which receives them as data (so `versioning` never depends on `openapi`).
 
 use crate::versioning::changes::Changes;
-use crate::versioning::{Api, VersionedApi, VersioningOptions};
+use crate::versioning::{Api, VersionedApi, VersioningConfig};
 
 use super::document::{current_components, document};
 
 impl VersionedApi {
     /// Builds the documents of every version.
-    pub fn new(api: Api, options: VersioningOptions) -> VersionedApi {
+    pub fn new(api: Api, options: VersioningConfig) -> VersionedApi {
         let changes = Changes::registered();
         let documents = api
             .versions

@@ -15,7 +15,9 @@ pub use decl::{
     Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange, VersionDecl, VersionSet,
     assert_endpoint,
 };
-pub use options::{DocSettings, Negotiation, VersioningOptions};
+#[allow(deprecated)]
+pub use options::{DocSettings, VersioningOptions};
+pub use options::{DocsConfig, Negotiation, VersioningConfig};
 pub use router::VersionedApi;
 pub use version::ApiVersion;
 

@@ -25,7 +25,7 @@ pub enum Negotiation {
 
 /// What a document says about the API as a whole.
 #[derive(Debug, Clone)]
-pub struct DocSettings {
+pub struct DocsConfig {
     /// `info.title`.
     pub title: String,
     /// `info.description`.
@@ -34,9 +34,14 @@ pub struct DocSettings {
     pub bearer: bool,
 }
 
-impl Default for DocSettings {
+/// The former name of [`DocsConfig`] (configuration types are named `*Config`; `*Options` are
+/// the settings of one call, like `MoveOptions`).
+#[deprecated(note = "renamed `DocsConfig`")]
+pub type DocSettings = DocsConfig;
+
+impl Default for DocsConfig {
     fn default() -> Self {
-        DocSettings {
+        DocsConfig {
             title: "API".into(),
             description: None,
             bearer: true,
@@ -46,7 +51,7 @@ impl Default for DocSettings {
 
 /// Settings of the versioned router.
 #[derive(Debug, Clone)]
-pub struct VersioningOptions {
+pub struct VersioningConfig {
     /// How versions are chosen.
     pub negotiation: Negotiation,
     /// The clock deprecation and sunset are judged by.
@@ -54,7 +59,7 @@ pub struct VersioningOptions {
     /// Answer 410 Gone once a version's (or endpoint's) sunset has passed (default on).
     pub gone_after_sunset: bool,
     /// What the documents say about the API.
-    pub docs: DocSettings,
+    pub docs: DocsConfig,
     /// The largest body a version change buffers to convert (default 1 MiB). Bodies that no
     /// change touches are never buffered, whatever their size. An older client's request
     /// body that must be upgraded and is larger gets `413 Payload Too Large`; a response that
@@ -62,13 +67,18 @@ pub struct VersioningOptions {
     pub max_transform_body: usize,
 }
 
-impl Default for VersioningOptions {
+/// The former name of [`VersioningConfig`] (configuration types are named `*Config`; `*Options` are
+/// the settings of one call, like `MoveOptions`).
+#[deprecated(note = "renamed `VersioningConfig`")]
+pub type VersioningOptions = VersioningConfig;
+
+impl Default for VersioningConfig {
     fn default() -> Self {
-        VersioningOptions {
+        VersioningConfig {
             negotiation: Negotiation::PathPrefix,
             clock: Arc::new(SystemClock),
             gone_after_sunset: true,
-            docs: DocSettings::default(),
+            docs: DocsConfig::default(),
             max_transform_body: 1024 * 1024,
         }
     }

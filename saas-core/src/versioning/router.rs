@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::changes::Changes;
 use super::clock::Clock;
 use super::headers::{deprecation_value, fill_path, imf_fixdate, link};
-pub use super::options::{DocSettings, Negotiation, VersioningOptions};
+pub use super::options::{DocsConfig, Negotiation, VersioningConfig};
 use super::{Api, ApiVersion, EndpointDecl};
 use crate::error::{Error, Problem};
 
@@ -46,7 +46,7 @@ fn version_value(version: ApiVersion) -> HeaderValue {
 #[derive(Debug, Clone)]
 pub struct VersionedApi {
     api: Api,
-    options: VersioningOptions,
+    options: VersioningConfig,
     changes: Changes,
     documents: Vec<(ApiVersion, Value)>,
     /// Every schema in its current shape (what version changes convert from and to).
@@ -396,7 +396,7 @@ where
         .map_err(|_| {
             Error::Internal(anyhow::anyhow!(
                 "the response is larger than max_transform_body ({} bytes) and must be \
-                 converted for version {}: raise VersioningOptions::max_transform_body",
+                 converted for version {}: raise VersioningConfig::max_transform_body",
                 info.max_body,
                 info.version
             ))
@@ -433,7 +433,7 @@ impl VersionedApi {
     /// `VersionedApi::new` calls this).
     pub(crate) fn from_parts(
         api: Api,
-        options: VersioningOptions,
+        options: VersioningConfig,
         changes: Changes,
         documents: Vec<(ApiVersion, Value)>,
         current: serde_json::Map<String, Value>,
@@ -485,7 +485,7 @@ impl VersionedApi {
     }
 
     /// The options.
-    pub fn options(&self) -> &VersioningOptions {
+    pub fn options(&self) -> &VersioningConfig {
         &self.options
     }
 
