@@ -20,7 +20,7 @@ use saas_core::tenancy::registry::{NewTenant, Tier};
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::Connection;
 
-#[path = "shared/models.rs"]
+#[path = "../tests/common/models.rs"]
 mod models;
 use models::MIGRATIONS;
 

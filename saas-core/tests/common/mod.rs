@@ -12,10 +12,12 @@ use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::{NewTenant, Tenant};
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, ResolverChain};
 use saas_testkit::TestDb;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower::ServiceExt;
 
 pub mod cache;
+mod models;
+pub use models::*;
 pub mod events;
 pub mod moves;
 pub mod ratelimit;
@@ -35,40 +37,7 @@ pub async fn east() -> &'static str {
     .await
 }
 
-pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
-
 pub const SECRET: &str = "integration-test-secret-0123456789";
-
-#[derive(Debug, Clone, PartialEq, TenantScoped, sqlx::FromRow, Serialize, Deserialize)]
-#[tenant(table = "projects")]
-pub struct Project {
-    pub tenant_id: TenantId,
-    #[tenant(generated)]
-    pub id: Uuid,
-    pub name: String,
-    #[tenant(generated)]
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, TenantScoped, sqlx::FromRow, Serialize, Deserialize)]
-#[tenant(table = "tasks", parent(project_id -> Project))]
-pub struct Task {
-    pub tenant_id: TenantId,
-    #[tenant(generated)]
-    pub id: Uuid,
-    pub project_id: Uuid,
-    pub title: String,
-}
-
-#[derive(Debug, Clone, PartialEq, TenantScoped, sqlx::FromRow, Serialize, Deserialize)]
-#[tenant(table = "memberships", key(project_id, member), parent(project_id -> Project))]
-pub struct Membership {
-    pub tenant_id: TenantId,
-    pub project_id: Uuid,
-    pub member: String,
-    pub role: String,
-}
 
 #[derive(Debug)]
 pub struct Env {
