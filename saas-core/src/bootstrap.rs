@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::error::{ApiResult, Error};
+use crate::error::{Error, Result};
 use crate::isolation::{audit, roles};
 use crate::migrate::AppMigrations;
 use crate::migrate::tenants::{MigrateOptions, migrate_tenants};
@@ -29,19 +29,24 @@ impl Tenancy {
         config: TenancyConfig,
         resolvers: ResolverChain,
         migrations: Option<&sqlx::migrate::Migrator>,
-    ) -> ApiResult<Tenancy> {
+    ) -> Result<Tenancy> {
         resolvers.check()?;
         roles::validate_role_name(&config.request_role)?;
         let owner_options: PgConnectOptions = config
             .database_url
             .parse()
-            .map_err(|e| Error::Config(format!("invalid database URL: {e}")))?;
+            .map_err(|e| Error::config("DATABASE_URL", format!("invalid database URL: {e}")))?;
         let owner = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(config.acquire_timeout)
             .connect_with(owner_options.clone())
             .await
-            .map_err(|e| Error::Config(format!("cannot connect to the database: {e}")))?;
+            .map_err(|e| {
+                Error::config(
+                    "DATABASE_URL",
+                    format!("cannot connect to the database: {e}"),
+                )
+            })?;
         if config.migrate_on_start {
             crate::migrate::migrate_all(&owner, migrations, &config).await?;
         }

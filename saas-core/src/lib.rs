@@ -29,7 +29,7 @@ mod tenant_id;
 pub mod versioning;
 
 pub use app::{SaasApp, SaasAppBuilder};
-pub use error::{ApiResult, Error, Problem};
+pub use error::{ApiError, ApiResult, Error, Problem, Result};
 pub use model::{Page, PageQuery, PageRequest, TenantScoped};
 pub use settings::Settings;
 pub use tenancy::{ReadTx, TenantExecutor, TenantId, TenantTx, TenantWriter};
@@ -42,7 +42,7 @@ pub use tenancy::pool::Tenancy;
 /// Everything an application module usually needs, in one import.
 pub mod prelude {
     pub use crate::app::{SaasApp, SaasAppBuilder};
-    pub use crate::error::{ApiResult, Error};
+    pub use crate::error::{ApiError, ApiResult};
     pub use crate::events::DomainEvent;
     pub use crate::http::{Json, Path, Query};
     pub use crate::model::{Page, PageQuery, PageRequest, TenantScoped};

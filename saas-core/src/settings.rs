@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
-
 /// The variables, with what each holds: the reference the errors and the guide share.
 pub const VARIABLES: &[(&str, &str)] = &[
     (
@@ -112,13 +110,13 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Settings, Error> {
+    pub fn from_env() -> crate::Result<Settings> {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the variables through `lookup` (the environment, or a map in tests). Every
     /// malformed variable is reported, each with its name, its value and what it should be.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> crate::Result<Settings> {
         let reader = Reader {
             lookup: &lookup,
             problems: Default::default(),
@@ -171,8 +169,13 @@ impl Settings {
             metrics_token: var("SAAS_METRICS_TOKEN"),
         };
         let problems = reader.problems.into_inner();
-        if !problems.is_empty() {
-            return Err(Error::Config(problems.join("; ")));
+        if let Some((var, _)) = problems.first() {
+            let reason = problems
+                .iter()
+                .map(|(_, problem)| problem.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(crate::Error::config(var.clone(), reason));
         }
         Ok(settings)
     }
@@ -181,7 +184,8 @@ impl Settings {
 /// Reads variables through a lookup and collects what does not parse.
 struct Reader<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
-    problems: std::cell::RefCell<Vec<String>>,
+    /// The variable and what is wrong with it, in the order read.
+    problems: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Reader<'_> {
@@ -202,9 +206,10 @@ impl Reader<'_> {
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map_or("", |(_, holds)| holds);
-            self.problems
-                .borrow_mut()
-                .push(format!("{name}={value:?} is not valid: it holds {holds}"));
+            self.problems.borrow_mut().push((
+                name.to_string(),
+                format!("{name}={value:?} is not valid: it holds {holds}"),
+            ));
         }
         result
     }
@@ -231,7 +236,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn read(vars: &[(&str, &str)]) -> Result<Settings, Error> {
+    fn read(vars: &[(&str, &str)]) -> crate::Result<Settings> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -89,7 +89,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
                         )
                         .await?;
                         tx.commit().await?;
-                        Ok::<Uuid, saas_core::Error>(id)
+                        Ok::<Uuid, saas_core::ApiError>(id)
                     }
                     .await;
                     match result {

@@ -37,7 +37,7 @@ async fn slow(mut tx: TenantTx, body: String) -> ApiResult<&'static str> {
 struct Served {
     base: String,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<ApiResult<()>>,
+    task: tokio::task::JoinHandle<saas_core::Result<()>>,
 }
 
 impl Served {
@@ -99,7 +99,7 @@ impl Served {
         panic!("/readyz never answered {want}");
     }
 
-    async fn shut_down(mut self) -> ApiResult<()> {
+    async fn shut_down(mut self) -> saas_core::Result<()> {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(Duration::from_secs(60), self.task)
             .await

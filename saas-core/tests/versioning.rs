@@ -74,7 +74,7 @@ fn new_thing_from_v1(input: NewThingV1) -> NewThing {
     responses((status = 200, body = Thing)))]
 async fn get_thing(Path(id): Path<String>) -> saas_core::ApiResult<Json<Thing>> {
     if id == "missing" {
-        return Err(saas_core::Error::NotFound { resource: "Thing" });
+        return Err(saas_core::ApiError::NotFound { resource: "Thing" });
     }
     Ok(Json(Thing {
         id,

@@ -178,7 +178,7 @@ impl TestEnv {
                 })
                 .await;
             match result {
-                Err(saas_core::Error::Conflict(reason)) if attempt < 3 => {
+                Err(saas_core::ApiError::Conflict(reason)) if attempt < 3 => {
                     eprintln!("saas-testkit: creating test tenant {slug:?}: {reason}; retrying");
                     attempt += 1;
                 }

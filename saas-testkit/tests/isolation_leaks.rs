@@ -71,7 +71,9 @@ fn check_body(body: &str) -> ApiResult<()> {
     if (1..=10).contains(&body.chars().count()) {
         Ok(())
     } else {
-        Err(Error::Validation("body must be 1 to 10 characters".into()))
+        Err(ApiError::Validation(
+            "body must be 1 to 10 characters".into(),
+        ))
     }
 }
 
@@ -135,7 +137,7 @@ async fn leaky_get_note(
         .bind(id)
         .fetch_optional(tenancy.owner_pool())
         .await?;
-    let (id, body) = row.ok_or(Error::NotFound { resource: "Note" })?;
+    let (id, body) = row.ok_or(ApiError::NotFound { resource: "Note" })?;
     Ok(Json(NoteBody { id, body }))
 }
 
@@ -170,7 +172,7 @@ async fn leaky_update_note(
             .bind(&input.body)
             .fetch_optional(tenancy.owner_pool())
             .await?;
-    let (id, body) = row.ok_or(Error::NotFound { resource: "Note" })?;
+    let (id, body) = row.ok_or(ApiError::NotFound { resource: "Note" })?;
     Ok(Json(NoteBody { id, body }))
 }
 

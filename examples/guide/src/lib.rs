@@ -35,4 +35,5 @@ chapters! {
     Pgbouncer => "pgbouncer.md",
     Performance => "performance.md",
     Security => "security.md",
+    Architecture => "architecture.md",
 }

@@ -26,15 +26,15 @@ pub struct AdminState {
 pub struct Admin;
 
 impl FromRequestParts<AdminState> for Admin {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?
-            .ok_or_else(|| Error::Unauthorized("the admin API needs the admin token".into()))?;
+            .ok_or_else(|| ApiError::Unauthorized("the admin API needs the admin token".into()))?;
         if saas_core::http::secrets_match(token.as_bytes(), state.admin_token.as_bytes()) {
             Ok(Admin)
         } else {
-            Err(Error::Unauthorized("wrong admin token".into()))
+            Err(ApiError::Unauthorized("wrong admin token".into()))
         }
     }
 }
@@ -105,7 +105,7 @@ async fn move_tenant(
     };
     let report = moves::spawn(&state.tenancy, tenant.id, request, options)
         .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("the tenant move's task failed: {e}")))??;
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the tenant move's task failed: {e}")))??;
     Ok(Json(report.tenant.into()))
 }
 
@@ -166,12 +166,12 @@ async fn issue_token(
     Json(input): Json<TokenRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenBody>)> {
     if input.subject.is_empty() || input.subject.chars().count() > 200 {
-        return Err(Error::Validation(
+        return Err(ApiError::Validation(
             "subject must be 1 to 200 characters".into(),
         ));
     }
     if input.ttl_seconds == 0 || input.ttl_seconds > 366 * 24 * 3600 {
-        return Err(Error::Validation(
+        return Err(ApiError::Validation(
             "ttl_seconds must be between 1 and one year".into(),
         ));
     }

@@ -15,7 +15,8 @@ impl SaasApp {
         match cli.command {
             Command::Openapi { command } => {
                 let versioned = self
-                    .versioned_api()?
+                    .versioned_api()
+                    .cloned()
                     .ok_or_else(|| anyhow::anyhow!("this app declares no versioned API"))?;
                 match command {
                     OpenapiCommand::Export { dir } => {

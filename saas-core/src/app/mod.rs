@@ -9,7 +9,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use std::sync::Arc;
 
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, Error, Result};
 use crate::events::publish::{InProcessBus, Publisher};
 use crate::events::relay::{Relay, RelayConfig, RelayHandle};
 use crate::health::{Health, HealthConfig, NotReady, Phase};
@@ -53,6 +53,9 @@ pub struct SaasApp {
     parts: SaasAppBuilder,
     /// The environment, read once by [`SaasAppBuilder::build`].
     settings: Settings,
+    /// The versioned API with its documents, built and checked once by
+    /// [`SaasAppBuilder::build`].
+    versioned: Option<VersionedApi>,
 }
 
 /// Configures a [`SaasApp`]: every setter returns the builder, [`SaasAppBuilder::build`]
@@ -288,8 +291,10 @@ impl SaasAppBuilder {
         self
     }
 
-    /// The versioned API with its documents, without touching the database.
-    pub fn versioned_api(&self) -> ApiResult<Option<VersionedApi>> {
+    /// The versioned API with its documents, checked (every version's document builds, the
+    /// version changes apply), without touching the database. [`SaasAppBuilder::build`] does
+    /// this once and keeps the result ([`SaasApp::versioned_api`]).
+    pub fn versioned_api(&self) -> Result<Option<VersionedApi>> {
         let Some(api) = &self.api else {
             return Ok(None);
         };
@@ -299,7 +304,7 @@ impl SaasAppBuilder {
             options.docs.title = self.name.clone();
         }
         let versioned = VersionedApi::new(api.clone(), options);
-        versioned.check().map_err(Error::Config)?;
+        versioned.check().map_err(Error::misconfigured)?;
         Ok(Some(versioned))
     }
 
@@ -319,13 +324,14 @@ impl SaasAppBuilder {
     /// Checks the configuration without touching the database: the environment (every
     /// variable of [`Settings`], read once here), the resolvers, the versioned API and its
     /// documents. A malformed variable or an inconsistent API is an error naming it.
-    pub fn build(self) -> ApiResult<SaasApp> {
+    pub fn build(self) -> Result<SaasApp> {
         let settings = Settings::from_env()?;
         self.resolvers.check()?;
-        self.versioned_api()?;
+        let versioned = self.versioned_api()?;
         Ok(SaasApp {
             parts: self,
             settings,
+            versioned,
         })
     }
 }
@@ -336,7 +342,7 @@ impl SaasApp {
     /// not be `Sync`).
     fn resolved_config(
         &self,
-    ) -> impl std::future::Future<Output = ApiResult<TenancyConfig>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<TenancyConfig>> + Send + 'static {
         let (config, settings, name) = (
             self.parts.config.clone(),
             self.settings.clone(),
@@ -363,27 +369,28 @@ impl SaasApp {
             .unwrap_or_else(|| ShutdownConfig::from_settings(&self.settings))
     }
 
-    /// The versioned API with its documents, without touching the database.
-    pub fn versioned_api(&self) -> ApiResult<Option<VersionedApi>> {
-        self.parts.versioned_api()
+    /// The versioned API with its documents, as [`SaasAppBuilder::build`] checked it; `None`
+    /// when the app declares none.
+    pub fn versioned_api(&self) -> Option<&VersionedApi> {
+        self.versioned.as_ref()
     }
 }
 
 /// Without `DATABASE_URL`: the development database, when the `dev-db` feature (which may
 /// start, or install, a local PostgreSQL) is on.
 #[cfg(feature = "dev-db")]
-async fn development_database(name: &str) -> ApiResult<String> {
+async fn development_database(name: &str) -> Result<String> {
     let url = crate::devdb::app_database(name)
         .await
-        .map_err(|e| Error::Config(format!("DATABASE_URL is not set and {e}")))?;
+        .map_err(|e| Error::config("DATABASE_URL", format!("DATABASE_URL is not set and {e}")))?;
     eprintln!("DATABASE_URL is not set: using the development database {url}");
     Ok(url)
 }
 
 /// Without `DATABASE_URL` and without the `dev-db` feature: a configuration error naming it.
 #[cfg(not(feature = "dev-db"))]
-async fn development_database(_name: &str) -> ApiResult<String> {
-    Err(Error::Config(MISSING_DATABASE_URL.to_string()))
+async fn development_database(_name: &str) -> Result<String> {
+    Err(Error::config("DATABASE_URL", MISSING_DATABASE_URL))
 }
 
 /// What an app built without the `dev-db` feature says when `DATABASE_URL` is not set.
@@ -395,7 +402,7 @@ impl SaasApp {
     /// Starts the runtime (migrations, audit) and returns the wrapped router. The outbox
     /// relay runs in the background for as long as the process does; use [`SaasApp::start`]
     /// to keep the runtime and stop the relay gracefully.
-    pub async fn router(self) -> ApiResult<Router> {
+    pub async fn router(self) -> Result<Router> {
         let running = self.start().await?;
         // Dropping the handle detaches the relay task; it keeps running.
         drop(running.relay);
@@ -403,7 +410,7 @@ impl SaasApp {
     }
 
     /// Starts the runtime, the router and the outbox relay.
-    pub async fn start(self) -> ApiResult<Running> {
+    pub async fn start(self) -> Result<Running> {
         let relay = self.parts.run_relay.then(|| {
             (
                 self.parts
@@ -432,10 +439,9 @@ impl SaasApp {
         })
     }
 
-    async fn build_router(self) -> ApiResult<(Tenancy, Router)> {
-        let versioned = self.versioned_api()?;
+    async fn build_router(self) -> Result<(Tenancy, Router)> {
         let config = self.resolved_config().await?;
-        let app = self.parts;
+        let (app, versioned) = (self.parts, self.versioned);
         let tenancy = Tenancy::start(config, app.resolvers, app.migrations).await?;
         let mut router = match app.routes {
             Some(routes) => routes(&tenancy),
@@ -482,7 +488,7 @@ impl SaasApp {
     ///    readiness off, the delay, drain in-flight requests, the relay's last drain, pools.
     ///
     /// Returns an error when the runtime fails to start (the listener is closed then).
-    pub async fn serve(self, listener: tokio::net::TcpListener) -> ApiResult<()> {
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<()> {
         self.serve_until(listener, shutdown_signal()).await
     }
 
@@ -492,7 +498,7 @@ impl SaasApp {
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         use tower::ServiceExt;
         let addr = listener
             .local_addr()
@@ -618,7 +624,7 @@ pub fn wrap_router_observed(
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
                 use axum::response::IntoResponse;
-                Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
             },
         ))
         // Outside the body limit, so its 413 becomes a problem document too.

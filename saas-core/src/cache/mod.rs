@@ -40,7 +40,7 @@ use http::request::Parts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::Error;
+use crate::error::ApiError;
 use crate::events::EventEnvelope;
 use crate::events::consumer::EventHandler;
 use crate::tenancy::TenantId;
@@ -89,7 +89,7 @@ impl TenantCache {
     /// A cache over Redis at `url` (`redis://127.0.0.1:6379`), shared by every instance of the
     /// application. Connecting is lazy and retried: Redis being down means misses.
     #[cfg(feature = "redis")]
-    pub fn redis(url: &str) -> crate::error::ApiResult<Self> {
+    pub fn redis(url: &str) -> crate::Result<Self> {
         Ok(TenantCache::with_backend(redis::RedisBackend::new(url)?))
     }
 
@@ -224,7 +224,7 @@ impl ScopedCache {
 /// In a handler: the cache of the request's tenant. Needs the application's [`TenantCache`]
 /// in the request extensions (`SaasAppBuilder::cache`).
 impl<S: Send + Sync> FromRequestParts<S> for ScopedCache {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let cache = parts
@@ -232,9 +232,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ScopedCache {
             .get::<TenantCache>()
             .cloned()
             .ok_or_else(|| {
-                Error::Config(
-                    "no TenantCache on this router: add one with SaasAppBuilder::cache".into(),
-                )
+                ApiError::Internal(anyhow::anyhow!(
+                    "no TenantCache on this router: add one with SaasAppBuilder::cache"
+                ))
             })?;
         let ctx = TenantCtx::from_request_parts(parts, state).await?;
         Ok(cache.for_tenant(ctx.tenant.id))

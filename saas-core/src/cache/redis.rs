@@ -8,7 +8,6 @@ use futures_util::future::BoxFuture;
 use redis::AsyncCommands;
 
 use super::CacheBackend;
-use crate::error::{ApiResult, Error};
 use crate::redis_conn::RedisConn;
 
 pub(super) struct RedisBackend {
@@ -16,9 +15,9 @@ pub(super) struct RedisBackend {
 }
 
 impl RedisBackend {
-    pub(super) fn new(url: &str) -> ApiResult<Self> {
+    pub(super) fn new(url: &str) -> crate::Result<Self> {
         let client = redis::Client::open(url)
-            .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
+            .map_err(|e| crate::Error::config("REDIS_URL", format!("invalid Redis URL: {e}")))?;
         Ok(RedisBackend {
             conn: RedisConn::new(client),
         })

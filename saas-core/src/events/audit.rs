@@ -77,7 +77,7 @@ pub async fn page<X: TenantExecutor>(
 /// Deletes every tenant's entries older than `age` (the retention setting), as the owner.
 /// Returns how many went. The append-only trigger lets this statement, and only this one,
 /// delete.
-pub async fn purge_older_than(owner: &PgPool, age: Duration) -> ApiResult<u64> {
+pub async fn purge_older_than(owner: &PgPool, age: Duration) -> crate::Result<u64> {
     let mut tx = owner.begin().await?;
     sqlx::query("SELECT set_config('saas.audit_purge', 'on', true)")
         .execute(&mut *tx)

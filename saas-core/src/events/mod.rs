@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{Access, TenantId, TenantWriter};
 
 /// A fact about one aggregate (a project, a task) that other parts of the product react to.
@@ -106,7 +106,7 @@ SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, pay
 /// if it rolls back, the event never existed.
 pub async fn emit<E: DomainEvent, X: TenantWriter>(tx: &mut X, event: &E) -> ApiResult<Uuid> {
     let payload = serde_json::to_value(event).map_err(|e| {
-        Error::Internal(anyhow::anyhow!("event {} does not serialize: {e}", E::TYPE))
+        ApiError::Internal(anyhow::anyhow!("event {} does not serialize: {e}", E::TYPE))
     })?;
     emit_raw(tx, E::TYPE, E::VERSION, event.aggregate_id(), payload).await
 }
@@ -121,7 +121,7 @@ pub async fn emit_raw<X: TenantWriter>(
     payload: serde_json::Value,
 ) -> ApiResult<Uuid> {
     if event_type.is_empty() || event_type.len() > 200 {
-        return Err(Error::Internal(anyhow::anyhow!(
+        return Err(ApiError::Internal(anyhow::anyhow!(
             "event type must be 1 to 200 bytes, got {event_type:?}"
         )));
     }

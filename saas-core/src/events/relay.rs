@@ -236,7 +236,7 @@ impl Relay {
     }
 
     /// One cycle: claim, publish, record, commit. See the module documentation.
-    pub async fn run_once(&self) -> ApiResult<CycleOutcome> {
+    pub async fn run_once(&self) -> crate::Result<CycleOutcome> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(CLAIM_SQL)
             .bind(self.config.batch_size)
@@ -402,7 +402,7 @@ impl Relay {
 
     /// Runs cycles until the outbox has nothing ready. Returns how many events were
     /// published. Handy in tests and one-shot jobs.
-    pub async fn drain(&self) -> ApiResult<u64> {
+    pub async fn drain(&self) -> crate::Result<u64> {
         Ok(self.drain_until_idle().await?.0)
     }
 
@@ -735,7 +735,7 @@ pub struct ParkedEvent {
 }
 
 /// Every parked event, oldest first (as the owner, across tenants).
-pub async fn parked(owner: &PgPool) -> ApiResult<Vec<ParkedEvent>> {
+pub async fn parked(owner: &PgPool) -> crate::Result<Vec<ParkedEvent>> {
     let rows = sqlx::query(
         "SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload,
                 attempts, last_error, parked_at
@@ -757,7 +757,7 @@ pub async fn parked(owner: &PgPool) -> ApiResult<Vec<ParkedEvent>> {
 }
 
 /// Puts a parked event back in line with a fresh attempt count. Returns whether it was parked.
-pub async fn requeue(owner: &PgPool, event_id: Uuid) -> ApiResult<bool> {
+pub async fn requeue(owner: &PgPool, event_id: Uuid) -> crate::Result<bool> {
     let done = sqlx::query(
         "UPDATE saas_outbox SET parked_at = NULL, attempts = 0, available_at = now()
           WHERE id = $1 AND parked_at IS NOT NULL",

@@ -6,12 +6,12 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::ApiError;
 
 /// Like [`axum::Json`], but bad input is a problem document: malformed JSON 400, wrong content
 /// type 415, body over the limit 413, JSON of the wrong shape 422.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(Error))]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -23,54 +23,54 @@ impl<T: Serialize> IntoResponse for Json<T> {
 /// Like [`axum::extract::Path`], but an unparsable segment (say, not a UUID) is a 404
 /// problem: no resource has that id.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(Error))]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
 /// Like [`axum::extract::Query`], but a bad query string is a 422 problem.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(Error))]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
-impl From<JsonRejection> for Error {
+impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => Error::Validation(e.body_text()),
-            JsonRejection::JsonSyntaxError(e) => Error::BadRequest(e.body_text()),
-            JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
+            JsonRejection::JsonDataError(e) => ApiError::Validation(e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                 "expected a request with `Content-Type: application/json`".into(),
             ),
             JsonRejection::BytesRejection(e) => {
                 if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Error::PayloadTooLarge("the request body is too large".into())
+                    ApiError::PayloadTooLarge("the request body is too large".into())
                 } else {
-                    Error::BadRequest(e.body_text())
+                    ApiError::BadRequest(e.body_text())
                 }
             }
-            other => Error::BadRequest(other.body_text()),
+            other => ApiError::BadRequest(other.body_text()),
         }
     }
 }
 
-impl From<PathRejection> for Error {
+impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         match rejection {
-            PathRejection::FailedToDeserializePathParams(_) => Error::NotFound {
+            PathRejection::FailedToDeserializePathParams(_) => ApiError::NotFound {
                 resource: "resource",
             },
-            other => Error::BadRequest(other.body_text()),
+            other => ApiError::BadRequest(other.body_text()),
         }
     }
 }
 
-impl From<QueryRejection> for Error {
+impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Error::Validation(rejection.body_text())
+        ApiError::Validation(rejection.body_text())
     }
 }
 
 /// The router's fallback: an unknown path is a 404 problem.
-pub async fn not_found() -> Error {
-    Error::NotFound { resource: "route" }
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound { resource: "route" }
 }
 
 /// Turns the plain-text errors axum produces by itself (405 for a known path with another

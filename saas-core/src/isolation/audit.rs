@@ -26,7 +26,11 @@ use crate::sql::quote_ident as ddl_quote_ident;
 pub use crate::error::{AuditProblem, AuditReport};
 
 /// Runs the audit for every registered model.
-pub async fn run(owner: &PgPool, requests: &PgPool, request_role: &str) -> ApiResult<AuditReport> {
+pub async fn run(
+    owner: &PgPool,
+    requests: &PgPool,
+    request_role: &str,
+) -> crate::Result<AuditReport> {
     audit_models(owner, requests, request_role, &registered_models()).await
 }
 
@@ -35,7 +39,7 @@ pub async fn run(owner: &PgPool, requests: &PgPool, request_role: &str) -> ApiRe
 /// the request role. Problems are prefixed with the location (`schema:tenant_...`).
 pub async fn run_tenant_locations(
     tenancy: &crate::tenancy::pool::Tenancy,
-) -> ApiResult<AuditReport> {
+) -> crate::Result<AuditReport> {
     use crate::tenancy::placement::Location;
     let mut report = AuditReport::default();
     let tenants = tenancy.tenants().list().await?;
@@ -112,7 +116,7 @@ pub async fn audit_models(
     requests: &PgPool,
     request_role: &str,
     models: &[&ModelMeta],
-) -> ApiResult<AuditReport> {
+) -> crate::Result<AuditReport> {
     let mut report = AuditReport::default();
     check_role(owner, requests, request_role, &mut report).await?;
     check_private_tables(owner, request_role, &mut report).await?;

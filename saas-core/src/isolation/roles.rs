@@ -9,17 +9,20 @@ use crate::sql::{quote_ident, quote_literal};
 /// Checks a role name: 1-63 ASCII letters, digits and `_`, not starting with a digit. The
 /// name is spliced into dollar-quoted DDL blocks; quoting keeps `'` and `"` harmless there,
 /// but nothing short of refusing it keeps `$` (which could close the block) out.
-pub fn validate_role_name(role: &str) -> ApiResult<()> {
+pub fn validate_role_name(role: &str) -> crate::Result<()> {
     let ok = (1..=63).contains(&role.len())
         && !role.as_bytes()[0].is_ascii_digit()
         && role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "invalid role name {:?}: use 1-63 ASCII letters, digits and '_', not starting with a digit",
-            role.chars().take(80).collect::<String>()
-        )))
+        Err(Error::config(
+            "SAAS_REQUEST_ROLE",
+            format!(
+                "invalid role name {:?}: use 1-63 ASCII letters, digits and '_', not starting with a digit",
+                role.chars().take(80).collect::<String>()
+            ),
+        ))
     }
 }
 

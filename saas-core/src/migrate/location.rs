@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use sqlx::migrate::Migrator;
 
 use super::{Target, migrate_target, schema_fingerprint};
-use crate::error::ApiResult;
+use crate::error::{Error, Result};
 use crate::tenancy::Location;
 use crate::tenancy::pool::TenancyConfig;
 use crate::tenancy::provision::LocationMigrator;
@@ -49,10 +49,10 @@ impl LocationMigrator for AppMigrations {
         &'a self,
         conn: &'a mut PgConnection,
         location: &'a Location,
-    ) -> BoxFuture<'a, ApiResult<()>> {
+    ) -> BoxFuture<'a, Result<()>> {
         async move {
             match location {
-                Location::Shared => Err(crate::error::Error::Internal(anyhow::anyhow!(
+                Location::Shared => Err(Error::Internal(anyhow::anyhow!(
                     "the shared schema is migrated by migrate_all"
                 ))),
                 Location::Schema(schema) => {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::error::{ApiResult, Error};
+use crate::error::{Error, Result};
 use crate::isolation::roles;
 use crate::model::{ModelMeta, registered_models, table_ddl_statements};
 use crate::sql::quote_ident as ddl_quote_ident;
@@ -102,7 +102,7 @@ pub async fn migrate_all(
     owner: &PgPool,
     migrations: Option<&Migrator>,
     config: &TenancyConfig,
-) -> ApiResult<()> {
+) -> Result<()> {
     let mut conn = owner.acquire().await?;
     migrate_target(&mut conn, Target::Primary, migrations, config).await
 }
@@ -115,7 +115,7 @@ pub async fn migrate_target(
     target: Target<'_>,
     migrations: Option<&Migrator>,
     config: &TenancyConfig,
-) -> ApiResult<()> {
+) -> Result<()> {
     let lock_key = match target {
         Target::TenantSchema(schema) => schema_lock_key(schema),
         _ => MIGRATION_LOCK,
@@ -157,7 +157,11 @@ pub async fn migrate_target(
         .bind(lock_key)
         .execute(&mut *conn)
         .await;
-    result?;
+    // Whatever failed while applying is a migration failure of this target.
+    result.map_err(|err| match err {
+        err @ Error::Migration { .. } => err,
+        other => Error::migration(None, other),
+    })?;
     cleanup?;
     unlock?;
     Ok(())
@@ -175,7 +179,7 @@ async fn apply(
     target: Target<'_>,
     migrations: Option<&Migrator>,
     config: &TenancyConfig,
-) -> ApiResult<()> {
+) -> Result<()> {
     // The framework's own schema: a tenant database has a registry of its own (holding that
     // tenant only, so migrations may reference `saas.tenants (id)` in every tier), fences and
     // event tables; a tenant schema uses the primary database's.
@@ -199,7 +203,7 @@ async fn apply(
         migrator
             .run_direct(None, &mut *conn, false)
             .await
-            .map_err(|e| Error::Config(format!("application migration failed: {e}")))?;
+            .map_err(|e| Error::migration(None, format!("application migration failed: {e}")))?;
     }
     match target {
         // The role and its database-wide grant were made with the primary database; only
@@ -232,7 +236,7 @@ async fn apply(
 
 /// With the `citus` extension installed, distributes every tenant table by its tenant column
 /// (see [`crate::model::citus_ddl`]). Without it, does nothing.
-async fn distribute_if_citus(conn: &mut PgConnection) -> ApiResult<()> {
+async fn distribute_if_citus(conn: &mut PgConnection) -> Result<()> {
     let present: bool = sqlx::query_scalar(crate::model::citus_present_sql())
         .fetch_one(&mut *conn)
         .await?;
@@ -252,7 +256,7 @@ pub async fn protect_model(
     conn: &mut sqlx::PgConnection,
     model: &ModelMeta,
     request_role: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_class
                          WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)",
@@ -261,14 +265,17 @@ pub async fn protect_model(
     .fetch_one(&mut *conn)
     .await?;
     if !exists {
-        return Err(Error::Config(format!(
-            "model {} maps to table {:?}, which does not exist: create it in a migration \
-             (with PRIMARY KEY ({}, {}))",
-            model.type_name,
-            model.table,
-            model.tenant_column,
-            model.key_columns.join(", ")
-        )));
+        return Err(Error::migration(
+            None,
+            format!(
+                "model {} maps to table {:?}, which does not exist: create it in a migration \
+                 (with PRIMARY KEY ({}, {}))",
+                model.type_name,
+                model.table,
+                model.tenant_column,
+                model.key_columns.join(", ")
+            ),
+        ));
     }
     let mut tx = conn.begin().await?;
     for statement in table_ddl_statements(model) {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection};
 
-use crate::error::{ApiResult, Error};
+use crate::error::{Error, Result};
 use crate::tenancy::pool::Tenancy;
 use crate::tenancy::{Location, Tenant, TenantId, Tier};
 
@@ -80,7 +80,7 @@ pub async fn migrate_tenants(
     tenancy: &Tenancy,
     options: &MigrateOptions,
     progress: impl Fn(&TenantMigrated) + Send + Sync + 'static,
-) -> ApiResult<MigrateSummary> {
+) -> Result<MigrateSummary> {
     let started = Instant::now();
     let fingerprint = tenancy.provisioner().fingerprint().to_string();
     let rows: Vec<(uuid::Uuid, Option<String>)> = sqlx::query_as(
@@ -190,22 +190,30 @@ async fn migrate_one(
         .tenants()
         .get(id)
         .await
-        .map_err(|e| (id.to_string(), e))?;
+        .map_err(|e| (id.to_string(), Error::from(e)))?;
     let slug = tenant.slug.clone();
-    let fail = |e: Error| (slug.clone(), e);
-    let location = Location::of(&tenant).map_err(fail)?;
+    let fail = |e: Error| (slug.clone(), e.for_tenant(id));
+    let location = Location::of(&tenant).map_err(|e| fail(e.into()))?;
     let provisioner = tenancy.provisioner();
     match tenant.tier {
         Tier::Shared => return Ok(slug),
         Tier::Schema => {
             if primary.is_none() {
-                *primary = Some(provisioner.connect_primary().await.map_err(fail)?);
+                *primary = Some(
+                    provisioner
+                        .connect_primary()
+                        .await
+                        .map_err(|e| fail(e.into()))?,
+                );
             }
             let conn = primary.as_mut().expect("connected above");
             provisioner.migrate(conn, &location).await.map_err(fail)?;
         }
         Tier::Database => {
-            let mut conn = provisioner.connect(&location).await.map_err(fail)?;
+            let mut conn = provisioner
+                .connect(&location)
+                .await
+                .map_err(|e| fail(e.into()))?;
             let result = provisioner.migrate(&mut conn, &location).await;
             conn.close().await.ok();
             result.map_err(fail)?;

@@ -25,7 +25,7 @@ pub use ddl::{
 pub use key::{KeyPart, ModelKey};
 pub use page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, PageQuery, PageRequest};
 
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{Access, TenantExecutor, TenantWriter};
 
 /// A prepared statement with its arguments, as the generated binders receive it.
@@ -270,21 +270,21 @@ pub trait TenantScoped: FromPgRow + Send + Sync + Unpin + Sized + 'static {
     }
 }
 
-fn not_found<T: TenantScoped>() -> Error {
-    Error::NotFound {
+fn not_found<T: TenantScoped>() -> ApiError {
+    ApiError::NotFound {
         resource: T::meta().type_name,
     }
 }
 
 /// A foreign-key violation on insert/update means the parent is absent *for this tenant*
 /// (another tenant's parent is invisible): answer it like a missing parent.
-fn parent_missing(err: sqlx::Error) -> Error {
+fn parent_missing(err: sqlx::Error) -> ApiError {
     let is_fk = err
         .as_database_error()
         .is_some_and(|db| db.code().as_deref() == Some("23503"));
     if is_fk {
-        Error::NotFound { resource: "parent" }
+        ApiError::NotFound { resource: "parent" }
     } else {
-        Error::from(err)
+        ApiError::from(err)
     }
 }

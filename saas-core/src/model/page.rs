@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::postgres::PgRow;
 
 use super::{ModelKey, TenantScoped};
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 
 /// The default page size when a request names none.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -27,7 +27,7 @@ impl Cursor {
     /// Decodes a cursor into a key; any tampering is a 422, never a 500.
     pub fn decode<K: ModelKey>(cursor: &str) -> ApiResult<K> {
         let invalid =
-            || Error::Validation("invalid cursor: pass next_cursor back unchanged".into());
+            || ApiError::Validation("invalid cursor: pass next_cursor back unchanged".into());
         if cursor.len() > 1024 {
             return Err(invalid());
         }
@@ -65,7 +65,7 @@ impl<K: ModelKey> PageRequest<K> {
             None => DEFAULT_LIMIT,
             Some(l) if (1..=i64::from(MAX_LIMIT)).contains(&l) => l as u32,
             Some(l) => {
-                return Err(Error::Validation(format!(
+                return Err(ApiError::Validation(format!(
                     "limit must be between 1 and {MAX_LIMIT}, got {l}"
                 )));
             }

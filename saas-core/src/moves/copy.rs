@@ -5,7 +5,7 @@ use sqlx::{Connection, PgConnection};
 
 use super::site::{Names, Site, connect, require_tables, table_exists};
 use super::{MoveEvent, MoveOptions, TableCheck};
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::model::{ModelMeta, registered_models};
 use crate::sql::quote_ident as ddl_quote_ident;
 use crate::tenancy::placement::Location;
@@ -62,7 +62,9 @@ pub(super) async fn copy_columns(
     .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {
-        return Err(Error::Config(format!("table {qualified} is missing")));
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "table {qualified} is missing"
+        )));
     }
     let mut columns = Vec::new();
     let mut order = None;
@@ -277,7 +279,7 @@ pub(super) async fn verify(
     target.close().await;
     for (want, got) in expected.iter().zip(&actual) {
         if want != got {
-            return Err(Error::Internal(anyhow::anyhow!(
+            return Err(ApiError::Internal(anyhow::anyhow!(
                 "move verification failed for table {}: source has {} rows ({}), target {} rows ({})",
                 want.table,
                 want.rows,

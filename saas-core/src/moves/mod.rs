@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::tenancy::TenantId;
 use crate::tenancy::placement::Location;
 use crate::tenancy::pool::Tenancy;
@@ -104,7 +104,7 @@ impl MoveStep {
         MoveStep::ALL
             .into_iter()
             .find(|step| step.as_str() == s)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown move step {s:?}")))
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown move step {s:?}")))
     }
 }
 
@@ -167,7 +167,7 @@ impl MoveOptions {
     /// The injected failure after `step`, if one was asked for (see `fail_after`).
     fn injected(&self, step: MoveStep) -> ApiResult<()> {
         if self.fail_after == Some(step) {
-            return Err(Error::Internal(anyhow::anyhow!(
+            return Err(ApiError::Internal(anyhow::anyhow!(
                 "injected failure after the move step {}",
                 step.as_str()
             )));
@@ -225,19 +225,20 @@ pub struct PendingMove {
 
 /// Moves a tenant to another tier (or server), or resumes its unfinished move to the same
 /// target. A tenant already there is returned unchanged. Another move of the same tenant
-/// running at the same time is a 409.
+/// running at the same time is refused ([`crate::Error::Rejected`] with a 409 conflict).
 pub async fn move_tenant(
     tenancy: &Tenancy,
     tenant: TenantId,
     request: &MoveRequest,
     options: &MoveOptions,
-) -> ApiResult<MoveReport> {
+) -> crate::Result<MoveReport> {
     let started = Instant::now();
     if let Some(server) = &request.server {
         if request.tier != Tier::Database {
-            return Err(Error::Validation(
+            return Err(ApiError::Validation(
                 "only database-tier tenants can be placed on another server".into(),
-            ));
+            )
+            .into());
         }
         tenancy.provisioner().servers().owner(server)?;
     }
@@ -248,13 +249,11 @@ pub async fn move_tenant(
             .location_for(tenant, request.tier, request.server.as_deref());
     refuse_one_cluster_under_two_names(tenancy, &current, &target).await?;
     let Some(lock) = move_lock(tenancy, tenant, false).await? else {
-        return Err(Error::Conflict(
-            "another move of this tenant is running".into(),
-        ));
+        return Err(ApiError::Conflict("another move of this tenant is running".into()).into());
     };
     let result = run::run(tenancy, tenant, Some(request), options, started).await;
     lock.close().await.ok();
-    result
+    Ok(result?)
 }
 
 /// Runs [`move_tenant`] on a task tracked by the runtime ([`Tenancy::background`]): the move
@@ -266,7 +265,7 @@ pub fn spawn(
     tenant: TenantId,
     request: MoveRequest,
     options: MoveOptions,
-) -> tokio::task::JoinHandle<ApiResult<MoveReport>> {
+) -> tokio::task::JoinHandle<crate::Result<MoveReport>> {
     let runtime = tenancy.clone();
     tenancy
         .background()
@@ -296,13 +295,13 @@ async fn refuse_one_cluster_under_two_names(
                 .await;
         conn.close().await.ok();
         identifiers.push(identifier.map_err(|e| {
-            Error::Config(format!(
+            ApiError::Internal(anyhow::anyhow!(
                 "cannot tell which PostgreSQL cluster server {name:?} is (pg_control_system): {e}"
             ))
         })?);
     }
     if identifiers[0] == identifiers[1] {
-        return Err(Error::Validation(format!(
+        return Err(ApiError::Validation(format!(
             "servers {source:?} and {target:?} are the same PostgreSQL cluster (system \
              identifier {}): a move between them could copy the tenant's database onto itself \
              and then remove it; configure each cluster under one name only",
@@ -347,7 +346,7 @@ pub async fn resume(
     tenancy: &Tenancy,
     tenant: TenantId,
     options: &MoveOptions,
-) -> ApiResult<Option<MoveReport>> {
+) -> crate::Result<Option<MoveReport>> {
     let Some(pending) = pending(tenancy, tenant).await? else {
         return Ok(None);
     };

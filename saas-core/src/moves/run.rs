@@ -11,7 +11,7 @@ use super::{
     MoveEvent, MoveOptions, MoveReport, MoveRequest, MoveStep, PendingMove, TableCheck, move_lock,
     pending,
 };
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::tenancy::TenantId;
 use crate::tenancy::placement::Location;
 use crate::tenancy::pool::Tenancy;
@@ -109,11 +109,11 @@ pub(super) async fn run(
     let mut this = match plan(recorded, wanted.as_ref().map(|to| *to == from)) {
         Plan::Conflict | Plan::FinishEarlierFirst => {
             let to = previous.map(|p| p.to.to_string()).unwrap_or_default();
-            return Err(Error::Conflict(format!(
+            return Err(ApiError::Conflict(format!(
                 "this tenant has an unfinished move to {to}; resume it first"
             )));
         }
-        Plan::NothingToResume => return Err(Error::NotFound { resource: "move" }),
+        Plan::NothingToResume => return Err(ApiError::NotFound { resource: "move" }),
         Plan::AlreadyThere => {
             return Ok(MoveReport {
                 tenant,
@@ -267,7 +267,7 @@ impl<'a> Move<'a> {
     /// The switch may have committed although its answer was lost: only a move that is
     /// recorded as not switched rolls back. Once the registry names the target, removing the
     /// target would remove the tenant's live data; it goes forward.
-    async fn roll_back_unless_switched(&self, err: &Error) {
+    async fn roll_back_unless_switched(&self, err: &ApiError) {
         let (tenancy, id) = (self.tenancy, self.id);
         match pending(tenancy, id).await {
             Ok(Some(p)) if p.move_id == self.move_id && p.step < MoveStep::Switched => {
@@ -440,7 +440,7 @@ async fn clean_up_locked(
     }
     let now = Location::of(&tenancy.tenants().get(id).await?)?;
     if now == *source {
-        return Err(Error::Internal(anyhow::anyhow!(
+        return Err(ApiError::Internal(anyhow::anyhow!(
             "refusing to remove {source}: the registry places tenant {id} there"
         )));
     }

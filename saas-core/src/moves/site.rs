@@ -3,7 +3,7 @@
 use sqlx::{Connection, PgConnection};
 
 use super::copy::{as_tenant, delete_rows, tables_to_copy};
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::model::ModelMeta;
 use crate::sql::quote_ident as ddl_quote_ident;
 use crate::tenancy::TenantId;
@@ -95,7 +95,7 @@ pub(super) async fn require_tables(
     for model in tables {
         let qualified = site.names.table(model.table);
         if !table_exists(&mut site.conn, &qualified).await? {
-            return Err(Error::Internal(anyhow::anyhow!(
+            return Err(ApiError::Internal(anyhow::anyhow!(
                 "the move's target lacks the table {qualified}: it is not provisioned"
             )));
         }
@@ -209,7 +209,7 @@ pub(super) async fn roll_back(
     to: &Location,
 ) -> ApiResult<()> {
     if to == from {
-        return Err(Error::Internal(anyhow::anyhow!(
+        return Err(ApiError::Internal(anyhow::anyhow!(
             "refusing to roll back a move of tenant {id} onto its own location {from}"
         )));
     }
@@ -229,7 +229,7 @@ pub(super) async fn roll_back(
                 for model in &tables {
                     let table = names.table(model.table);
                     if table == source_names.table(model.table) {
-                        return Err(Error::Internal(anyhow::anyhow!(
+                        return Err(ApiError::Internal(anyhow::anyhow!(
                             "refusing to roll back: the target's {table} is the source's"
                         )));
                     }

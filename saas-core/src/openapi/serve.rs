@@ -12,7 +12,7 @@ use axum::routing::get;
 #[cfg(feature = "docs-ui")]
 use http::{HeaderValue, header};
 
-use crate::error::Error;
+use crate::error::ApiError;
 use crate::versioning::ApiVersion;
 use crate::versioning::router::VersionedApi;
 
@@ -115,7 +115,7 @@ fn document_file(api: &VersionedApi, file: &str) -> Response {
         None => match file.strip_suffix(".json") {
             Some(name) => (name, false),
             None => {
-                return Error::NotFound {
+                return ApiError::NotFound {
                     resource: "document",
                 }
                 .into_response();
@@ -123,7 +123,7 @@ fn document_file(api: &VersionedApi, file: &str) -> Response {
         },
     };
     let Some(doc) = ApiVersion::parse(name).and_then(|v| api.document(v)) else {
-        return Error::NotFound {
+        return ApiError::NotFound {
             resource: "document",
         }
         .into_response();

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 
 use super::{Limiter, RATELIMIT, RATELIMIT_POLICY, RateLimits};
-use crate::error::Error;
+use crate::error::ApiError;
 use crate::tenancy::resolver::TenantCtx;
 
 /// Enforces per-tenant rate limits and quotas (see [`super`]).
@@ -110,7 +110,7 @@ where
             let mut response = if outcome.allowed {
                 inner.call(request).await?
             } else {
-                Error::RateLimited {
+                ApiError::RateLimited {
                     detail: format!(
                         "the tenant's rate limit or quota is used up; retry in {} s",
                         outcome.retry_after()

@@ -51,7 +51,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
-use crate::error::{ApiResult, Error};
 use crate::tenancy::TenantId;
 
 pub use layer::{RateLimitLayer, RateLimitService};
@@ -267,9 +266,9 @@ impl RateLimits {
     /// script per request, on Redis's clock. When Redis is unreachable requests are allowed
     /// (and a warning is logged at most every 10 seconds).
     #[cfg(feature = "redis")]
-    pub fn redis(mut self, url: &str) -> ApiResult<Self> {
+    pub fn redis(mut self, url: &str) -> crate::Result<Self> {
         let client = ::redis::Client::open(url)
-            .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
+            .map_err(|e| crate::Error::config("REDIS_URL", format!("invalid Redis URL: {e}")))?;
         self.backend = BackendConfig::Redis { client };
         Ok(self)
     }
@@ -286,7 +285,7 @@ impl RateLimits {
     }
 
     /// Applies `SAAS_RATE_LIMITS`, when set, on top of these plans (see [`RateLimits::parse`]).
-    pub fn with_env_overrides(self) -> ApiResult<Self> {
+    pub fn with_env_overrides(self) -> crate::Result<Self> {
         match crate::settings::Settings::from_env()?.rate_limits {
             Some(spec) => self.parse(&spec),
             None => Ok(self),
@@ -307,8 +306,8 @@ impl RateLimits {
     ///     Some(Limit::per_minute(60).burst(10).with_quota(Quota::per_day(10_000)))
     /// );
     /// ```
-    pub fn parse(mut self, spec: &str) -> ApiResult<Self> {
-        let bad = |why: String| Error::Config(format!("SAAS_RATE_LIMITS: {why}"));
+    pub fn parse(mut self, spec: &str) -> crate::Result<Self> {
+        let bad = |why: String| crate::Error::config("SAAS_RATE_LIMITS", why);
         for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
             let (name, items) = entry
                 .split_once('=')

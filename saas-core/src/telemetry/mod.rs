@@ -348,7 +348,7 @@ impl Telemetry {
             None => self.inner.unauthenticated_scrape,
         };
         if !allowed {
-            return crate::error::Error::Unauthorized(
+            return crate::error::ApiError::Unauthorized(
                 "the metrics need the scrape token: `Authorization: Bearer <token>`".into(),
             )
             .into_response();

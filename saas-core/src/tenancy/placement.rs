@@ -24,7 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::TenantId;
 use super::pool_cache::PoolCache;
 use super::registry::{Tenant, Tier};
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 use crate::sql::quote_ident as ddl_quote_ident;
 
 /// The name of the server given by [`super::pool::TenancyConfig::database_url`].
@@ -77,7 +77,7 @@ impl Location {
     /// The location a tier and placement describe.
     pub fn from_parts(tier: Tier, placement: &Placement) -> ApiResult<Location> {
         let missing = |what: &str| {
-            Error::Internal(anyhow::anyhow!(
+            ApiError::Internal(anyhow::anyhow!(
                 "the registry places a {tier} tenant without a {what}"
             ))
         };
@@ -183,18 +183,23 @@ pub struct Servers {
 }
 
 impl Servers {
-    pub(crate) fn new(primary: &str, others: &BTreeMap<String, String>) -> ApiResult<Servers> {
-        let parse = |name: &str, url: &str| -> ApiResult<PgConnectOptions> {
-            url.parse()
-                .map_err(|e| Error::Config(format!("invalid URL of server {name:?}: {e}")))
+    pub(crate) fn new(primary: &str, others: &BTreeMap<String, String>) -> crate::Result<Servers> {
+        let parse = |name: &str, url: &str| -> crate::Result<PgConnectOptions> {
+            url.parse().map_err(|e| {
+                crate::Error::config(
+                    "SAAS_SERVERS",
+                    format!("invalid URL of server {name:?}: {e}"),
+                )
+            })
         };
         let mut owners = BTreeMap::new();
         owners.insert(PRIMARY_SERVER.to_string(), parse(PRIMARY_SERVER, primary)?);
         for (name, url) in others {
             if name == PRIMARY_SERVER {
-                return Err(Error::Config(format!(
-                    "server name {PRIMARY_SERVER:?} is reserved for the database URL"
-                )));
+                return Err(crate::Error::config(
+                    "SAAS_SERVERS",
+                    format!("server name {PRIMARY_SERVER:?} is reserved for the database URL"),
+                ));
             }
             owners.insert(name.clone(), parse(name, url)?);
         }
@@ -209,7 +214,7 @@ impl Servers {
     /// The owner's options on `server` (its maintenance database).
     pub fn owner(&self, server: &str) -> ApiResult<PgConnectOptions> {
         self.owners.get(server).cloned().ok_or_else(|| {
-            Error::Validation(format!(
+            ApiError::Validation(format!(
                 "unknown server {server:?}: configured servers are {}",
                 self.owners.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
@@ -288,7 +293,7 @@ impl DatabasePools {
                     .test_before_acquire(false)
                     .connect_lazy_with(options)
             })
-            .ok_or_else(|| Error::Unavailable {
+            .ok_or_else(|| ApiError::Unavailable {
                 detail: "every tenant database connection is in use; retry shortly".into(),
                 retry_after: 1,
             })

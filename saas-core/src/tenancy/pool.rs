@@ -152,7 +152,7 @@ impl TenancyConfig {
 
     /// [`with_settings`](Self::with_settings) with the process environment; a malformed
     /// variable is a configuration error naming it.
-    pub fn with_env_overrides(self) -> crate::error::ApiResult<Self> {
+    pub fn with_env_overrides(self) -> crate::Result<Self> {
         Ok(self.with_settings(&crate::settings::Settings::from_env()?))
     }
 

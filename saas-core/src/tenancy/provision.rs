@@ -9,7 +9,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use super::placement::{Location, Servers};
 use super::pool::TenancyConfig;
 use super::registry::Tenant;
-use crate::error::{ApiResult, Error};
+use crate::error::ApiResult;
 use crate::sql::quote_ident as ddl_quote_ident;
 
 /// Migrates one tenant schema or tenant database to the application's migration set.
@@ -28,7 +28,7 @@ pub trait LocationMigrator: Send + Sync + 'static {
         &'a self,
         conn: &'a mut PgConnection,
         location: &'a Location,
-    ) -> BoxFuture<'a, ApiResult<()>>;
+    ) -> BoxFuture<'a, crate::Result<()>>;
 }
 
 /// What creating a location needs: the servers, the migration set and the roles.
@@ -101,7 +101,7 @@ impl Provisioner {
     }
 
     /// Creates (if missing) and migrates a tenant schema or database. Idempotent.
-    pub async fn provision(&self, location: &Location) -> ApiResult<()> {
+    pub async fn provision(&self, location: &Location) -> crate::Result<()> {
         match location {
             Location::Shared => Ok(()),
             Location::Schema(_) => {
@@ -151,9 +151,9 @@ impl Provisioner {
     }
 
     /// Migrates a provisioned location over an owner connection to its database.
-    pub async fn migrate(&self, conn: &mut PgConnection, location: &Location) -> ApiResult<()> {
+    pub async fn migrate(&self, conn: &mut PgConnection, location: &Location) -> crate::Result<()> {
         if *location == Location::Shared {
-            return Err(Error::Internal(anyhow::anyhow!(
+            return Err(crate::Error::Internal(anyhow::anyhow!(
                 "the shared schema is migrated by migrate_all"
             )));
         }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use super::TenantId;
 use super::placement::{Location, Placement};
 use super::provision::Provisioner;
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 
 /// Where a tenant's data lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,14 +49,14 @@ impl fmt::Display for Tier {
 }
 
 impl FromStr for Tier {
-    type Err = Error;
+    type Err = ApiError;
 
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self, ApiError> {
         match s {
             "shared" => Ok(Tier::Shared),
             "schema" => Ok(Tier::Schema),
             "database" => Ok(Tier::Database),
-            other => Err(Error::Validation(format!(
+            other => Err(ApiError::Validation(format!(
                 "unknown tier {other:?}: expected one of shared, schema, database"
             ))),
         }
@@ -114,7 +114,7 @@ pub fn validate_plan(plan: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Validation(format!(
+        Err(ApiError::Validation(format!(
             "invalid plan {:?}: use 1-63 characters, lowercase letters, digits, '-' and '_'",
             plan.chars().take(80).collect::<String>()
         )))
@@ -226,8 +226,8 @@ fn placement_server(location: &Location) -> String {
     location.placement().server
 }
 
-fn duplicate(slug: &str) -> Error {
-    Error::Conflict(format!("a tenant with slug {slug:?} already exists"))
+fn duplicate(slug: &str) -> ApiError {
+    ApiError::Conflict(format!("a tenant with slug {slug:?} already exists"))
 }
 
 /// Checks a slug against `^[a-z][a-z0-9-]{1,62}$`.
@@ -241,7 +241,7 @@ pub fn validate_slug(slug: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Validation(format!(
+        Err(ApiError::Validation(format!(
             "invalid slug {:?}: use 2-63 characters, lowercase letters, digits and '-', starting with a letter",
             slug.chars().take(80).collect::<String>()
         )))
@@ -347,7 +347,9 @@ impl Tenants {
         validate_slug(&new.slug)?;
         let name_len = new.name.chars().count();
         if !(1..=200).contains(&name_len) {
-            return Err(Error::Validation("name must be 1 to 200 characters".into()));
+            return Err(ApiError::Validation(
+                "name must be 1 to 200 characters".into(),
+            ));
         }
         let tier = new.tier.unwrap_or(Tier::Shared);
         let taken: bool =
@@ -366,10 +368,9 @@ impl Tenants {
         let mut migrated = None;
         if location != Location::Shared {
             let provisioner = self.provisioner.as_ref().ok_or_else(|| {
-                Error::Config(
+                ApiError::Internal(anyhow::anyhow!(
                     "this registry cannot create schemas or databases: use the one of a started Tenancy"
-                        .into(),
-                )
+                ))
             })?;
             provisioner.servers().owner(&placement_server(&location))?;
             provisioner.provision(&location).await?;
@@ -379,7 +380,7 @@ impl Tenants {
             .as_deref()
             .is_some_and(|s| s != super::placement::PRIMARY_SERVER)
         {
-            return Err(Error::Validation(
+            return Err(ApiError::Validation(
                 "only database-tier tenants can be placed on another server".into(),
             ));
         }
@@ -444,7 +445,7 @@ impl Tenants {
         let tenant = row
             .map(from_row)
             .transpose()?
-            .ok_or(Error::NotFound { resource: "tenant" })?;
+            .ok_or(ApiError::NotFound { resource: "tenant" })?;
         self.remember_since(&tenant, generation);
         Ok(tenant)
     }
@@ -461,7 +462,7 @@ impl Tenants {
         .await?;
         row.map(from_row)
             .transpose()?
-            .ok_or(Error::NotFound { resource: "tenant" })
+            .ok_or(ApiError::NotFound { resource: "tenant" })
     }
 
     /// A tenant by slug for request-time checks: hits and misses are served from a cache
@@ -477,13 +478,13 @@ impl Tenants {
         });
         match cached {
             Some(Some(id)) => return self.get_cached(id).await,
-            Some(None) => return Err(Error::NotFound { resource: "tenant" }),
+            Some(None) => return Err(ApiError::NotFound { resource: "tenant" }),
             None => {}
         }
         let found = self.get_by_slug(slug).await;
         let remembered = match &found {
             Ok(tenant) => Some(tenant.id),
-            Err(Error::NotFound { .. }) => None,
+            Err(ApiError::NotFound { .. }) => None,
             Err(_) => return found,
         };
         if let Ok(mut slugs) = self.slugs.write() {
@@ -579,7 +580,7 @@ impl Tenants {
         let tenant = row
             .map(from_row)
             .transpose()?
-            .ok_or(Error::NotFound { resource: "tenant" })?;
+            .ok_or(ApiError::NotFound { resource: "tenant" })?;
         self.remember(&tenant);
         Ok(tenant)
     }

@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::TenantId;
-use crate::error::{ApiResult, Error};
+use crate::error::ApiResult;
 
 /// One replica and what the monitor last learnt about it.
 pub struct Replica {
@@ -98,9 +98,9 @@ impl Replicas {
         let (max_lag, probe_interval) = (config.replica_max_lag, config.replica_probe_interval);
         let mut replicas = Vec::new();
         for url in &config.replicas {
-            let options: PgConnectOptions = url
-                .parse()
-                .map_err(|e| Error::Config(format!("invalid replica URL: {e}")))?;
+            let options: PgConnectOptions = url.parse().map_err(|e| {
+                crate::Error::config("SAAS_REPLICA_URLS", format!("invalid replica URL: {e}"))
+            })?;
             let mut options = options.username(request_role);
             if let Some(password) = request_password {
                 options = options.password(password);

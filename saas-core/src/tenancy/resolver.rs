@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use super::registry::{Tenant, TenantStatus};
 use super::{TenantId, pool::Tenancy};
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 
 /// A reference to a tenant as a credential names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub trait TenantResolver: Send + Sync + 'static {
     fn resolve(&self, parts: &Parts) -> ApiResult<Option<Resolved>>;
 
     /// Checks the resolver's configuration once, when the app starts (a weak secret, say).
-    fn check(&self) -> ApiResult<()> {
+    fn check(&self) -> crate::Result<()> {
         Ok(())
     }
 
@@ -136,12 +136,12 @@ impl ResolverChain {
     /// Checks every resolver's configuration, and that a chain with resolvers has one that
     /// authenticates (names alone resolve no request). Run by
     /// [`super::pool::Tenancy::start`].
-    pub fn check(&self) -> ApiResult<()> {
+    pub fn check(&self) -> crate::Result<()> {
         for resolver in &self.resolvers {
             resolver.check()?;
         }
         if !self.resolvers.is_empty() && !self.can_authenticate() {
-            return Err(Error::Config(format!(
+            return Err(crate::Error::misconfigured(format!(
                 "the tenant resolvers {:?} only identify tenants; add one that authenticates \
                  (a JwtResolver, say): a subdomain or path alone never selects a tenant",
                 self.names()
@@ -173,7 +173,7 @@ impl ResolverChain {
             }
         }
         if found.authenticated.is_empty() {
-            return Err(Error::Unauthorized(
+            return Err(ApiError::Unauthorized(
                 "no tenant credentials: send a bearer token".into(),
             ));
         }
@@ -192,7 +192,7 @@ pub struct TenantCtx {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         TenantCtx::of_request(parts).await.cloned()
@@ -206,7 +206,9 @@ impl TenantCtx {
     pub(crate) async fn of_request(parts: &mut Parts) -> ApiResult<&TenantCtx> {
         if parts.extensions.get::<TenantCtx>().is_none() {
             let tenancy = parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
-                Error::Config("TenantTxLayer is not installed on this router".into())
+                ApiError::Internal(anyhow::anyhow!(
+                    "TenantTxLayer is not installed on this router"
+                ))
             })?;
             let ctx = tenancy.resolve(parts).await?;
             crate::request_tenant::note_tenant(&parts.extensions, ctx.tenant.id);
@@ -232,32 +234,33 @@ impl Tenancy {
                 TenantRef::Slug(slug) => self.tenants().get_by_slug_cached(slug).await,
             };
             let this = this.map_err(|err| match err {
-                Error::NotFound { .. } => {
-                    Error::Unauthorized("the credentials name an unknown tenant".into())
+                ApiError::NotFound { .. } => {
+                    ApiError::Unauthorized("the credentials name an unknown tenant".into())
                 }
                 other => other,
             })?;
             if let Some(previous) = &tenant
                 && previous.id != this.id
             {
-                return Err(Error::Unauthorized(
+                return Err(ApiError::Unauthorized(
                     "credentials name different tenants".into(),
                 ));
             }
             subject = subject.or(resolved.subject);
             tenant = Some(this);
         }
-        let tenant = tenant.ok_or_else(|| Error::Unauthorized("no tenant credentials".into()))?;
+        let tenant =
+            tenant.ok_or_else(|| ApiError::Unauthorized("no tenant credentials".into()))?;
         // A name is checked against the authenticated tenant, never looked up by itself.
         for named in &found.identified {
             if !names(&tenant, &named.tenant) {
-                return Err(Error::Unauthorized(
+                return Err(ApiError::Unauthorized(
                     "the credentials are for another tenant than the host or path names".into(),
                 ));
             }
         }
         if tenant.status == TenantStatus::Suspended {
-            return Err(Error::TenantSuspended(tenant.id));
+            return Err(ApiError::TenantSuspended(tenant.id));
         }
         Ok(TenantCtx { tenant, subject })
     }
@@ -333,20 +336,21 @@ impl JwtResolver {
     }
 
     /// HS256 with the secret in an environment variable.
-    pub fn hs256_from_env(var: &str) -> ApiResult<Self> {
-        let secret = std::env::var(var)
-            .map_err(|_| Error::Config(format!("environment variable {var} is not set")))?;
+    pub fn hs256_from_env(var: &str) -> crate::Result<Self> {
+        let secret =
+            std::env::var(var).map_err(|_| crate::Error::config(var, "the variable is not set"))?;
         let resolver = Self::hs256(secret.as_bytes());
-        resolver
-            .check()
-            .map_err(|e| Error::Config(format!("environment variable {var}: {e}")))?;
+        resolver.check().map_err(|e| match e {
+            crate::Error::Config { reason, .. } => crate::Error::config(var, reason),
+            other => other,
+        })?;
         Ok(resolver)
     }
 
     /// RS256 with an RSA public key in PEM.
-    pub fn rs256_pem(public_key_pem: &[u8]) -> ApiResult<Self> {
+    pub fn rs256_pem(public_key_pem: &[u8]) -> crate::Result<Self> {
         let key = DecodingKey::from_rsa_pem(public_key_pem)
-            .map_err(|e| Error::Config(format!("invalid RSA public key: {e}")))?;
+            .map_err(|e| crate::Error::misconfigured(format!("invalid RSA public key: {e}")))?;
         Ok(Self::with_key(key, Algorithm::RS256))
     }
 
@@ -410,7 +414,7 @@ impl JwtResolver {
                     ErrorKind::ImmatureSignature => "the token is not valid yet",
                     _ => "the token is malformed",
                 };
-                Error::Unauthorized(why.to_string())
+                ApiError::Unauthorized(why.to_string())
             })?;
         let tenant = data
             .claims
@@ -418,7 +422,7 @@ impl JwtResolver {
             .and_then(Value::as_str)
             .and_then(|s| s.parse::<TenantId>().ok())
             .ok_or_else(|| {
-                Error::Unauthorized(format!("the token has no valid `{}` claim", self.claim))
+                ApiError::Unauthorized(format!("the token has no valid `{}` claim", self.claim))
             })?;
         let subject = data
             .claims
@@ -445,12 +449,12 @@ pub fn bearer_token_in(headers: &http::HeaderMap) -> ApiResult<Option<&str>> {
     };
     let value = value
         .to_str()
-        .map_err(|_| Error::Unauthorized("the Authorization header is not ASCII".into()))?;
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not ASCII".into()))?;
     let (scheme, token) = value
         .split_once(' ')
-        .ok_or_else(|| Error::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
+        .ok_or_else(|| ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(Error::Unauthorized(
+        return Err(ApiError::Unauthorized(
             "expected `Authorization: Bearer <token>`".into(),
         ));
     }
@@ -466,13 +470,15 @@ impl TenantResolver for JwtResolver {
         "bearer"
     }
 
-    fn check(&self) -> ApiResult<()> {
+    fn check(&self) -> crate::Result<()> {
         match &self.secret {
-            Some(secret) if secret.len() < MIN_HS256_SECRET => Err(Error::Config(format!(
-                "the HS256 secret is {} bytes; use at least {MIN_HS256_SECRET} random bytes \
-                 (e.g. `openssl rand -hex 32`)",
-                secret.len()
-            ))),
+            Some(secret) if secret.len() < MIN_HS256_SECRET => {
+                Err(crate::Error::misconfigured(format!(
+                    "the HS256 secret is {} bytes; use at least {MIN_HS256_SECRET} random bytes \
+                     (e.g. `openssl rand -hex 32`)",
+                    secret.len()
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -557,7 +563,7 @@ impl JwtIssuer {
             claims.insert("iss".into(), Value::from(issuer.as_str()));
         }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("signing a token: {e}")))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing a token: {e}")))
     }
 }
 
@@ -604,7 +610,7 @@ impl TenantResolver for SubdomainResolver {
             return Ok(None);
         };
         if super::registry::validate_slug(label).is_err() {
-            return Err(Error::Unauthorized(format!(
+            return Err(ApiError::Unauthorized(format!(
                 "the host names no valid tenant under {}",
                 self.base
             )));
@@ -650,7 +656,7 @@ impl TenantResolver for HeaderResolver {
             .ok()
             .and_then(|v| v.parse::<TenantId>().ok())
             .ok_or_else(|| {
-                Error::Unauthorized(format!("header {} is not a tenant id", self.header))
+                ApiError::Unauthorized(format!("header {} is not a tenant id", self.header))
             })?;
         Ok(Some(Resolved {
             tenant: TenantRef::Id(id),
@@ -700,7 +706,7 @@ mod tests {
         assert_eq!(resolved.subject.as_deref(), Some("alice"));
     }
 
-    fn rejected(resolver: &JwtResolver, token: &str) -> Error {
+    fn rejected(resolver: &JwtResolver, token: &str) -> ApiError {
         resolver.resolve(&bearer(token)).unwrap_err()
     }
 

@@ -24,7 +24,7 @@ use super::pool::{Route, Tenancy};
 use super::registry::Tenant;
 use super::resolver::TenantCtx;
 use super::{Access, TENANT_SETTING, TenantExecutor, TenantId};
-use crate::error::{ApiResult, Error};
+use crate::error::{ApiError, ApiResult};
 
 /// A connection checked out for one tenant, with or without an open transaction.
 enum Held {
@@ -204,7 +204,7 @@ impl TenantTx {
         let deadline = std::time::Instant::now() + self.tenancy.config().move_wait;
         let mut fresh = false;
         if self.read_only && access == Access::Write {
-            return Err(Error::Internal(anyhow::anyhow!(
+            return Err(ApiError::Internal(anyhow::anyhow!(
                 "a ReadTx cannot write: take a TenantTx for handlers that write"
             )));
         }
@@ -274,7 +274,7 @@ impl TenantTx {
 
     async fn scoped(&mut self, access: Access) -> ApiResult<&mut PgConnection> {
         if self.read_only && access == Access::Write {
-            return Err(Error::Internal(anyhow::anyhow!(
+            return Err(ApiError::Internal(anyhow::anyhow!(
                 "a ReadTx cannot write: take a TenantTx for handlers that write"
             )));
         }
@@ -305,7 +305,7 @@ impl TenantTx {
         match self.held.as_mut() {
             Some(Held::Tx(tx)) => Ok(&mut **tx),
             Some(Held::Bound(conn)) => Ok(&mut **conn),
-            None => Err(Error::Internal(anyhow::anyhow!(
+            None => Err(ApiError::Internal(anyhow::anyhow!(
                 "tenant connection vanished"
             ))),
         }
@@ -363,18 +363,20 @@ impl Drop for TenantTx {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for TenantTx {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ctx = TenantCtx::from_request_parts(parts, state).await?;
-        let tenancy =
-            parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
-                Error::Config("TenantTxLayer is not installed on this router".into())
-            })?;
-        let slot =
-            parts.extensions.get::<Slot>().cloned().ok_or_else(|| {
-                Error::Config("TenantTxLayer is not installed on this router".into())
-            })?;
+        let tenancy = parts.extensions.get::<Tenancy>().cloned().ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "TenantTxLayer is not installed on this router"
+            ))
+        })?;
+        let slot = parts.extensions.get::<Slot>().cloned().ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "TenantTxLayer is not installed on this router"
+            ))
+        })?;
         Ok(TenantTx {
             tenant: ctx.tenant.id,
             entry: Some(ctx.tenant),
@@ -439,7 +441,7 @@ impl TenantExecutor for ReadTx {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ReadTx {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let mut tx = TenantTx::from_request_parts(parts, state).await?;
@@ -519,7 +521,7 @@ where
                         }
                         Ok(response)
                     }
-                    Err(err) => Ok(Error::from(err).into_response()),
+                    Err(err) => Ok(ApiError::from(err).into_response()),
                 }
             } else {
                 if let Err(err) = tx.rollback().await {

@@ -21,7 +21,7 @@ use super::clock::Clock;
 use super::headers::{deprecation_value, fill_path, imf_fixdate, link};
 pub use super::options::{DocsConfig, Negotiation, VersioningConfig};
 use super::{Api, ApiVersion, EndpointDecl};
-use crate::error::{Error, Problem};
+use crate::error::{ApiError, Problem};
 
 /// The response header naming the version that served a request.
 pub const API_VERSION_HEADER: &str = "api-version";
@@ -256,11 +256,11 @@ pub struct Versioned<H> {
     layer: VersionLayer,
 }
 
-async fn json_body(body: Body, limit: usize) -> Result<Option<(Value, Vec<u8>)>, Error> {
+async fn json_body(body: Body, limit: usize) -> Result<Option<(Value, Vec<u8>)>, ApiError> {
     let bytes = http_body_util::Limited::new(body, limit)
         .collect()
         .await
-        .map_err(|_| Error::PayloadTooLarge("the request body is too large".into()))?
+        .map_err(|_| ApiError::PayloadTooLarge("the request body is too large".into()))?
         .to_bytes();
     Ok(serde_json::from_slice::<Value>(&bytes)
         .ok()
@@ -342,7 +342,7 @@ async fn serve<S>(
     inner: &mut S,
     request: Request<Body>,
     path: &str,
-) -> Result<Response, Error>
+) -> Result<Response, ApiError>
 where
     S: tower::Service<Request<Body>, Error = Infallible>,
     S::Response: IntoResponse,
@@ -365,7 +365,7 @@ where
                     let upgraded = info
                         .changes
                         .upgrade(value, schema, components, info.version)
-                        .map_err(Error::Validation)?;
+                        .map_err(ApiError::Validation)?;
                     let bytes = serde_json::to_vec(&upgraded).unwrap_or_default();
                     let mut parts = parts;
                     parts.headers.remove(header::CONTENT_LENGTH);
@@ -394,7 +394,7 @@ where
         .collect()
         .await
         .map_err(|_| {
-            Error::Internal(anyhow::anyhow!(
+            ApiError::Internal(anyhow::anyhow!(
                 "the response is larger than max_transform_body ({} bytes) and must be \
                  converted for version {}: raise VersioningConfig::max_transform_body",
                 info.max_body,
@@ -403,11 +403,11 @@ where
         })?
         .to_bytes();
     let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("response is not JSON: {e}")))?;
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("response is not JSON: {e}")))?;
     let old = info
         .changes
         .downgrade(value, schema, components, info.version)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("version change failed: {e}")))?;
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("version change failed: {e}")))?;
     parts.headers.remove(header::CONTENT_LENGTH);
     Ok(Response::from_parts(
         parts,
@@ -711,7 +711,7 @@ impl VersionedApi {
     /// version's 404 still carries that version's headers.
     fn fallback(&self, path: &str) -> Response {
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        let mut response = Error::NotFound { resource: "route" }.into_response();
+        let mut response = ApiError::NotFound { resource: "route" }.into_response();
         match ApiVersion::parse(first) {
             Some(v) if self.api.versions.find(&v).is_none() => return self.unknown_version(first),
             Some(v) => {

@@ -152,7 +152,9 @@ async fn create_project(
 ) -> ApiResult<(StatusCode, Json<Project>)> {
     let project = Project::insert(&mut tx, NewProject { name: body.name }).await?;
     if body.fail_after_insert {
-        return Err(Error::Validation("asked to fail after the insert".into()));
+        return Err(ApiError::Validation(
+            "asked to fail after the insert".into(),
+        ));
     }
     Ok((StatusCode::CREATED, Json(project)))
 }

@@ -42,7 +42,7 @@ pub fn check_text(field: &str, value: &str) -> ApiResult<()> {
     if (1..=200).contains(&n) {
         Ok(())
     } else {
-        Err(Error::Validation(format!(
+        Err(ApiError::Validation(format!(
             "{field} must be 1 to 200 characters, got {n}"
         )))
     }

@@ -1,7 +1,7 @@
-//! One error type for the framework, rendered as `application/problem+json` (RFC 9457).
+//! The error of a request, rendered as `application/problem+json` (RFC 9457).
 //!
-//! Every variant maps to exactly one HTTP status in [`Error::status`]; that mapping is the only
-//! place where the framework decides what a client sees.
+//! Every variant maps to exactly one HTTP status in [`ApiError::status`]; that mapping is the
+//! only place where the framework decides what a client sees.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -9,70 +9,19 @@ use serde::Serialize;
 
 use crate::tenant_id::TenantId;
 
-/// The result type used by handlers and framework operations.
-pub type ApiResult<T> = Result<T, Error>;
+/// The result of a handler, an extractor or a data operation a request performs.
+pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The SQLSTATE a write fence raises while the tenant moves between tiers (answered 503).
 pub const MOVING_SQLSTATE: &str = "SAMOV";
 
-/// One thing the audit found wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditProblem {
-    /// The object concerned: a table (with the policy named in `problem`), view, function or
-    /// role.
-    pub object: String,
-    /// What is wrong.
-    pub problem: String,
-    /// What to do about it.
-    pub fix: String,
-}
-
-/// Everything the audit found; empty means isolation holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditReport {
-    /// The problems, in the order they were found.
-    pub problems: Vec<AuditProblem>,
-}
-
-impl AuditReport {
-    /// Whether nothing was found.
-    pub fn is_clean(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    pub(crate) fn add(
-        &mut self,
-        object: impl Into<String>,
-        problem: impl Into<String>,
-        fix: impl Into<String>,
-    ) {
-        self.problems.push(AuditProblem {
-            object: object.into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        });
-    }
-}
-
-impl std::fmt::Display for AuditReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "tenant isolation audit failed with {} problem(s); refusing to start:",
-            self.problems.len()
-        )?;
-        for p in &self.problems {
-            writeln!(f, "  - {}: {}", p.object, p.problem)?;
-            writeln!(f, "    fix: {}", p.fix)?;
-        }
-        Ok(())
-    }
-}
-
-/// Everything that can go wrong in the framework or in a handler built on it.
+/// What a request can fail with: each variant is one HTTP outcome (see [`ApiError::status`]).
+///
+/// Failures of the runtime itself (configuration, start-up, migrations, moves) are
+/// [`crate::Error`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ApiError {
     /// The resource does not exist *or belongs to another tenant*: both answer the same 404
     /// (tenancy invariant 8, docs/src/tenancy.md).
     #[error("{resource} not found")]
@@ -121,12 +70,6 @@ pub enum Error {
         /// Seconds after which a retry will be allowed.
         retry_after: u64,
     },
-    /// Invalid framework configuration (a programming or deployment error).
-    #[error("configuration error: {0}")]
-    Config(String),
-    /// The boot-time isolation audit found problems; the message lists all of them.
-    #[error("{0}")]
-    Audit(AuditReport),
     /// A database error that is not the client's fault.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -135,16 +78,16 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for Error {
+impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::RowNotFound = err {
-            return Error::NotFound { resource: "row" };
+            return ApiError::NotFound { resource: "row" };
         }
         if let Some(db) = err.as_database_error() {
             match db.code().as_deref() {
                 // unique_violation
                 Some("23505") => {
-                    return Error::Conflict(format!(
+                    return ApiError::Conflict(format!(
                         "a row with this key already exists{}",
                         db.constraint()
                             .map(|c| format!(" (constraint {c})"))
@@ -153,31 +96,33 @@ impl From<sqlx::Error> for Error {
                 }
                 // foreign_key_violation: the referenced row is missing *for this tenant*.
                 Some("23503") => {
-                    return Error::Validation("a referenced resource does not exist".to_string());
+                    return ApiError::Validation(
+                        "a referenced resource does not exist".to_string(),
+                    );
                 }
                 // check_violation, not_null_violation, string_data_right_truncation
                 Some("23514") | Some("23502") | Some("22001") => {
-                    return Error::Validation(db.message().to_string());
+                    return ApiError::Validation(db.message().to_string());
                 }
                 // invalid_text_representation (e.g. a bad enum label)
-                Some("22P02") => return Error::Validation(db.message().to_string()),
+                Some("22P02") => return ApiError::Validation(db.message().to_string()),
                 // character_not_in_repertoire (a NUL in text), untranslatable_character,
                 // numeric_value_out_of_range: the client's input, not a fault of ours
                 Some("22021") | Some("22P05") | Some("22003") => {
-                    return Error::Validation(format!(
+                    return ApiError::Validation(format!(
                         "the input cannot be stored: {}",
                         db.message()
                     ));
                 }
                 // insufficient_privilege / RLS WITH CHECK: never reveal that the row exists.
                 Some("42501") => {
-                    return Error::NotFound {
+                    return ApiError::NotFound {
                         resource: "resource",
                     };
                 }
                 // a write fence: the tenant is being moved between tiers
                 Some(MOVING_SQLSTATE) => {
-                    return Error::Unavailable {
+                    return ApiError::Unavailable {
                         detail: "the tenant is being moved; retry shortly".into(),
                         retry_after: 1,
                     };
@@ -185,14 +130,14 @@ impl From<sqlx::Error> for Error {
                 // the tenant's schema or database is gone (its placement just changed), or the
                 // server is shutting down or restarting
                 Some("3D000") | Some("3F000") | Some("57P01") | Some("57P02") | Some("57P03") => {
-                    return Error::Unavailable {
+                    return ApiError::Unavailable {
                         detail: "the tenant's data has moved; retry".into(),
                         retry_after: 1,
                     };
                 }
                 // serialization_failure, deadlock_detected: retry
                 Some("40001") | Some("40P01") => {
-                    return Error::Unavailable {
+                    return ApiError::Unavailable {
                         detail: "concurrent update, please retry".into(),
                         retry_after: 1,
                     };
@@ -202,40 +147,38 @@ impl From<sqlx::Error> for Error {
         }
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Error::Unavailable {
+                ApiError::Unavailable {
                     detail: "the database is unavailable".into(),
                     retry_after: 2,
                 }
             }
-            other => Error::Database(other),
+            other => ApiError::Database(other),
         }
     }
 }
 
-impl Error {
+impl ApiError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::TenantSuspended(_) | Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Config(_) | Error::Audit(_) | Error::Database(_) | Error::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::TenantSuspended(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The problem document for this error. Server-side faults never leak their details.
     pub fn problem(&self) -> Problem {
         let status = self.status();
-        let detail = if status.is_server_error() && !matches!(self, Error::Unavailable { .. }) {
+        let detail = if status.is_server_error() && !matches!(self, ApiError::Unavailable { .. }) {
             "an internal error occurred; it has been logged".to_string()
         } else {
             self.to_string()
@@ -244,19 +187,19 @@ impl Error {
     }
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = self.problem().into_response();
-        if let Error::Unavailable { retry_after, .. } = &self {
+        if let ApiError::Unavailable { retry_after, .. } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
-        if let Error::RateLimited { retry_after, .. } = &self {
+        if let ApiError::RateLimited { retry_after, .. } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -315,7 +258,7 @@ mod tests {
 
     #[test]
     fn server_errors_hide_their_details() {
-        let err = Error::Internal(anyhow::anyhow!("password=hunter2"));
+        let err = ApiError::Internal(anyhow::anyhow!("password=hunter2"));
         let problem = err.problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("hunter2"));
@@ -323,7 +266,7 @@ mod tests {
 
     #[test]
     fn rate_limited_is_a_429_with_retry_after() {
-        let response = Error::RateLimited {
+        let response = ApiError::RateLimited {
             detail: "slow down".into(),
             retry_after: 7,
         }
@@ -335,7 +278,7 @@ mod tests {
 
     #[test]
     fn not_found_names_the_resource() {
-        let problem = Error::NotFound {
+        let problem = ApiError::NotFound {
             resource: "Project",
         }
         .problem();
