@@ -309,6 +309,17 @@ mod tests {
     }
 
     #[test]
+    fn the_error_is_a_config_error_naming_the_variable() {
+        match read(&[("SAAS_POOL_SIZE", "abc")]) {
+            Err(crate::Error::Config { var, reason }) => {
+                assert_eq!(var.as_deref(), Some("SAAS_POOL_SIZE"));
+                assert!(reason.starts_with("SAAS_POOL_SIZE=\"abc\""), "{reason}");
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_malformed_value_is_an_error_naming_every_bad_variable() {
         let err = read(&[
             ("SAAS_POOL_SIZE", "abc"),
