@@ -77,6 +77,7 @@ impl TestApp {
         Client {
             app: self,
             token: Some(token),
+            headers: Vec::new(),
         }
     }
 
@@ -85,6 +86,7 @@ impl TestApp {
         Client {
             app: self,
             token: Some(token.into()),
+            headers: Vec::new(),
         }
     }
 
@@ -93,6 +95,7 @@ impl TestApp {
         Client {
             app: self,
             token: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -102,9 +105,17 @@ impl TestApp {
 pub struct Client<'a> {
     app: &'a TestApp,
     token: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 impl Client<'_> {
+    /// The same client, sending `name: value` with every request (a `Host` for subdomain
+    /// resolvers, an `Accept`, a version header).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// Sends a request; `body` is sent as JSON.
     pub async fn send(
         &self,
@@ -112,13 +123,30 @@ impl Client<'_> {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> TestResponse {
+        let body = body.map(|b| ("application/json", serde_json::to_vec(b).expect("JSON")));
+        self.send_bytes(method, path, body).await
+    }
+
+    /// Sends a request with a body of any content type (`(content_type, bytes)`), as written:
+    /// malformed JSON, a wrong media type, an oversized body.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> TestResponse {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
         let mut request = self.app.client.request(method.clone(), self.app.url(path));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
         }
         let response = request
             .send()
@@ -205,5 +233,34 @@ impl TestResponse {
     /// The body as a JSON value (`Null` when empty or not JSON).
     pub fn value(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the response is an `application/problem+json` document.
+    pub fn is_problem(&self) -> bool {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v == saas_core::error::PROBLEM_JSON)
+    }
+
+    /// Panics when the response is an error (4xx or 5xx) that is not a problem document: the
+    /// framework answers every error with one.
+    #[track_caller]
+    pub fn assert_problem_if_error(&self) -> &Self {
+        if self.status >= 400 {
+            assert!(
+                self.is_problem(),
+                "{} answered {} without a problem document: {:?} {}",
+                self.request,
+                self.status,
+                self.headers.get(reqwest::header::CONTENT_TYPE),
+                self.text()
+            );
+        }
+        self
     }
 }

@@ -1,67 +1,33 @@
 //! Every error case of the contract, on the taskboard's own routes: always a 4xx
 //! problem+json, never a 5xx.
 
-use axum::Router;
-use axum::body::Body;
-use http::Request;
-use http_body_util::BodyExt;
+mod common;
+
+use common::{App, SECRET};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-const ADMIN: &str = "admin-token-for-tests";
-const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
-
-async fn app() -> (Router, saas_testkit::TestDb, String, String) {
-    let db = saas_testkit::TestDb::new().await.unwrap();
-    let settings = taskboard::Settings::new(ADMIN, SECRET);
-    let saas_core::app::Running {
-        tenancy, router, ..
-    } = taskboard::app(settings)
-        .config(db.config())
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let tenant = tenancy
-        .tenants()
-        .create(saas_core::tenancy::registry::NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            tier: None,
-            server: None,
-        })
-        .await
-        .unwrap();
-    let token = saas_core::tenancy::resolver::JwtIssuer::hs256(SECRET)
-        .issue(tenant.id, "alice", 600)
-        .unwrap();
-    (router, db, token, tenant.id.to_string())
+async fn app() -> (App, String, String) {
+    let app = App::new().await;
+    let (tenant, token) = app.tenant("acme").await;
+    (app, token, tenant)
 }
 
-async fn send(router: &Router, request: Request<Body>) -> (u16, Value) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    if status >= 400 {
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json",
-            "status {status}"
-        );
+/// Sends a request with this `Authorization` header (as written) and this body
+/// (`(content type, bytes)`); every 4xx and 5xx must be a problem document.
+async fn send(
+    app: &App,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> (u16, Value) {
+    let mut client = app.client(None);
+    if let Some(auth) = auth {
+        client = client.header("authorization", auth);
     }
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn get(uri: &str, auth: Option<&str>) -> Request<Body> {
-    let mut r = Request::builder().uri(uri);
-    if let Some(a) = auth {
-        r = r.header("authorization", a);
-    }
-    r.body(Body::empty()).unwrap()
+    let response = client.send_bytes(method, uri, body).await;
+    response.assert_problem_if_error();
+    (response.status, response.value())
 }
 
 fn sign(claims: Value, alg: jsonwebtoken::Algorithm, secret: &str) -> String {
@@ -75,7 +41,7 @@ fn sign(claims: Value, alg: jsonwebtoken::Algorithm, secret: &str) -> String {
 
 #[tokio::test]
 async fn bad_credentials_are_401() {
-    let (router, _db, token, tenant) = app().await;
+    let (app, token, tenant) = app().await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -109,91 +75,60 @@ async fn bad_credentials_are_401() {
         Some(format!("Bearer {none}")),
     ] {
         for uri in ["/v2/projects", "/v1/projects"] {
-            let (status, body) = send(&router, get(uri, auth.as_deref())).await;
+            let (status, body) = send(&app, "GET", uri, auth.as_deref(), None).await;
             assert_eq!(status, 401, "{uri} with {auth:?}: {body}");
         }
     }
-    let (status, _) = send(
-        &router,
-        get("/v2/projects", Some(&format!("Bearer {token}"))),
-    )
-    .await;
+    let bearer = format!("Bearer {token}");
+    let (status, _) = send(&app, "GET", "/v2/projects", Some(&bearer), None).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn malformed_bodies_methods_and_paths_are_4xx_problems() {
-    let (router, _db, token, _) = app().await;
+    let (app, token, _) = app().await;
     let bearer = format!("Bearer {token}");
-    let post = |ct: Option<&str>, body: Vec<u8>| {
-        let mut r = Request::builder()
-            .method("POST")
-            .uri("/v2/projects")
-            .header("authorization", bearer.clone());
-        if let Some(ct) = ct {
-            r = r.header("content-type", ct);
-        }
-        r.body(Body::from(body)).unwrap()
+    let post = |ct: &'static str, body: &[u8]| {
+        send(
+            &app,
+            "POST",
+            "/v2/projects",
+            Some(&bearer),
+            Some((ct, body.to_vec())),
+        )
     };
-    let (s, _) = send(
-        &router,
-        post(Some("application/json"), b"{\"name\":".to_vec()),
-    )
-    .await;
+    let (s, _) = post("application/json", b"{\"name\":").await;
     assert!(s == 400 || s == 422, "{s}");
-    let (s, _) = send(
-        &router,
-        post(Some("text/plain"), b"{\"name\":\"x\"}".to_vec()),
-    )
-    .await;
+    let (s, _) = post("text/plain", b"{\"name\":\"x\"}").await;
     assert_eq!(s, 415);
-    let mut big = post(Some("application/json"), vec![b' '; 1024 * 1024 + 10]);
-    big.headers_mut()
-        .insert("content-length", http::HeaderValue::from(1024 * 1024 + 10));
-    let (s, _) = send(&router, big).await;
+    let (s, _) = post("application/json", &vec![b' '; 1024 * 1024 + 10]).await;
     assert_eq!(s, 413);
-    let (s, _) = send(
-        &router,
-        post(Some("application/json"), b"{\"name\":\"\"}".to_vec()),
-    )
-    .await;
+    let (s, _) = post("application/json", b"{\"name\":\"\"}").await;
     assert_eq!(s, 422);
-    let put = Request::builder()
-        .method("PUT")
-        .uri("/v2/projects")
-        .header("authorization", bearer.clone())
-        .body(Body::empty())
-        .unwrap();
-    let (s, _) = send(&router, put).await;
+    let (s, _) = send(&app, "PUT", "/v2/projects", Some(&bearer), None).await;
     assert!(s == 404 || s == 405, "{s}");
-    let (s, body) = send(&router, get("/v9/projects", Some(&bearer))).await;
+    let (s, body) = send(&app, "GET", "/v9/projects", Some(&bearer), None).await;
     assert_eq!(s, 404);
     assert!(body["detail"].as_str().unwrap().contains("1, 2"));
-    let (s, _) = send(&router, get("/v2/projects/not-a-uuid", Some(&bearer))).await;
+    let (s, _) = send(&app, "GET", "/v2/projects/not-a-uuid", Some(&bearer), None).await;
     assert_eq!(s, 404);
 }
 
 #[tokio::test]
 async fn a_tenant_id_outside_the_token_never_selects_the_tenant() {
-    let (router, _db, token, tenant) = app().await;
+    let (app, token, _) = app().await;
     let other = uuid::Uuid::new_v4();
-    let request = Request::builder()
-        .method("POST")
-        .uri(format!("/v2/projects?tenant_id={other}"))
-        .header("authorization", format!("Bearer {token}"))
+    let bearer = format!("Bearer {token}");
+    let response = app
+        .client(Some(&token))
         .header("x-tenant-id", other.to_string())
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"name": "mine", "tenant_id": other}).to_string(),
-        ))
-        .unwrap();
-    let (s, project) = send(&router, request).await;
-    assert_eq!(s, 201);
-    let (_, list) = send(
-        &router,
-        get("/v2/projects", Some(&format!("Bearer {token}"))),
-    )
-    .await;
+        .post(
+            &format!("/v2/projects?tenant_id={other}"),
+            json!({"name": "mine", "tenant_id": other}),
+        )
+        .await;
+    response.assert_status(201);
+    let project = response.value();
+    let (_, list) = send(&app, "GET", "/v2/projects", Some(&bearer), None).await;
     assert_eq!(list["items"][0]["id"], project["id"]);
-    let _ = tenant;
 }

@@ -4,30 +4,19 @@
 
 mod common;
 
-use axum::body::Body;
 use common::App;
-use http::Request;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 async fn get_text(
     app: &App,
     uri: &str,
     token: Option<&str>,
 ) -> (http::StatusCode, http::HeaderMap, String) {
-    let mut request = Request::get(uri);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = app
-        .router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    let response = app.client(token).get(uri).await;
+    (
+        http::StatusCode::from_u16(response.status).unwrap(),
+        response.headers.clone(),
+        response.text(),
+    )
 }
 
 #[tokio::test]

@@ -145,29 +145,29 @@ async fn a_moved_tenant_keeps_its_data_behind_the_same_routes() {
 /// must still finish (or it would stay half-done, the tenant's writes fenced).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_finishes_when_its_client_disconnects() {
-    use axum::body::Body;
     use saas_core::moves;
     use saas_core::tenancy::TenantId;
     use std::time::{Duration, Instant};
-    use tower::ServiceExt;
 
     let app = App::new().await;
     let (id, token) = app.tenant("leaver").await;
     let (project, task) = project_with_task(&app, &token, "mine").await;
     let tenant: TenantId = id.parse().unwrap();
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(format!("/admin/tenants/{id}/move"))
-        .header("authorization", format!("Bearer {ADMIN}"))
-        .header("content-type", "application/json")
-        .body(Body::from(json!({"tier": "database"}).to_string()))
-        .unwrap();
-    let client = tokio::spawn(app.router.clone().oneshot(request));
+    // The request runs on a task of its own; aborting the task closes its connection.
+    let server = app.app.url("");
+    let client = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{server}/admin/tenants/{id}/move"))
+            .bearer_auth(ADMIN)
+            .json(&json!({"tier": "database"}))
+            .send()
+            .await
+    });
     // The client leaves once the move has begun (recorded), long before it ends: creating
     // and migrating the database takes a while.
     let deadline = Instant::now() + Duration::from_secs(20);
     let step = loop {
-        if let Some(pending) = moves::pending(&app.tenancy, tenant).await.unwrap() {
+        if let Some(pending) = moves::pending(app.tenancy(), tenant).await.unwrap() {
             break pending.step;
         }
         assert!(Instant::now() < deadline, "the move never started");
@@ -185,9 +185,9 @@ async fn a_move_finishes_when_its_client_disconnects() {
     // The move goes on without its client: switched, cleaned up, no fence left.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        app.tenancy.tenants().invalidate(tenant);
-        let tier = app.tenancy.tenants().get(tenant).await.unwrap().tier;
-        let pending = moves::pending(&app.tenancy, tenant).await.unwrap();
+        app.tenancy().tenants().invalidate(tenant);
+        let tier = app.tenancy().tenants().get(tenant).await.unwrap().tier;
+        let pending = moves::pending(app.tenancy(), tenant).await.unwrap();
         if tier.as_str() == "database" && pending.is_none() {
             break;
         }

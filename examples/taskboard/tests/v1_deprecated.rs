@@ -3,12 +3,9 @@
 
 mod common;
 
-use axum::body::Body;
 use common::{App, assert_deprecated};
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 #[tokio::test]
 async fn v1_projects_and_tasks_have_v1_shapes_and_deprecation_headers() {
@@ -159,17 +156,13 @@ async fn committed_documents_equal_what_is_served_and_v1_is_deprecated() {
 #[tokio::test]
 async fn docs_page_and_its_assets_are_served_locally() {
     let app = App::new().await;
-    let req = Request::builder().uri("/docs").body(Body::empty()).unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), 200);
-    let html =
-        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let res = app.client(None).get("/docs").await;
+    res.assert_status(200);
+    let html = res.text();
     assert!(html.contains("/openapi/v2.json"));
     for src in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
         assert!(html.contains(src));
-        let req = Request::builder().uri(src).body(Body::empty()).unwrap();
-        let res = app.router.clone().oneshot(req).await.unwrap();
-        assert_eq!(res.status(), 200, "{src}");
+        app.client(None).get(src).await.assert_status(200);
     }
     assert!(
         !html.contains("http://") && !html.contains("https://"),

@@ -1,31 +1,19 @@
-//! The HTTP harness the taskboard's integration tests share: the whole app on a fresh
-//! database, requests through its router, tenants registered through the admin API.
+//! What the taskboard's integration tests share: the whole app on a fresh database, served by
+//! the testkit's [`TestApp`] (the one HTTP harness), with tenants registered through the admin
+//! API as a client would.
 #![allow(dead_code)]
 
-use axum::Router;
-use axum::body::Body;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{HeaderMap, StatusCode};
+use saas_testkit::{Client, TestApp, TestDb};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 pub const ADMIN: &str = "admin-token-for-tests";
 pub const SECRET: &str = "jwt-secret-for-tests-0123456789abcdef";
 
 pub struct App {
-    pub router: Router,
-    pub tenancy: saas_core::tenancy::pool::Tenancy,
-    relay: Option<saas_core::events::relay::RelayHandle>,
-    _db: saas_testkit::TestDb,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        // Stop the app's outbox relay before its database goes.
-        if let Some(relay) = self.relay.take() {
-            relay.abort();
-        }
-    }
+    /// The app under test (dropped first: its server and relay stop before the database goes).
+    pub app: TestApp,
+    _db: TestDb,
 }
 
 impl App {
@@ -35,24 +23,27 @@ impl App {
 
     /// The app with these settings (the admin token and JWT secret of [`ADMIN`] and
     /// [`SECRET`] unless the settings say otherwise).
-    #[allow(dead_code)]
     pub async fn with_settings(settings: taskboard::Settings) -> App {
-        let db = saas_testkit::TestDb::new().await.unwrap();
+        let db = TestDb::new().await.unwrap();
         let mut config = db.config();
         // One process: a short registry cache keeps tier moves' clean-up grace short.
         config.tenant_cache_ttl = std::time::Duration::from_millis(500);
-        let running = taskboard::app(settings)
-            .config(config)
-            .build()
-            .unwrap()
-            .start()
+        let app = TestApp::serve(taskboard::app(settings).config(config))
             .await
             .unwrap();
-        App {
-            router: running.router,
-            tenancy: running.tenancy,
-            relay: running.relay,
-            _db: db,
+        App { app, _db: db }
+    }
+
+    /// The app's tenancy runtime.
+    pub fn tenancy(&self) -> &saas_core::Tenancy {
+        self.app.tenancy()
+    }
+
+    /// A client with this bearer token, or none.
+    pub fn client(&self, token: Option<&str>) -> Client<'_> {
+        match token {
+            Some(token) => self.app.with_token(token),
+            None => self.app.anonymous(),
         }
     }
 
@@ -65,30 +56,12 @@ impl App {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, HeaderMap, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let (status, headers) = (res.status(), res.headers().clone());
-        if status.is_client_error() || status.is_server_error() {
-            assert_eq!(
-                headers["content-type"], "application/problem+json",
-                "{method} {uri}"
-            );
-        }
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let response = self.client(token).send(method, uri, body.as_ref()).await;
+        response.assert_problem_if_error();
         (
-            status,
-            headers,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            StatusCode::from_u16(response.status).unwrap(),
+            response.headers.clone(),
+            response.value(),
         )
     }
 
