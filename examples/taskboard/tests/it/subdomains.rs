@@ -2,7 +2,7 @@
 //! tenant route answers 401 to a request that only names a tenant, and to a token for
 //! another tenant than the host names.
 
-mod common;
+use crate::common;
 
 use common::App;
 use http::StatusCode;

@@ -1,7 +1,7 @@
 //! Every error case of the contract, on the taskboard's own routes: always a 4xx
 //! problem+json, never a 5xx.
 
-mod common;
+use crate::common;
 
 use common::{App, SECRET};
 use serde_json::{Value, json};

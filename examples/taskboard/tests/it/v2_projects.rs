@@ -1,7 +1,7 @@
 //! The taskboard's tenant API (v2) and admin API, through the whole HTTP stack, on a real
 //! PostgreSQL: every route, its errors, and that no tenant reaches another's data.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, App};
 use http::StatusCode;

@@ -1,6 +1,6 @@
 //! `GET /v2/audit`: the caller tenant's domain events, newest first, written with the data.
 
-mod common;
+use crate::common;
 
 use common::App;
 use serde_json::{Value, json};

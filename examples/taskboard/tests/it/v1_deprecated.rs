@@ -1,7 +1,7 @@
 //! The deprecated v1 API: served by the v2 handlers through version changes, every response
 //! marked with Deprecation, Sunset and Link headers; and the committed documents.
 
-mod common;
+use crate::common;
 
 use common::{App, assert_deprecated};
 use http::StatusCode;

@@ -1,7 +1,7 @@
 //! The taskboard binary as an orchestrator sees it: probes while it runs, a real SIGTERM, and
 //! a clean exit after readiness went off and in-flight work drained.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

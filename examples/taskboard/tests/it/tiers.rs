@@ -1,7 +1,7 @@
 //! Tenants of every tier behind the same API, and `POST /admin/tenants/{id}/move`: the data
 //! moves with the tenant, stays reachable through the same routes, and stays its own.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, App};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! Prometheus text with its content type, counting tenant requests by version, and absent
 //! from the versioned API documents.
 
-mod common;
+use crate::common;
 
 use common::App;
 
