@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(about = "The test databases and templates saas-testkit made on the test server")]
 struct Cli {
-    /// The server (default: SAAS_TEST_DATABASE_URL, DATABASE_URL, then the local server).
+    /// The server (default: the one the tests use, found as `saas_core::devdb::ensure_server`
+    /// finds it: SAAS_TEST_DATABASE_URL, DATABASE_URL, the local server, the private cluster).
     #[arg(long)]
     server: Option<String>,
     #[command(subcommand)]
@@ -26,19 +27,17 @@ enum Command {
     },
 }
 
-fn server(cli: &Cli) -> String {
-    cli.server
-        .clone()
-        .or_else(|| std::env::var("SAAS_TEST_DATABASE_URL").ok())
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+async fn server(cli: &Cli) -> anyhow::Result<String> {
+    match cli.server.clone().filter(|url| !url.is_empty()) {
+        Some(url) => Ok(url),
+        None => Ok(saas_core::devdb::ensure_server().await?),
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let server = server(&cli);
+    let server = server(&cli).await?;
     match cli.command {
         Command::List => {
             let databases = saas_testkit::list_test_databases(&server).await?;
