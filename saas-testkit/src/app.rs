@@ -39,6 +39,15 @@ impl TestApp {
             router,
             relay,
         } = app.build()?.start().await?;
+        let mut served = TestApp::serve_router(tenancy, router).await?;
+        served.relay = relay;
+        Ok(served)
+    }
+
+    /// Serves a router assembled by hand over a started runtime (the framework's own tests,
+    /// which wrap routes in one layer at a time with `saas_core::app::wrap_router`).
+    pub async fn serve_router(tenancy: Tenancy, router: axum::Router) -> anyhow::Result<TestApp> {
+        let relay = None;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
