@@ -116,12 +116,16 @@ async fn the_extractor_scopes_to_the_requests_tenant() {
     }
     let env = Env::new().await;
     let cache = TenantCache::in_memory(100);
-    let router = saas_core::app::wrap_router(
-        axum::Router::new().route("/remember/{key}/{value}", get(remember)),
-        &env.tenancy,
-        saas_core::app::DEFAULT_BODY_LIMIT,
-    )
-    .layer(axum::Extension(cache));
+    let router = env
+        .serve(
+            saas_core::app::wrap_router(
+                axum::Router::new().route("/remember/{key}/{value}", get(remember)),
+                &env.tenancy,
+                saas_core::app::DEFAULT_BODY_LIMIT,
+            )
+            .layer(axum::Extension(cache)),
+        )
+        .await;
     let (a, b) = (env.tenant("ext-a").await, env.tenant("ext-b").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     let (s, first, _) = env

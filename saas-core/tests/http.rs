@@ -31,7 +31,7 @@ fn assert_problem(
 async fn forged_expired_and_missing_tokens_are_401_problems() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;
-    let router = env.router();
+    let app = env.app().await;
     let forged = saas_core::tenancy::resolver::JwtIssuer::hs256("another-secret-another-secret-xx")
         .issue(a.id, "mallory", 600)
         .unwrap();
@@ -56,7 +56,7 @@ async fn forged_expired_and_missing_tokens_are_401_problems() {
         ("garbage", Some("abc.def.ghi")),
         ("missing", None),
     ] {
-        let (status, body, headers) = env.call(&router, "GET", "/projects", token, None).await;
+        let (status, body, headers) = env.call(&app, "GET", "/projects", token, None).await;
         assert_problem(status, &headers, &body, 401);
         assert!(!body["detail"].as_str().unwrap().is_empty(), "{why}");
     }
@@ -71,47 +71,24 @@ async fn a_subdomain_never_authenticates_and_must_match_the_token() {
     let tenancy = db.tenancy(resolvers, Some(&MIGRATIONS)).await.unwrap();
     let env = Env { db, tenancy };
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    let router = env.router();
+    let app = env.app().await;
     let token = env.token(&a);
-    let request = |host: &str| {
-        http::Request::builder()
-            .uri("/projects")
-            .header("host", host)
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .unwrap()
+    let status = |host: &'static str, token: Option<&str>| {
+        let client = match token {
+            Some(token) => app.with_token(token),
+            None => app.anonymous(),
+        };
+        async move { client.header("host", host).get("/projects").await.status }
     };
-    use tower::ServiceExt;
-    let ok = router
-        .clone()
-        .oneshot(request("acme.example.test"))
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
-    let mismatched = router
-        .clone()
-        .oneshot(request("globex.example.test"))
-        .await
-        .unwrap();
-    assert_eq!(mismatched.status(), 401);
+    assert_eq!(status("acme.example.test", Some(&token)).await, 200);
+    assert_eq!(status("globex.example.test", Some(&token)).await, 401);
     // A host alone is no credential: without a token, every tenant's subdomain is a 401.
     for host in [
         "globex.example.test",
         "acme.example.test",
         "nobody.example.test",
     ] {
-        let anonymous = router
-            .clone()
-            .oneshot(
-                http::Request::builder()
-                    .uri("/projects")
-                    .header("host", host)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(anonymous.status(), 401, "{host} without a token");
+        assert_eq!(status(host, None).await, 401, "{host} without a token");
     }
     let _ = b;
 }
@@ -126,27 +103,15 @@ async fn two_credentials_must_name_the_same_tenant() {
     let tenancy = db.tenancy(resolvers, Some(&MIGRATIONS)).await.unwrap();
     let env = Env { db, tenancy };
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    let router = env.router();
+    let app = env.app().await;
     let token = env.token(&a);
-    use tower::ServiceExt;
     for (header, expected) in [(a.id, 200), (b.id, 401)] {
-        let response = router
-            .clone()
-            .oneshot(
-                http::Request::builder()
-                    .uri("/projects")
-                    .header("authorization", format!("Bearer {token}"))
-                    .header("x-tenant-id", header.to_string())
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            expected,
-            "token for acme, header {header}"
-        );
+        let response = app
+            .with_token(&token)
+            .header("x-tenant-id", header.to_string())
+            .get("/projects")
+            .await;
+        assert_eq!(response.status, expected, "token for acme, header {header}");
     }
 }
 
@@ -154,17 +119,13 @@ async fn two_credentials_must_name_the_same_tenant() {
 async fn suspended_tenant_gets_403_problem() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;
-    let router = env.router();
+    let app = env.app().await;
     let token = env.token(&a);
     env.tenancy.tenants().suspend(a.id).await.unwrap();
-    let (status, body, headers) = env
-        .call(&router, "GET", "/projects", Some(&token), None)
-        .await;
+    let (status, body, headers) = env.call(&app, "GET", "/projects", Some(&token), None).await;
     assert_problem(status, &headers, &body, 403);
     env.tenancy.tenants().activate(a.id).await.unwrap();
-    let (status, _, _) = env
-        .call(&router, "GET", "/projects", Some(&token), None)
-        .await;
+    let (status, _, _) = env.call(&app, "GET", "/projects", Some(&token), None).await;
     assert_eq!(status, 200);
 }
 
@@ -172,11 +133,11 @@ async fn suspended_tenant_gets_403_problem() {
 async fn tenant_id_in_the_body_or_query_never_selects_the_tenant() {
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    let router = env.router();
+    let app = env.app().await;
     let body = serde_json::json!({"name": "x", "tenant_id": b.id.to_string()});
     let (status, created, _) = env
         .call(
-            &router,
+            &app,
             "POST",
             &format!("/projects?tenant_id={}", b.id),
             Some(&env.token(&a)),
@@ -191,11 +152,11 @@ async fn tenant_id_in_the_body_or_query_never_selects_the_tenant() {
 async fn handler_success_commits_and_failure_rolls_back() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;
-    let router = env.router();
+    let app = env.app().await;
     let token = env.token(&a);
     let (status, _, _) = env
         .call(
-            &router,
+            &app,
             "POST",
             "/projects",
             Some(&token),
@@ -205,7 +166,7 @@ async fn handler_success_commits_and_failure_rolls_back() {
     assert_eq!(status, 201);
     let (status, _, _) = env
         .call(
-            &router,
+            &app,
             "POST",
             "/projects",
             Some(&token),
@@ -213,9 +174,7 @@ async fn handler_success_commits_and_failure_rolls_back() {
         )
         .await;
     assert_eq!(status, 422);
-    let (_, list, _) = env
-        .call(&router, "GET", "/projects", Some(&token), None)
-        .await;
+    let (_, list, _) = env.call(&app, "GET", "/projects", Some(&token), None).await;
     let names: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -229,78 +188,47 @@ async fn handler_success_commits_and_failure_rolls_back() {
 async fn bad_input_is_a_4xx_problem_never_a_5xx() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;
-    let router = env.router();
+    let app = env.app().await;
     let token = env.token(&a);
-    let send = |method: &str, uri: &str, ct: Option<&str>, body: Vec<u8>| {
-        let mut r = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {token}"));
-        if let Some(ct) = ct {
-            r = r.header("content-type", ct);
-        }
-        r.body(axum::body::Body::from(body)).unwrap()
-    };
-    use tower::ServiceExt;
-    let cases: Vec<(http::Request<axum::body::Body>, u16)> = vec![
+    let json = "application/json";
+    // (method, uri, body with its content type, expected status); the client declares each
+    // body's Content-Length, so the oversized one is refused before it is read.
+    let cases: Vec<(&str, &str, Option<(&str, Vec<u8>)>, u16)> = vec![
         (
-            send(
-                "POST",
-                "/projects",
-                Some("application/json"),
-                b"{not json".to_vec(),
-            ),
+            "POST",
+            "/projects",
+            Some((json, b"{not json".to_vec())),
             400,
         ),
         (
-            send("POST", "/projects", Some("text/plain"), b"{}".to_vec()),
+            "POST",
+            "/projects",
+            Some(("text/plain", b"{}".to_vec())),
             415,
         ),
         (
-            send(
-                "POST",
-                "/projects",
-                Some("application/json"),
-                b"{\"name\": 5}".to_vec(),
-            ),
+            "POST",
+            "/projects",
+            Some((json, b"{\"name\": 5}".to_vec())),
             422,
         ),
         (
-            send(
-                "POST",
-                "/projects",
-                Some("application/json"),
-                vec![b' '; 2 * 1024 * 1024],
-            ),
+            "POST",
+            "/projects",
+            Some((json, vec![b' '; 2 * 1024 * 1024])),
             413,
         ),
-        (send("GET", "/projects/not-a-uuid", None, vec![]), 404),
-        (send("GET", "/projects?limit=1000", None, vec![]), 422),
-        (send("GET", "/projects?cursor=%%%", None, vec![]), 422),
-        (send("GET", "/nowhere", None, vec![]), 404),
-        (send("PUT", "/projects", None, vec![]), 405),
+        ("GET", "/projects/not-a-uuid", None, 404),
+        ("GET", "/projects?limit=1000", None, 422),
+        ("GET", "/projects?cursor=%%%", None, 422),
+        ("GET", "/nowhere", None, 404),
+        ("PUT", "/projects", None, 405),
     ];
-    // A declared Content-Length over the limit is refused before the body is read.
-    let mut declared = send(
-        "POST",
-        "/projects",
-        Some("application/json"),
-        vec![b' '; 2 * 1024 * 1024],
-    );
-    declared
-        .headers_mut()
-        .insert("content-length", http::HeaderValue::from(2 * 1024 * 1024));
-    let mut cases = cases;
-    cases.push((declared, 413));
-    for (request, expected) in cases {
-        let what = format!("{} {}", request.method(), request.uri());
-        let response = router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status().as_u16(), expected, "{what}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json",
-            "{what}"
-        );
+    for (method, uri, body, expected) in cases {
+        let what = format!("{method} {uri}");
+        let response = app.with_token(&token).send_bytes(method, uri, body).await;
+        assert_eq!(response.status, expected, "{what}");
+        assert!(response.is_problem(), "{what}: {}", response.text());
     }
 }
 
@@ -310,7 +238,7 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
 async fn concurrent_requests_of_many_tenants_never_mix() {
     for bound in [0usize, 3] {
         let env = Env::with_config(|c| c.request_pool_size(4).bound_tenants(bound)).await;
-        let router = env.router();
+        let app = std::sync::Arc::new(env.app().await);
         let mut tenants = Vec::new();
         let mut expected: HashMap<String, usize> = HashMap::new();
         for i in 0..20 {
@@ -320,7 +248,7 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
             for r in 0..rows {
                 let (status, _, _) = env
                     .call(
-                        &router,
+                        &app,
                         "POST",
                         "/projects",
                         Some(&token),
@@ -336,7 +264,7 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
         let mut handles = Vec::new();
         for n in 0..1000 {
             let (tenant, token) = tenants[(n * 7) % tenants.len()].clone();
-            let router = router.clone();
+            let app = app.clone();
             let env = env.clone();
             let want = expected[&tenant.id.to_string()];
             handles.push(tokio::spawn(async move {
@@ -345,7 +273,7 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
                 } else {
                     "/raw/projects"
                 };
-                let (status, body, _) = env.call(&router, "GET", uri, Some(&token), None).await;
+                let (status, body, _) = env.call(&app, "GET", uri, Some(&token), None).await;
                 assert_eq!(status, 200, "{body}");
                 let me = tenant.id.to_string();
                 if n % 2 == 0 {
@@ -392,19 +320,27 @@ async fn a_write_answered_with_a_redirect_is_committed() {
     }
     let env = Env::new().await;
     let (acme, globex) = (env.tenant("acme").await, env.tenant("globex").await);
-    let router = saas_core::app::wrap_router(
-        axum::Router::new().route("/redirect", axum::routing::post(create_then_redirect)),
-        &env.tenancy,
-        saas_core::app::DEFAULT_BODY_LIMIT,
-    );
+    let redirecting = env
+        .serve(saas_core::app::wrap_router(
+            axum::Router::new().route("/redirect", axum::routing::post(create_then_redirect)),
+            &env.tenancy,
+            saas_core::app::DEFAULT_BODY_LIMIT,
+        ))
+        .await;
     let (status, _, headers) = env
-        .call(&router, "POST", "/redirect", Some(&env.token(&acme)), None)
+        .call(
+            &redirecting,
+            "POST",
+            "/redirect",
+            Some(&env.token(&acme)),
+            None,
+        )
         .await;
     assert_eq!(status, 303);
     let location = headers["location"].to_str().unwrap().to_string();
     let (status, body, _) = env
         .call(
-            &env.router(),
+            &env.app().await,
             "GET",
             &location,
             Some(&env.token(&acme)),
@@ -417,7 +353,7 @@ async fn a_write_answered_with_a_redirect_is_committed() {
     );
     let (status, _, _) = env
         .call(
-            &env.router(),
+            &env.app().await,
             "GET",
             &location,
             Some(&env.token(&globex)),

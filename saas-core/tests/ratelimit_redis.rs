@@ -30,7 +30,7 @@ async fn redis_flood_does_not_throttle_another_tenant() {
         RateLimits::new().plan("default", Limit::per_minute(5)),
         &namespace(),
     );
-    let router = limited_router(&env, &limits);
+    let router = limited_router(&env, &limits).await;
     a_flood_does_not_throttle_another_tenant(&env, &router).await;
 }
 
@@ -43,8 +43,8 @@ async fn two_instances_share_one_budget() {
         Limit::per_minute(6).with_quota(Quota::per_day(1000)),
     );
     // Two layers, two connections: what two processes of the application would have.
-    let first = limited_router(&env, &in_redis(config.clone(), &ns));
-    let second = limited_router(&env, &in_redis(config, &ns));
+    let first = limited_router(&env, &in_redis(config.clone(), &ns)).await;
+    let second = limited_router(&env, &in_redis(config, &ns)).await;
     let tenant = env.tenant("shared").await;
     let mut statuses = Vec::new();
     let mut remaining = Vec::new();
@@ -72,7 +72,7 @@ async fn redis_down_lets_requests_through() {
         .plan("default", Limit::per_minute(1))
         .redis(&format!("redis://127.0.0.1:{}", free_port()))
         .unwrap();
-    let router = limited_router(&env, &limits);
+    let router = limited_router(&env, &limits).await;
     let tenant = env.tenant("unlimited-for-now").await;
     for _ in 0..5 {
         let (status, headers) = hit(&env, &router, &tenant).await;

@@ -7,16 +7,13 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 
-use axum::Router;
-use axum::body::Body;
 use common::*;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use saas_core::endpoint;
 use saas_core::prelude::*;
 use saas_core::telemetry::{Telemetry, TelemetryConfig};
 use saas_core::versioning::{VersionedApi, VersioningConfig};
-use tower::ServiceExt;
+use saas_testkit::TestApp;
 
 saas_core::api_versions! {
     const VERSIONS = {
@@ -32,7 +29,7 @@ async fn whoami(tx: TenantTx) -> String {
     tx.tenant_id().to_string()
 }
 
-fn app(env: &Env, telemetry: &Telemetry) -> Router {
+async fn app(env: &Env, telemetry: &Telemetry) -> TestApp {
     spans();
     let versioned = VersionedApi::new(
         saas_core::routes!(VERSIONS; whoami),
@@ -42,8 +39,11 @@ fn app(env: &Env, telemetry: &Telemetry) -> Router {
     let routes = common::routes()
         .merge(versioned.router())
         .merge(telemetry.router());
-    saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
-        .layer(telemetry.layer())
+    env.serve(
+        saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
+            .layer(telemetry.layer()),
+    )
+    .await
 }
 
 /// One sample of the exposition: metric name, labels, value.
@@ -97,23 +97,14 @@ fn open_telemetry() -> Telemetry {
     Telemetry::with_config(TelemetryConfig::default().unauthenticated_scrape())
 }
 
-async fn scrape(router: &Router) -> (String, Vec<Sample>) {
-    let response = router
-        .clone()
-        .oneshot(
-            Request::get("/metrics")
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    assert_eq!(response.status(), StatusCode::OK);
+async fn scrape(router: &TestApp) -> (String, Vec<Sample>) {
+    let response = router.anonymous().get("/metrics").await;
+    response.assert_status(200);
     assert_eq!(
-        response.headers()["content-type"],
+        response.headers["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let text = response.text();
     let samples = parse(&text);
     (text, samples)
 }
@@ -124,7 +115,7 @@ const REQUESTS: &str = "saas_http_requests_total";
 async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() {
     let env = Env::new().await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     for _ in 0..3 {
@@ -206,7 +197,7 @@ async fn requests_are_counted_per_tenant_and_version_each_under_its_own_label() 
 async fn deprecated_version_requests_are_counted_per_tenant_and_only_those() {
     let env = Env::new().await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     for _ in 0..2 {
@@ -240,7 +231,7 @@ async fn deprecated_version_requests_are_counted_per_tenant_and_only_those() {
 async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
     let env = Env::new().await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let a = env.tenant("acme").await;
     let ta = env.token(&a);
     let secret_name = "name-that-must-not-leak-7f3a";
@@ -326,7 +317,7 @@ async fn route_label_is_the_template_and_request_data_never_becomes_a_label() {
 async fn unauthenticated_requests_are_counted_under_tenant_none() {
     let env = Env::new().await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let (status, _, _) = env.call(&router, "GET", "/v2/whoami", None, None).await;
     assert_eq!(status, 401);
     let (status, _, _) = env
@@ -359,9 +350,12 @@ async fn rate_limited_requests_are_counted_under_their_tenant() {
     let routes = common::routes()
         .layer(RateLimitLayer::new(&limits))
         .merge(telemetry.router());
-    let router =
-        saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
-            .layer(telemetry.layer());
+    let router = env
+        .serve(
+            saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
+                .layer(telemetry.layer()),
+        )
+        .await;
     let (a, b) = (env.tenant("limited").await, env.tenant("calm").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     let mut statuses = Vec::new();
@@ -402,8 +396,8 @@ async fn refused_scrapes(
     env: &Env,
     telemetry: &Telemetry,
     refused: &[Option<&str>],
-) -> (Router, saas_core::tenancy::registry::Tenant) {
-    let router = app(env, telemetry);
+) -> (TestApp, saas_core::tenancy::registry::Tenant) {
+    let router = app(env, telemetry).await;
     let tenant = env.tenant("scraped").await;
     let token = env.token(&tenant);
     let (status, _, _) = env
@@ -446,7 +440,7 @@ async fn tenants_past_the_cap_are_counted_as_other() {
             .max_tenants(2)
             .unauthenticated_scrape(),
     );
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let mut ids = Vec::new();
     for slug in ["acme", "globex", "initech", "umbrella"] {
         let tenant = env.tenant(slug).await;
@@ -475,7 +469,7 @@ async fn tenants_past_the_cap_are_counted_as_other() {
 async fn pool_gauges_cover_the_primary_database_at_scrape_time() {
     let env = Env::with_config(|c| c.request_pool_size(3)).await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let a = env.tenant("acme").await;
     let (status, _, _) = env
         .call(&router, "GET", "/projects", Some(&env.token(&a)), None)
@@ -596,7 +590,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
 async fn request_span_records_tenant_version_route_method_and_status() {
     let env = Env::new().await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let a = env.tenant("acme").await;
     let (status, _, _) = env
         .call(&router, "GET", "/v1/whoami", Some(&env.token(&a)), None)
@@ -628,28 +622,22 @@ async fn request_span_records_tenant_version_route_method_and_status() {
 async fn metrics_endpoint_speaks_openmetrics_when_asked() {
     let env = Env::new().await;
     let telemetry = open_telemetry();
-    let router = app(&env, &telemetry);
+    let router = app(&env, &telemetry).await;
     let (status, _, _) = env.call(&router, "GET", "/v2/whoami", None, None).await;
     assert_eq!(status, 401);
     let response = router
-        .clone()
-        .oneshot(
-            Request::get("/metrics")
-                .header("accept", "application/openmetrics-text; version=1.0.0")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .anonymous()
+        .header("accept", "application/openmetrics-text; version=1.0.0")
+        .get("/metrics")
+        .await;
+    response.assert_status(200);
     assert!(
-        response.headers()["content-type"]
+        response.headers["content-type"]
             .to_str()
             .unwrap()
             .starts_with("application/openmetrics-text")
     );
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = response.text();
     assert!(text.trim_end().ends_with("# EOF"), "{text}");
     assert!(text.contains("# TYPE saas_http_requests counter"), "{text}");
 }

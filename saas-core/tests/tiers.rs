@@ -63,7 +63,7 @@ async fn every_tier_serves_the_same_handlers_and_keeps_tenants_apart() {
         create(&env, "east-d", Tier::Database, Some("east")).await,
     ];
     assert_eq!(tenants[3].placement.server, "east");
-    let router = env.router();
+    let router = env.app().await;
     let mut ids = Vec::new();
     for tenant in &tenants {
         let token = env.token(tenant);

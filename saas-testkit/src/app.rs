@@ -58,7 +58,10 @@ impl TestApp {
             addr,
             tenancy,
             issuer,
-            client: reqwest::Client::new(),
+            // Redirects are answers to check, not to follow.
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
             server,
             relay,
         })

@@ -2,18 +2,15 @@
 #![allow(dead_code)]
 
 use axum::Router;
-use axum::body::Body;
 use axum::routing::get;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use saas_core::http::{Json, Path, Query};
 use saas_core::prelude::*;
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::{NewTenant, Tenant};
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, ResolverChain};
-use saas_testkit::TestDb;
+use saas_testkit::{TestApp, TestDb};
 use serde::Deserialize;
-use tower::ServiceExt;
 
 pub mod cache;
 mod models;
@@ -90,42 +87,51 @@ impl Env {
             .unwrap()
     }
 
+    /// The test routes wrapped by the framework's layers, as an unserved router (to add
+    /// layers to before [`Env::serve`]).
     pub fn router(&self) -> Router {
         saas_core::app::wrap_router(routes(), &self.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
     }
 
-    /// Sends a request with a bearer token (or none) and returns status and JSON body.
+    /// [`Env::router`], served.
+    pub async fn app(&self) -> TestApp {
+        self.serve(self.router()).await
+    }
+
+    /// Serves `router` over this runtime on a local port: requests go through the testkit's
+    /// `TestApp`, the one HTTP harness of the workspace.
+    pub async fn serve(&self, router: Router) -> TestApp {
+        TestApp::serve_router(self.tenancy.clone(), router)
+            .await
+            .expect("serving the test router")
+    }
+
+    /// Sends a request with a bearer token (or none) and returns status, JSON body (a string
+    /// when the body is not JSON) and headers.
     pub async fn call(
         &self,
-        router: &Router,
+        app: &TestApp,
         method: &str,
         uri: &str,
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> (StatusCode, serde_json::Value, http::HeaderMap) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = if bytes.is_empty() {
+        let client = match token {
+            Some(token) => app.with_token(token),
+            None => app.anonymous(),
+        };
+        let response = client.send(method, uri, body.as_ref()).await;
+        let json = if response.body.is_empty() {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
+            serde_json::from_slice(&response.body)
+                .unwrap_or_else(|_| serde_json::Value::String(response.text()))
         };
-        (status, json, headers)
+        (
+            StatusCode::from_u16(response.status).unwrap(),
+            json,
+            response.headers.clone(),
+        )
     }
 }
 
