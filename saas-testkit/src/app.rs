@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 #[derive(Debug)]
 pub struct TestApp {
     addr: SocketAddr,
-    tenancy: Tenancy,
+    tenancy: Option<Tenancy>,
     issuer: Option<JwtIssuer>,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -47,13 +47,27 @@ impl TestApp {
     /// Serves a router assembled by hand over a started runtime (the framework's own tests,
     /// which wrap routes in one layer at a time with `saas_core::app::wrap_router`).
     pub async fn serve_router(tenancy: Tenancy, router: axum::Router) -> anyhow::Result<TestApp> {
+        let issuer = tenancy.resolvers().token_issuer();
+        TestApp::listen(Some(tenancy), issuer, router).await
+    }
+
+    /// Serves a router that needs no tenancy runtime (a versioned API's routing and version
+    /// changes on their own). [`TestApp::tenancy`] and [`TestApp::as_tenant`] panic on it.
+    pub async fn serve_without_runtime(router: axum::Router) -> anyhow::Result<TestApp> {
+        TestApp::listen(None, None, router).await
+    }
+
+    async fn listen(
+        tenancy: Option<Tenancy>,
+        issuer: Option<JwtIssuer>,
+        router: axum::Router,
+    ) -> anyhow::Result<TestApp> {
         let relay = None;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        let issuer = tenancy.resolvers().token_issuer();
         Ok(TestApp {
             addr,
             tenancy,
@@ -69,7 +83,9 @@ impl TestApp {
 
     /// The app's tenancy runtime (its registry, pools).
     pub fn tenancy(&self) -> &Tenancy {
-        &self.tenancy
+        self.tenancy
+            .as_ref()
+            .expect("this TestApp was served without a tenancy runtime")
     }
 
     /// `http://127.0.0.1:PORT{path}`.
