@@ -15,7 +15,8 @@ import sys
 
 # Bottom to top. A module may use any module of a lower layer, none of its own or a higher one.
 LAYERS = [
-    ("leaves: SQL quoting, ids, connections", {"sql", "tenant_id", "redis_conn", "devdb"}),
+    ("leaves: SQL quoting, ids, connections, the clock",
+     {"sql", "tenant_id", "redis_conn", "devdb", "clock"}),
     ("errors and the request's tenant slot", {"error", "request_tenant"}),
     ("settings, HTTP problems, API versions", {"settings", "http", "versioning"}),
     ("tenancy: registry, placement, pools, transactions, resolvers", {"tenancy"}),

@@ -22,6 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{PROBLEM_JSON, Problem};
 use crate::tenancy::pool::Tenancy;
 
@@ -108,6 +109,10 @@ pub struct HealthConfig {
     pub liveness_path: String,
     /// The readiness path (default `/readyz`).
     pub readiness_path: String,
+    /// The clock `cache_for` is measured on (default [`SystemClock`]; a
+    /// [`crate::clock::ManualClock`] in tests). `check_timeout` bounds real waiting on the
+    /// database and stays on the system's time.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The former name of [`HealthConfig`] (configuration types are named `*Config`; `*Options` are
@@ -123,6 +128,7 @@ impl Default for HealthConfig {
             unready_while_migrating: false,
             liveness_path: "/livez".into(),
             readiness_path: "/readyz".into(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -138,7 +144,26 @@ struct Inner {
     phase: AtomicU8,
     tenancy: OnceLock<Tenancy>,
     options: HealthConfig,
-    last: Mutex<Option<(Instant, Result<(), NotReady>)>>,
+    last: Cached,
+}
+
+/// The last database check and when it ended, on the configured clock.
+#[derive(Debug, Default)]
+struct Cached(Mutex<Option<(Instant, Result<(), NotReady>)>>);
+
+impl Cached {
+    /// The last result, while it is younger than `ttl`.
+    fn fresh(&self, clock: &dyn Clock, ttl: Duration) -> Option<Result<(), NotReady>> {
+        let guard = self.0.lock().ok()?;
+        let (at, result) = guard.as_ref()?;
+        (clock.monotonic().saturating_duration_since(*at) < ttl).then(|| result.clone())
+    }
+
+    fn store(&self, clock: &dyn Clock, result: Result<(), NotReady>) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((clock.monotonic(), result));
+        }
+    }
 }
 
 impl Health {
@@ -149,7 +174,7 @@ impl Health {
                 phase: AtomicU8::new(Phase::Starting as u8),
                 tenancy: OnceLock::new(),
                 options,
-                last: Mutex::new(None),
+                last: Cached::default(),
             }),
         }
     }
@@ -192,16 +217,12 @@ impl Health {
         let Some(tenancy) = self.inner.tenancy.get() else {
             return Err(NotReady::Starting);
         };
-        if let Ok(guard) = self.inner.last.lock()
-            && let Some((at, result)) = guard.as_ref()
-            && at.elapsed() < self.inner.options.cache_for
-        {
-            return result.clone();
+        let (clock, ttl) = (&*self.inner.options.clock, self.inner.options.cache_for);
+        if let Some(result) = self.inner.last.fresh(clock, ttl) {
+            return result;
         }
         let result = self.check_database(tenancy).await;
-        if let Ok(mut guard) = self.inner.last.lock() {
-            *guard = Some((Instant::now(), result.clone()));
-        }
+        self.inner.last.store(clock, result.clone());
         // A shutdown that began during the check wins.
         if self.phase() == Phase::ShuttingDown {
             return Err(NotReady::ShuttingDown);
@@ -343,6 +364,26 @@ mod tests {
         // Ready without a runtime cannot be confirmed.
         health.set_phase(Phase::Ready);
         assert_eq!(health.readiness().await, Err(NotReady::Starting));
+    }
+
+    #[test]
+    fn a_cached_result_expires_exactly_at_cache_for() {
+        let clock = crate::clock::ManualClock::new();
+        let ttl = Duration::from_secs(1);
+        let cached = Cached::default();
+        assert_eq!(cached.fresh(&clock, ttl), None);
+        cached.store(&clock, Err(NotReady::MigrationRunning));
+        clock.advance(ttl - Duration::from_nanos(1));
+        assert_eq!(
+            cached.fresh(&clock, ttl),
+            Some(Err(NotReady::MigrationRunning))
+        );
+        // Wall-clock jumps do not age it: the cache runs on monotonic time.
+        clock.set(0);
+        assert!(cached.fresh(&clock, ttl).is_some());
+        clock.advance(Duration::from_nanos(1));
+        assert_eq!(cached.fresh(&clock, ttl), None);
+        assert_eq!(cached.fresh(&clock, Duration::ZERO), None);
     }
 
     #[test]

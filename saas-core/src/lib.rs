@@ -6,6 +6,7 @@ mod bootstrap;
 pub mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod clock;
 #[cfg(feature = "dev-db")]
 pub mod devdb;
 pub mod error;

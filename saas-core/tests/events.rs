@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use common::events::{Behaviour, Noted, Recorder};
 use common::{Env, NewProject, Project};
+use saas_core::clock::ManualClock;
 use saas_core::events::consumer::{Applied, Consume, Idempotent};
 use saas_core::events::publish::InProcessBus;
 use saas_core::events::relay::{self, Relay, RelayConfig};
 use saas_core::events::{self, EventEnvelope, audit};
 use saas_core::prelude::*;
 use saas_core::tenancy::registry::Tenant;
+use saas_testkit::wait_until;
 
 fn quick() -> RelayConfig {
     RelayConfig {
@@ -484,20 +486,18 @@ async fn a_relay_killed_mid_batch_redelivers_and_the_consumer_applies_once() {
     let dying = Recorder::new();
     dying.set_all(Behaviour::Hang);
     let handle = Relay::new(env.tenancy.owner_pool(), dying.clone(), quick()).spawn();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while dying.count() < 10 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the first relay picked up the batch");
+    wait_until(
+        "the first relay picked up the batch",
+        Duration::from_secs(20),
+        async || dying.count() >= 10,
+    )
+    .await;
     for event in dying.events() {
         assert_eq!(consumer.apply(&event).await.unwrap(), Applied::Applied);
     }
     // A crash: the task stops and its connection drops, so PostgreSQL rolls the claim back.
     handle.abort();
     common::events::cut_open_transactions(env.tenancy.owner_pool()).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         outbox_len(&env).await,
         10,
@@ -537,25 +537,98 @@ async fn a_spawned_relay_wakes_on_commit_without_waiting_for_the_poll() {
     let env = Env::new().await;
     let acme = env.tenant("acme").await;
     let recorder = Recorder::new();
+    // On a stopped clock the poll never comes: only the notification can wake the relay.
     let handle = Relay::new(
         env.tenancy.owner_pool(),
         recorder.clone(),
         RelayConfig {
-            poll_interval: Duration::from_secs(3600),
+            clock: std::sync::Arc::new(ManualClock::new()),
             ..quick()
         },
     )
     .spawn();
-    // Let it start listening, then commit.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    emit_noted(&env, &acme, Uuid::new_v4(), 1).await;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while recorder.count() < 1 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    wait_until("the relay listens", Duration::from_secs(10), async || {
+        handle.stats().listening()
     })
-    .await
-    .expect("the notification woke the relay (the poll interval is an hour)");
+    .await;
+    emit_noted(&env, &acme, Uuid::new_v4(), 1).await;
+    wait_until(
+        "the notification woke the relay",
+        Duration::from_secs(10),
+        async || recorder.count() >= 1,
+    )
+    .await;
+    handle.shutdown().await;
+}
+
+/// The polls, the retries' backoff and the unreachable publisher's backoff all run on the
+/// relay's clock: nothing happens until it moves, and each happens exactly when it is due.
+#[tokio::test]
+async fn the_relays_clock_drives_its_polls_and_its_retry_schedule() {
+    let env = Env::new().await;
+    let acme = env.tenant("acme").await;
+    let clock = ManualClock::new();
+    let recorder = Recorder::new();
+    recorder.set("poison", Behaviour::Reject);
+    let backoff = Duration::from_secs(100); // the longest, `backoff_max`, is 300 s
+    let config = RelayConfig {
+        listen: false,
+        poll_interval: Duration::from_secs(60),
+        backoff_base: backoff,
+        clock: std::sync::Arc::new(clock.clone()),
+        ..RelayConfig::default()
+    };
+    let relay = Relay::new(env.tenancy.owner_pool(), recorder.clone(), config);
+    let mut tx = TenantTx::begin(&env.tenancy, acme.id);
+    events::emit_raw(&mut tx, "poison", 1, Uuid::new_v4(), serde_json::json!({}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(relay.run_once().await.unwrap().failed, 1);
+    // Due again `backoff_base` later on the relay's clock, however much real time passes.
+    clock.advance(backoff - Duration::from_secs(1));
+    assert_eq!(relay.run_once().await.unwrap().claimed, 0, "retried early");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        relay.run_once().await.unwrap().failed,
+        1,
+        "not retried when due"
+    );
+    // The second retry waits twice as long.
+    clock.advance(backoff);
+    assert_eq!(relay.run_once().await.unwrap().claimed, 0);
+    clock.advance(backoff);
+    recorder.set("poison", Behaviour::Accept);
+
+    // Spawned without LISTEN, the relay publishes at start, then once per poll interval.
+    let handle = relay.spawn();
+    wait_until(
+        "the first cycle published",
+        Duration::from_secs(10),
+        async || recorder.count() == 1,
+    )
+    .await;
+    wait_until(
+        "the relay waits for its poll",
+        Duration::from_secs(10),
+        async || clock.sleepers() == 1,
+    )
+    .await;
+    let cycles = handle.stats().cycles();
+    emit_noted(&env, &acme, Uuid::new_v4(), 1).await;
+    clock.advance(Duration::from_secs(59));
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // Woken early, the relay would have left its sleep and started a cycle.
+    assert_eq!(clock.sleepers(), 1, "polled before the interval");
+    assert_eq!(handle.stats().cycles(), cycles);
+    assert_eq!(recorder.count(), 1);
+    clock.advance(Duration::from_secs(1));
+    wait_until("the poll published", Duration::from_secs(10), async || {
+        recorder.count() == 2
+    })
+    .await;
     handle.shutdown().await;
 }
 

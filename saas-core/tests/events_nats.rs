@@ -18,6 +18,7 @@ use async_nats::jetstream::consumer::{AckPolicy, pull};
 use common::{Env, Project};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use saas_core::clock::ManualClock;
 use saas_core::events::EventEnvelope;
 use saas_core::events::consumer::{Consume, EventHandler, Idempotent};
 use saas_core::events::nats::{NatsConfig, NatsPublisher, run_consumer};
@@ -25,6 +26,7 @@ use saas_core::events::publish::{PublishError, Publisher};
 use saas_core::events::relay::{Relay, RelayConfig};
 use saas_core::prelude::*;
 use saas_core::tenancy::registry::Tenant;
+use saas_testkit::wait_until;
 
 struct NatsServer {
     child: Option<Child>,
@@ -92,16 +94,17 @@ impl NatsServer {
             .spawn()
             .expect("nats-server starts");
         self.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("nats-server did not listen on {}", self.port);
+        let port = self.port;
+        wait_until(
+            &format!("nats-server listens on {port}"),
+            Duration::from_secs(5),
+            async || {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+            },
+        )
+        .await;
     }
 
     fn stop(&mut self) {
@@ -214,11 +217,15 @@ async fn a_broker_outage_while_emitting_loses_nothing_and_parks_nothing() {
     let acme = env.tenant("acme").await;
     let publisher = Arc::new(NatsPublisher::connect(config(&server)).await.unwrap());
     publisher.ensure_stream().await.unwrap();
+    // The relay's polls and its backoff while the broker is away run on this clock, which the
+    // test moves on whenever the relay waits: it retries at once, however long its backoff.
+    let clock = ManualClock::new();
     let relay = Relay::with_publisher(
         env.tenancy.owner_pool(),
         publisher.clone(),
         RelayConfig {
             max_attempts: 1,
+            clock: Arc::new(clock.clone()),
             ..quick()
         },
     )
@@ -229,8 +236,18 @@ async fn a_broker_outage_while_emitting_loses_nothing_and_parks_nothing() {
     for n in 0..50 {
         emitted.insert(emit(&env, &acme, n).await);
     }
-    // Down for a while: the relay tries and fails, transiently.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Down for a while: the relay tries and fails, transiently (the cycle running during the
+    // last commit may have missed it; the next one claims every event, and so does the one
+    // after its backoff).
+    let after_emitting = relay.stats().cycles();
+    wait_until("the relay retried", Duration::from_secs(60), async || {
+        if clock.sleepers() > 0 {
+            clock.advance(Duration::from_secs(5));
+        }
+        relay.stats().cycles() >= after_emitting + 3
+    })
+    .await;
+    assert_eq!(relay.stats().published(), 0);
     let (pending, parked): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(parked_at) FROM saas_outbox")
             .fetch_one(env.tenancy.owner_pool())
@@ -239,20 +256,21 @@ async fn a_broker_outage_while_emitting_loses_nothing_and_parks_nothing() {
     assert_eq!((pending, parked), (50, 0));
 
     server.resume().await;
-    tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
+    wait_until(
+        "the relay published everything once the broker was back",
+        Duration::from_secs(60),
+        async || {
+            if clock.sleepers() > 0 {
+                clock.advance(Duration::from_secs(5));
+            }
             let left: i64 = sqlx::query_scalar("SELECT count(*) FROM saas_outbox")
                 .fetch_one(env.tenancy.owner_pool())
                 .await
                 .unwrap();
-            if left == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("the relay published everything once the broker was back");
+            left == 0
+        },
+    )
+    .await;
     relay.shutdown().await;
     let seen = read_subject(&publisher, "events.>".into(), 50).await;
     assert_eq!(seen.iter().map(|e| e.id).collect::<HashSet<_>>(), emitted);
@@ -334,25 +352,23 @@ async fn a_relay_killed_mid_batch_and_a_consumer_crashing_before_its_ack_apply_e
         quick(),
     )
     .spawn();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while stream_messages(&publisher).await < 20 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the dying relay published the batch");
+    wait_until(
+        "the dying relay published the batch",
+        Duration::from_secs(20),
+        async || stream_messages(&publisher).await >= 20,
+    )
+    .await;
     dying.abort();
     common::events::cut_open_transactions(env.tenancy.owner_pool()).await;
 
     // The next relay publishes all 20 again; JetStream keeps one copy of each.
     let relay = Relay::with_publisher(env.tenancy.owner_pool(), publisher.clone(), quick());
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while relay.drain().await.unwrap() < 20 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the second relay republished the batch");
+    wait_until(
+        "the second relay republished the batch",
+        Duration::from_secs(20),
+        async || relay.drain().await.unwrap() >= 20,
+    )
+    .await;
     assert_eq!(stream_messages(&publisher).await, 20);
 
     // The consumer crashes before acking each first delivery; redeliveries are duplicates.
@@ -378,24 +394,21 @@ async fn a_relay_killed_mid_batch_and_a_consumer_crashing_before_its_ack_apply_e
             .await
         }
     });
-    tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
+    wait_until(
+        "every event was delivered, crashed on, redelivered and acked",
+        Duration::from_secs(60),
+        async || {
             let crashed = handler.crashes.load(Ordering::SeqCst);
             let stream = publisher.context().get_stream("SAAS_EVENTS").await.unwrap();
             // Not there until the consumer task created it.
             let Ok(mut durable) = stream.get_consumer::<pull::Config>("mirror").await else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+                return false;
             };
             let info = durable.info().await.unwrap().clone();
-            if crashed == 20 && info.num_ack_pending == 0 && info.num_pending == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("every event was delivered, crashed on, redelivered and acked");
+            crashed == 20 && info.num_ack_pending == 0 && info.num_pending == 0
+        },
+    )
+    .await;
     stop.send(true).unwrap();
     consumer.await.unwrap().unwrap();
 

@@ -1,33 +1,67 @@
 //! Liveness, readiness and graceful shutdown of `SaasApp::serve` over real TCP, on a real
 //! PostgreSQL: readiness is false while migrations run, when the database is unreachable and
 //! once shutdown began; in-flight requests finish, the relay publishes what they committed,
-//! then the process stops.
+//! then the process stops. The app runs on a `ManualClock`: the readiness cache expires and
+//! the relay polls only when a test advances it.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::post;
 use common::events::{Noted, Recorder};
 use saas_core::app::{SaasApp, ShutdownConfig};
+use saas_core::clock::ManualClock;
 use saas_core::events::relay::RelayConfig;
 use saas_core::health::HealthConfig;
 use saas_core::prelude::*;
 use saas_core::tenancy::pool::TenancyConfig;
 use saas_core::tenancy::registry::NewTenant;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver};
+use saas_testkit::wait_until;
 use sqlx::Connection;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
-/// Sleeps `ms`, then emits one event in the request's transaction and answers 200.
-async fn slow(mut tx: TenantTx, body: String) -> ApiResult<&'static str> {
-    let ms: u64 = body.trim().parse().unwrap_or(0);
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+/// Holds `POST /gated` requests in their handler until the test lets them through.
+#[derive(Clone)]
+struct Gate {
+    entered: Arc<Semaphore>,
+    open: Arc<Semaphore>,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            entered: Arc::new(Semaphore::new(0)),
+            open: Arc::new(Semaphore::new(0)),
+        }
+    }
+
+    /// Waits until a request is inside the handler.
+    async fn entered(&self) {
+        tokio::time::timeout(Duration::from_secs(30), self.entered.acquire())
+            .await
+            .expect("a request reached the handler")
+            .unwrap()
+            .forget();
+    }
+
+    /// Lets one request through.
+    fn open(&self) {
+        self.open.add_permits(1);
+    }
+}
+
+/// Waits at the gate, then emits one event in the request's transaction and answers 200.
+async fn gated(gate: Gate, mut tx: TenantTx) -> ApiResult<&'static str> {
+    gate.entered.add_permits(1);
+    gate.open.acquire().await.unwrap().forget();
     saas_core::events::emit(
         &mut tx,
         &Noted {
             aggregate: Uuid::new_v4(),
-            n: ms as u32,
+            n: 0,
         },
     )
     .await?;
@@ -38,6 +72,8 @@ struct Served {
     base: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<saas_core::Result<()>>,
+    clock: ManualClock,
+    gate: Gate,
 }
 
 impl Served {
@@ -50,21 +86,25 @@ impl Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
+        let (clock, gate) = (ManualClock::new(), Gate::new());
+        let handler_gate = gate.clone();
         let app = SaasApp::builder()
             .config(config)
             .resolver(JwtResolver::hs256(common::SECRET))
             .migrations(&common::MIGRATIONS)
-            .routes(|_| common::routes().route("/slow", post(slow)))
+            .routes(move |_| {
+                common::routes().route("/gated", post(move |tx| gated(handler_gate.clone(), tx)))
+            })
             .publisher(recorder)
-            // No LISTEN and an hour between polls: the relay publishes only at start and in
-            // its last drain, so an event seen after shutdown proves that drain.
+            // No LISTEN and a clock that stands still: the relay publishes only at start and
+            // in its last drain, so an event seen after shutdown proves that drain.
             .relay_config(RelayConfig {
                 listen: false,
-                poll_interval: Duration::from_secs(3600),
                 ..RelayConfig::default()
             })
             .health(health)
-            .shutdown(shutdown);
+            .shutdown(shutdown)
+            .clock(clock.clone());
         let task = tokio::spawn(app.build().unwrap().serve_until(listener, async {
             let _ = stopped.await;
         }));
@@ -72,6 +112,8 @@ impl Served {
             base,
             stop: Some(stop),
             task,
+            clock,
+            gate,
         }
     }
 
@@ -88,15 +130,20 @@ impl Served {
 
     /// Polls `/readyz` until it answers `want` (at most 60 s).
     async fn wait_ready(&self, want: u16) -> serde_json::Value {
-        for _ in 0..600 {
-            if let Ok(response) = client().get(self.url("/readyz")).send().await
-                && response.status().as_u16() == want
-            {
-                return response.json().await.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("/readyz never answered {want}");
+        let mut body = serde_json::Value::Null;
+        wait_until(
+            &format!("/readyz answers {want}"),
+            Duration::from_secs(60),
+            async || match client().get(self.url("/readyz")).send().await {
+                Ok(response) if response.status().as_u16() == want => {
+                    body = response.json().await.unwrap();
+                    true
+                }
+                _ => false,
+            },
+        )
+        .await;
+        body
     }
 
     async fn shut_down(mut self) -> saas_core::Result<()> {
@@ -162,17 +209,17 @@ async fn outbox_rows(db: &saas_testkit::TestDb) -> i64 {
         .unwrap()
 }
 
-/// `POST /slow` as `tenant`, sleeping `ms` in the handler, sent in the background.
-fn slow_request(
+/// `POST /gated` as `tenant`, sent in the background; returns once it waits in the handler.
+async fn gated_request(
     served: &Served,
     tenant: TenantId,
-    ms: u64,
 ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
     let request = client()
-        .post(served.url("/slow"))
-        .bearer_auth(token(tenant))
-        .body(ms.to_string());
-    tokio::spawn(request.send())
+        .post(served.url("/gated"))
+        .bearer_auth(token(tenant));
+    let sent = tokio::spawn(request.send());
+    served.gate.entered().await;
+    sent
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,9 +255,10 @@ async fn readiness_is_false_while_migrations_run_and_true_after() {
     assert_eq!(body["status"], "ready");
 
     // By default a migration job started later does not take this replica out of rotation
-    // (expand/contract: the running release keeps working during the next one's migration).
+    // (expand/contract: the running release keeps working during the next one's migration),
+    // also once the cached check has expired and the database is asked again.
     migration_lock(&mut job, true).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    served.clock.advance(HealthConfig::default().cache_for);
     assert_eq!(served.status("/readyz").await.0, 200);
     migration_lock(&mut job, false).await;
 
@@ -249,11 +297,12 @@ async fn readiness_is_false_while_migrations_run_and_true_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_processs_migration_can_take_readiness_away_when_asked() {
     let db = saas_testkit::TestDb::new().await.unwrap();
+    let cache_for = Duration::from_secs(5);
     let served = Served::start(
         db.config(),
         HealthConfig {
             unready_while_migrating: true,
-            cache_for: Duration::ZERO,
+            cache_for,
             ..HealthConfig::default()
         },
         ShutdownConfig::default(),
@@ -263,12 +312,28 @@ async fn another_processs_migration_can_take_readiness_away_when_asked() {
     served.wait_ready(200).await;
     let mut job = sqlx::PgConnection::connect(db.url()).await.unwrap();
     migration_lock(&mut job, true).await;
-    let body = served.wait_ready(503).await;
+    // The cached "ready" holds until `cache_for` has passed on the app's clock, then the next
+    // probe asks the database again.
+    served.clock.advance(cache_for - Duration::from_millis(1));
+    assert_eq!(
+        served.status("/readyz").await.0,
+        200,
+        "the cache expired early"
+    );
+    served.clock.advance(Duration::from_millis(1));
+    let (status, body) = served.status("/readyz").await;
+    assert_eq!(status, 503, "{body}");
     assert_eq!(body["reason"], "migration_running");
     // Liveness never depends on it.
     assert_eq!(served.status("/livez").await.0, 200);
     migration_lock(&mut job, false).await;
-    served.wait_ready(200).await;
+    assert_eq!(
+        served.status("/readyz").await.0,
+        503,
+        "cached until it expires"
+    );
+    served.clock.advance(cache_for);
+    assert_eq!(served.status("/readyz").await.0, 200);
     served.shut_down().await.unwrap();
 }
 
@@ -330,13 +395,24 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
     .await;
     served.wait_ready(200).await;
     let acme = create_tenant("acme", &db.config()).await;
-    // Let the relay's first cycle (at start) pass, so only the last drain can publish.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The relay's first cycle (at start) is over once it and the tenant databases'
+    // supervisor both wait on the stopped clock: from now on only the last drain publishes.
+    let clock = served.clock.clone();
+    wait_until("the relay is idle", Duration::from_secs(30), async || {
+        clock.sleepers() >= 2
+    })
+    .await;
+    // A request committed before the signal stays in the outbox until the last drain.
+    served.gate.open();
+    let done = gated_request(&served, acme).await.await.unwrap().unwrap();
+    assert_eq!(done.status(), 200);
 
     // A request that is still running when the signal comes.
-    let in_flight = slow_request(&served, acme, 1500);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let Served { base, stop, task } = served;
+    let in_flight = gated_request(&served, acme).await;
+    let gate = served.gate.clone();
+    let Served {
+        base, stop, task, ..
+    } = served;
     let _ = stop.unwrap().send(());
 
     // During the delay: not ready, but still accepting (load balancers are catching up).
@@ -351,6 +427,7 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
     );
 
     // The in-flight request finishes with success and its transaction is kept.
+    gate.open();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "done");
@@ -362,11 +439,11 @@ async fn shutdown_drains_requests_and_the_outbox_in_order() {
 
     // Then the listener is closed ...
     assert!(client().get(format!("{base}/livez")).send().await.is_err());
-    // ... and the event the request committed was published by the relay's last drain.
+    // ... and the events the requests committed were published by the relay's last drain.
     let events = recorder.events();
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].tenant_id, acme);
-    assert_eq!(events[0].event_type, "note.added");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e.tenant_id == acme));
+    assert!(events.iter().all(|e| e.event_type == "note.added"));
     assert_eq!(
         outbox_rows(&db).await,
         0,
@@ -391,8 +468,8 @@ async fn requests_running_past_the_drain_cap_are_cut_off_and_roll_back() {
     .await;
     served.wait_ready(200).await;
     let acme = create_tenant("acme", &db.config()).await;
-    let stuck = slow_request(&served, acme, 30_000);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Never let through: still running when the drain cap is reached.
+    let stuck = gated_request(&served, acme).await;
     served.shut_down().await.unwrap();
     // The client sees the connection close, never a success for a write that was not kept.
     assert!(stuck.await.unwrap().is_err());

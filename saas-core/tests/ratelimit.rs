@@ -1,10 +1,11 @@
 //! Per-tenant rate limits and quotas, in memory: isolation between tenants, plans, the
 //! draft-ietf-httpapi-ratelimit-headers fields, Retry-After, the 429 problem document, and
-//! requests without tenant credentials left alone.
+//! requests without tenant credentials left alone. Time is a `ManualClock`: budgets refill
+//! only when a test advances it, never because the test ran slowly.
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::ratelimit::{
     a_flood_does_not_throttle_another_tenant, allowed_of, hit, limited_router,
@@ -12,6 +13,7 @@ use common::ratelimit::{
 use common::{Env, MIGRATIONS};
 use http::StatusCode;
 use saas_core::app::{SaasApp, SaasAppBuilder};
+use saas_core::clock::ManualClock;
 use saas_core::ratelimit::{Limit, PlanLimits, Quota, RateLimits};
 
 fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> &'h str {
@@ -22,11 +24,12 @@ fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> &'h str {
         .unwrap()
 }
 
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+/// A day boundary (UTC midnight), so windows' ends are known exactly.
+const MIDNIGHT: i64 = 20_600 * 86_400; // 2026-05-27, after v1's deprecation date
+
+/// Limits on a stopped clock.
+fn frozen(limits: RateLimits) -> RateLimits {
+    limits.clock(ManualClock::at(MIDNIGHT))
 }
 
 #[tokio::test]
@@ -34,7 +37,7 @@ async fn one_tenants_flood_does_not_throttle_another() {
     let env = Env::new().await;
     let router = limited_router(
         &env,
-        &RateLimits::new().plan("default", Limit::per_minute(5)),
+        &frozen(RateLimits::new().plan("default", Limit::per_minute(5))),
     )
     .await;
     a_flood_does_not_throttle_another_tenant(&env, &router).await;
@@ -43,10 +46,12 @@ async fn one_tenants_flood_does_not_throttle_another() {
 #[tokio::test]
 async fn each_plan_gets_its_own_limits() {
     let env = Env::new().await;
-    let limits = RateLimits::new()
-        .plan("default", Limit::per_minute(2))
-        .plan("pro", Limit::per_minute(6))
-        .plan("internal", PlanLimits::unlimited());
+    let limits = frozen(
+        RateLimits::new()
+            .plan("default", Limit::per_minute(2))
+            .plan("pro", Limit::per_minute(6))
+            .plan("internal", PlanLimits::unlimited()),
+    );
     let router = limited_router(&env, &limits).await;
     let tenants = env.tenancy.tenants();
     let basic = env.tenant("basic").await;
@@ -105,13 +110,16 @@ async fn a_new_plan_applies_to_the_next_request() {
 #[tokio::test]
 async fn headers_count_down_and_follow_the_draft() {
     let env = Env::new().await;
-    let limits = RateLimits::new().plan(
-        "default",
-        Limit::per_minute(3).with_quota(Quota::per_day(100)),
-    );
+    let clock = ManualClock::at(MIDNIGHT + 1000);
+    let limits = RateLimits::new()
+        .plan(
+            "default",
+            Limit::per_minute(3).with_quota(Quota::per_day(100)),
+        )
+        .clock(clock);
     let router = limited_router(&env, &limits).await;
     let tenant = env.tenant("counted").await;
-    let to_midnight = 86_400 - unix_secs() % 86_400;
+    let to_midnight = 86_400 - 1000;
     let mut seen = Vec::new();
     for _ in 0..4 {
         let (status, headers) = hit(&env, &router, &tenant).await;
@@ -123,10 +131,7 @@ async fn headers_count_down_and_follow_the_draft() {
         // `"default";r=R;t=T, "default-quota";r=R;t=T`
         let (rate, quota) = value.split_once(", ").unwrap();
         let quota_t: u64 = quota.rsplit_once(";t=").unwrap().1.parse().unwrap();
-        assert!(
-            quota_t.abs_diff(to_midnight) <= 2,
-            "{quota_t} vs {to_midnight}"
-        );
+        assert_eq!(quota_t, to_midnight);
         let quota_r = quota
             .strip_prefix("\"default-quota\";r=")
             .unwrap()
@@ -157,9 +162,12 @@ async fn headers_count_down_and_follow_the_draft() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let env = Env::new().await;
+    let clock = ManualClock::at(MIDNIGHT);
     let router = limited_router(
         &env,
-        &RateLimits::new().plan("default", Limit::per_second(1)),
+        &RateLimits::new()
+            .plan("default", Limit::per_second(1))
+            .clock(clock.clone()),
     )
     .await;
     let tenant = env.tenant("patient").await;
@@ -168,26 +176,43 @@ async fn retry_after_is_honoured() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = header(&headers, "retry-after").parse().unwrap();
     assert_eq!(wait, 1);
-    tokio::time::sleep(Duration::from_secs(wait)).await;
+    clock.advance(Duration::from_secs(wait) - Duration::from_millis(1));
+    assert_eq!(
+        hit(&env, &router, &tenant).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "allowed before Retry-After"
+    );
+    clock.advance(Duration::from_millis(1));
     assert_eq!(hit(&env, &router, &tenant).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_used_up_quota_answers_429_until_its_window_ends() {
     let env = Env::new().await;
-    let router = limited_router(&env, &RateLimits::new().plan("default", Quota::per_hour(3))).await;
+    let clock = ManualClock::at(MIDNIGHT + 600);
+    let router = limited_router(
+        &env,
+        &RateLimits::new()
+            .plan("default", Quota::per_hour(3))
+            .clock(clock.clone()),
+    )
+    .await;
     let tenant = env.tenant("quota").await;
-    let to_next_hour = 3600 - unix_secs() % 3600;
     assert_eq!(allowed_of(&env, &router, &tenant, 3).await, 3);
     let (status, headers) = hit(&env, &router, &tenant).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = header(&headers, "retry-after").parse().unwrap();
-    assert!(wait.abs_diff(to_next_hour) <= 2, "{wait} vs {to_next_hour}");
+    assert_eq!(wait, 3000, "to the next hour");
     assert_eq!(
         header(&headers, "ratelimit-policy"),
         "\"default-quota\";q=3;w=3600"
     );
     assert!(header(&headers, "ratelimit").starts_with("\"default-quota\";r=0;t="));
+    // Still used up a second before the hour, whole again at the hour.
+    clock.advance(Duration::from_secs(wait - 1));
+    assert_eq!(allowed_of(&env, &router, &tenant, 2).await, 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(allowed_of(&env, &router, &tenant, 4).await, 3);
 }
 
 #[tokio::test]
@@ -251,7 +276,7 @@ async fn a_victims_subdomain_without_its_token_spends_none_of_its_budget() {
     let victim = env.tenant("victim").await;
     let router = limited_router(
         &env,
-        &RateLimits::new().plan("default", Limit::per_minute(2)),
+        &frozen(RateLimits::new().plan("default", Limit::per_minute(2))),
     )
     .await;
     for _ in 0..10 {
@@ -297,10 +322,12 @@ fn app_builder(env: &Env) -> SaasAppBuilder {
 }
 
 #[tokio::test]
-async fn saas_app_installs_the_layer() {
+async fn saas_app_installs_the_layer_on_the_apps_clock() {
     let env = Env::new().await;
+    let clock = ManualClock::at(MIDNIGHT);
     let router = app_builder(&env)
         .rate_limits(RateLimits::new().plan("default", Limit::per_minute(2)))
+        .clock(clock.clone())
         .build()
         .unwrap()
         .router()
@@ -309,6 +336,9 @@ async fn saas_app_installs_the_layer() {
     let router = env.serve(router).await;
     let tenant = env.tenant("built").await;
     assert_eq!(allowed_of(&env, &router, &tenant, 5).await, 2);
+    // One request every 30 s: the builder's clock reached the limiter.
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(allowed_of(&env, &router, &tenant, 5).await, 1);
 }
 
 saas_core::api_versions! {
@@ -334,6 +364,7 @@ async fn a_429_of_a_versioned_route_carries_its_versions_headers() {
     let router = app_builder(&env)
         .api(saas_core::routes!(VERSIONS; versioned_whoami))
         .rate_limits(RateLimits::new().plan("default", Limit::per_minute(3)))
+        .clock(ManualClock::at(MIDNIGHT))
         .build()
         .unwrap()
         .router()

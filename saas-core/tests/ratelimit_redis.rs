@@ -5,8 +5,12 @@
 mod common;
 
 use common::ratelimit::{a_flood_does_not_throttle_another_tenant, hit, limited_router};
+use std::time::Duration;
+
+use common::ratelimit::allowed_of;
 use common::{Env, free_port};
 use http::StatusCode;
+use saas_core::clock::ManualClock;
 use saas_core::prelude::*;
 use saas_core::ratelimit::{Limit, Quota, RateLimits};
 
@@ -27,21 +31,60 @@ fn namespace() -> String {
 async fn redis_flood_does_not_throttle_another_tenant() {
     let env = Env::new().await;
     let limits = in_redis(
-        RateLimits::new().plan("default", Limit::per_minute(5)),
+        RateLimits::new()
+            .plan("default", Limit::per_minute(5))
+            .clock(ManualClock::new()),
         &namespace(),
     );
     let router = limited_router(&env, &limits).await;
     a_flood_does_not_throttle_another_tenant(&env, &router).await;
 }
 
+/// With a clock other than the system's, the script runs on that clock rather than on
+/// Redis's `TIME`: the budget refills exactly when the clock says so.
+#[tokio::test]
+async fn redis_refills_on_the_injected_clock() {
+    let env = Env::new().await;
+    let clock = ManualClock::at(20_600 * 86_400);
+    let limits = in_redis(
+        RateLimits::new()
+            .plan(
+                "default",
+                Limit::per_minute(2).with_quota(Quota::per_hour(5)),
+            )
+            .clock(clock.clone()),
+        &namespace(),
+    );
+    let router = limited_router(&env, &limits).await;
+    let tenant = env.tenant("refilled").await;
+    assert_eq!(allowed_of(&env, &router, &tenant, 4).await, 2);
+    clock.advance(Duration::from_secs(30) - Duration::from_micros(1));
+    assert_eq!(allowed_of(&env, &router, &tenant, 2).await, 0);
+    clock.advance(Duration::from_micros(1));
+    assert_eq!(allowed_of(&env, &router, &tenant, 2).await, 1);
+    clock.advance(Duration::from_secs(60));
+    // Two more make five in this hour: the quota, not the rate, stops the sixth.
+    assert_eq!(allowed_of(&env, &router, &tenant, 3).await, 2);
+    clock.advance(Duration::from_secs(600));
+    let (status, headers) = hit(&env, &router, &tenant).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], (3600 - 690).to_string().as_str());
+    clock.advance(Duration::from_secs(3600 - 690));
+    assert_eq!(allowed_of(&env, &router, &tenant, 1).await, 1);
+}
+
 #[tokio::test]
 async fn two_instances_share_one_budget() {
     let env = Env::new().await;
     let ns = namespace();
-    let config = RateLimits::new().plan(
-        "default",
-        Limit::per_minute(6).with_quota(Quota::per_day(1000)),
-    );
+    // One clock, as two processes on one machine would share: the budget must not refill
+    // while the test runs, however slow.
+    let config = RateLimits::new()
+        .plan(
+            "default",
+            Limit::per_minute(6).with_quota(Quota::per_day(1000)),
+        )
+        .clock(ManualClock::new());
     // Two layers, two connections: what two processes of the application would have.
     let first = limited_router(&env, &in_redis(config.clone(), &ns)).await;
     let second = limited_router(&env, &in_redis(config, &ns)).await;

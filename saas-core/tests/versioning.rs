@@ -4,10 +4,10 @@
 use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
+use saas_core::clock::ManualClock;
 use saas_core::endpoint;
 use saas_core::http::{Json, Path};
 use saas_core::version_change;
-use saas_core::versioning::clock::TestClock;
 use saas_core::versioning::{ApiVersion, Negotiation, VersionedApi, VersioningConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -104,7 +104,7 @@ fn api() -> saas_core::versioning::Api {
     saas_core::routes!(VERSIONS; get_thing, create_thing, legacy)
 }
 
-fn versioned(clock: &TestClock, negotiation: Negotiation) -> VersionedApi {
+fn versioned(clock: &ManualClock, negotiation: Negotiation) -> VersionedApi {
     VersionedApi::new(
         api(),
         VersioningConfig {
@@ -151,7 +151,7 @@ fn links(headers: &HeaderMap) -> Vec<String> {
 
 #[tokio::test]
 async fn current_version_carries_its_name_and_no_deprecation() {
-    let clock = TestClock::at(SINCE + 10);
+    let clock = ManualClock::at(SINCE + 10);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     let (status, headers, body) = send(&router, "GET", "/v2/things/a1", &[], None).await;
     assert_eq!(status, 200);
@@ -164,7 +164,7 @@ async fn current_version_carries_its_name_and_no_deprecation() {
 
 #[tokio::test]
 async fn deprecated_version_headers_parse_back() {
-    let clock = TestClock::at(SINCE + 10);
+    let clock = ManualClock::at(SINCE + 10);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     let (status, headers, body) = send(&router, "GET", "/v1/things/8d0c", &[], None).await;
     assert_eq!(status, 200);
@@ -212,7 +212,7 @@ async fn deprecated_version_headers_parse_back() {
 
 #[tokio::test]
 async fn errors_of_a_deprecated_version_carry_its_headers_too() {
-    let clock = TestClock::at(SINCE + 10);
+    let clock = ManualClock::at(SINCE + 10);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     for uri in ["/v1/things/missing", "/v1/nowhere"] {
         let (status, headers, _) = send(&router, "GET", uri, &[], None).await;
@@ -225,7 +225,7 @@ async fn errors_of_a_deprecated_version_carry_its_headers_too() {
 
 #[tokio::test]
 async fn after_the_sunset_the_route_is_gone_unless_disabled() {
-    let clock = TestClock::at(SUNSET - 1);
+    let clock = ManualClock::at(SUNSET - 1);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     assert_eq!(send(&router, "GET", "/v1/things/x", &[], None).await.0, 200);
     clock.set(SUNSET);
@@ -255,7 +255,7 @@ async fn after_the_sunset_the_route_is_gone_unless_disabled() {
 
 #[tokio::test]
 async fn unknown_version_is_a_404_naming_the_supported_ones() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     let (status, headers, body) = send(&router, "GET", "/v9/things/x", &[], None).await;
     assert_eq!(status, 404);
@@ -266,7 +266,7 @@ async fn unknown_version_is_a_404_naming_the_supported_ones() {
 
 #[tokio::test]
 async fn endpoints_live_only_in_their_range() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     assert_eq!(send(&router, "GET", "/v1/legacy", &[], None).await.0, 200);
     assert_eq!(send(&router, "GET", "/v2/legacy", &[], None).await.0, 404);
@@ -274,7 +274,7 @@ async fn endpoints_live_only_in_their_range() {
 
 #[tokio::test]
 async fn old_request_shapes_are_upgraded_for_the_current_handler() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let router = versioned(&clock, Negotiation::PathPrefix).router();
     let (status, _, body) = send(
         &router,
@@ -375,7 +375,7 @@ fn documents_are_titled_with_the_apps_name_and_list_422_only_where_it_can_happen
 
 #[tokio::test]
 async fn header_negotiation_varies_on_the_header() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let negotiation = Negotiation::Header {
         name: http::HeaderName::from_static("api-version"),
         default: ApiVersion::Int(2),
@@ -404,7 +404,7 @@ async fn header_negotiation_varies_on_the_header() {
 
 #[tokio::test]
 async fn each_version_has_its_own_document() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let api = versioned(&clock, Negotiation::PathPrefix);
     let v1 = api.document(ApiVersion::Int(1)).unwrap();
     let v2 = api.document(ApiVersion::Int(2)).unwrap();
@@ -449,7 +449,7 @@ async fn each_version_has_its_own_document() {
 
 #[test]
 fn the_router_serves_the_newest_declared_version() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let api = versioned(&clock, Negotiation::PathPrefix);
     api.check().unwrap();
     assert_eq!(api.newest_served(), VERSIONS.newest());
@@ -470,7 +470,7 @@ async fn get_thing_undeclared(Path(id): Path<String>) -> impl axum::response::In
 
 #[test]
 fn a_version_change_that_applies_to_no_endpoint_stops_the_start() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let api = VersionedApi::new(
         saas_core::routes!(VERSIONS; get_thing_undeclared),
         VersioningConfig {
@@ -598,7 +598,7 @@ fn an_endpoint_without_declarations_is_documented_from_its_signature() {
 
 #[test]
 fn export_then_check_passes_and_a_breaking_edit_fails_located() {
-    let clock = TestClock::at(SINCE);
+    let clock = ManualClock::at(SINCE);
     let api = versioned(&clock, Negotiation::PathPrefix);
     let dir = std::env::temp_dir().join(format!("saas-openapi-{}", uuid::Uuid::new_v4().simple()));
     saas_core::openapi::contract::export(&api, &dir).unwrap();

@@ -8,6 +8,7 @@ mod isolation;
 mod reap;
 mod server;
 mod template;
+mod wait;
 
 pub use app::{Client, TestApp, TestResponse};
 pub use db::TestDb;
@@ -18,6 +19,7 @@ pub use isolation::{
 pub use reap::{TestDatabase, clean as clean_test_databases, list as list_test_databases};
 pub use server::{host_tag, server_url, sweep_stale, with_database};
 pub use template::{TEMPLATE_ROLE, ensure_template, template_hash};
+pub use wait::wait_until;
 
 /// Marks an `async fn name(env: TestEnv)` as a test with a ready environment:
 ///

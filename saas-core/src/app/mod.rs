@@ -79,6 +79,7 @@ pub struct SaasAppBuilder {
     shutdown: Option<ShutdownConfig>,
     telemetry: Option<crate::telemetry::Telemetry>,
     metrics_on_main: bool,
+    clock: Option<Arc<dyn crate::clock::Clock>>,
 }
 
 /// How [`SaasApp::serve`] stops after the shutdown signal.
@@ -186,6 +187,7 @@ impl SaasApp {
             shutdown: None,
             telemetry: None,
             metrics_on_main: true,
+            clock: None,
         }
     }
 }
@@ -195,6 +197,16 @@ impl SaasAppBuilder {
     /// call nothing is limited.
     pub fn rate_limits(mut self, limits: crate::ratelimit::RateLimits) -> Self {
         self.rate_limits = Some(limits);
+        self
+    }
+
+    /// The clock of every timed behaviour: rate limits, the readiness cache, the relay's
+    /// polls, backoffs and retries, API versions' deprecation and sunset (see
+    /// [`crate::clock`]). It replaces the clocks of [`RateLimits`](crate::ratelimit::RateLimits),
+    /// [`HealthConfig`], [`RelayConfig`] and [`VersioningConfig`], whatever the order of the
+    /// calls. Without this call each keeps its own ([`crate::clock::SystemClock`] by default).
+    pub fn clock(mut self, clock: impl crate::clock::Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
         self
     }
 
@@ -299,6 +311,9 @@ impl SaasAppBuilder {
             return Ok(None);
         };
         let mut options = self.versioning.clone();
+        if let Some(clock) = &self.clock {
+            options.clock = clock.clone();
+        }
         if options.docs.title == crate::openapi::document::DocsConfig::default().title {
             // The app's name, unless the documents were given a title of their own.
             options.docs.title = self.name.clone();
@@ -417,7 +432,14 @@ impl SaasApp {
                     .publisher
                     .clone()
                     .unwrap_or_else(|| Arc::new(InProcessBus::new())),
-                self.parts.relay_config.clone(),
+                RelayConfig {
+                    clock: self
+                        .parts
+                        .clock
+                        .clone()
+                        .unwrap_or(self.parts.relay_config.clock.clone()),
+                    ..self.parts.relay_config.clone()
+                },
             )
         });
         let (tenancy, router) = self.build_router().await?;
@@ -449,10 +471,11 @@ impl SaasApp {
         };
         // Inside the TenantTxLayer wrap_router adds, which provides the tenancy runtime; one
         // limiter (one state) for the plain and the versioned routes.
-        let limit = app
-            .rate_limits
-            .as_ref()
-            .map(crate::ratelimit::RateLimitLayer::new);
+        let limit = app.rate_limits.map(|limits| match &app.clock {
+            Some(clock) => limits.clock(clock.clone()),
+            None => limits,
+        });
+        let limit = limit.as_ref().map(crate::ratelimit::RateLimitLayer::new);
         if let Some(limit) = &limit {
             router = router.layer(limit.clone());
         }
@@ -503,7 +526,14 @@ impl SaasApp {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Internal(e.into()))?;
-        let health = Health::new(self.parts.health.clone());
+        let health = Health::new(HealthConfig {
+            clock: self
+                .parts
+                .clock
+                .clone()
+                .unwrap_or(self.parts.health.clock.clone()),
+            ..self.parts.health.clone()
+        });
         let migrating = match &self.parts.config {
             Some(config) => config.migrate_on_start,
             None => self.settings.migrate_on_start.unwrap_or(true),

@@ -22,11 +22,12 @@
 //! [`Relay::spawn`] runs cycles in the background: woken by `LISTEN saas_outbox` (the outbox
 //! trigger notifies on commit) and, since notifications can be missed (a dropped connection, a
 //! restart), also every `poll_interval`. Database errors (a restart) are logged and retried
-//! with backoff; the relay recovers by itself.
+//! with backoff; the relay recovers by itself. Every wait and the retry schedule run on
+//! [`RelayConfig::clock`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -39,8 +40,12 @@ use uuid::Uuid;
 use super::EventEnvelope;
 use super::publish::{PublishError, Publisher};
 use super::schema::NOTIFY_CHANNEL;
+use crate::clock::{Clock, SystemClock};
 use crate::error::ApiResult;
 use crate::tenancy::TenantId;
+
+mod databases;
+pub use databases::DatabaseRelays;
 
 /// Settings of a relay. [`RelayConfig::default`] suits most apps.
 #[derive(Debug, Clone)]
@@ -61,6 +66,11 @@ pub struct RelayConfig {
     pub audit_retention: Option<Duration>,
     /// How often the retention purge runs when `audit_retention` is set.
     pub retention_interval: Duration,
+    /// The clock of the polls, the backoffs and the purges (default [`SystemClock`]; a
+    /// [`crate::clock::ManualClock`] in tests). With the system clock, retries are scheduled
+    /// on PostgreSQL's `now()`; with another clock at this clock's time (an event is due once
+    /// either reaches it), so advancing it makes a failed event due.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for RelayConfig {
@@ -74,6 +84,7 @@ impl Default for RelayConfig {
             listen: true,
             audit_retention: None,
             retention_interval: Duration::from_secs(3600),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -104,6 +115,7 @@ pub struct RelayStats {
     parked: AtomicU64,
     cycles: AtomicU64,
     errors: AtomicU64,
+    listening: AtomicBool,
 }
 
 impl RelayStats {
@@ -126,6 +138,11 @@ impl RelayStats {
     /// Cycles that ended in a database error.
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+    /// Whether a spawned relay is listening for `NOTIFY saas_outbox` now (it wakes on commits
+    /// rather than at its next poll).
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
     }
 
     fn record(&self, outcome: &CycleOutcome) {
@@ -166,7 +183,7 @@ struct Claimed {
 const CLAIM_SQL: &str = "SELECT tenant_id, id, seq, event_type, schema_version, aggregate_id,
         occurred_at, payload, attempts
     FROM saas_outbox
-    WHERE parked_at IS NULL AND available_at <= now()
+    WHERE parked_at IS NULL AND available_at <= GREATEST(now(), $2)
     ORDER BY seq
     LIMIT $1
     FOR UPDATE SKIP LOCKED";
@@ -185,7 +202,7 @@ const DELETE_SQL: &str = "DELETE FROM saas_outbox WHERE parked_at IS NULL AND se
 const FAIL_SQL: &str = "UPDATE saas_outbox o
     SET attempts = o.attempts + 1,
         last_error = f.error,
-        available_at = now() + make_interval(secs => f.delay),
+        available_at = COALESCE($5, now()) + make_interval(secs => f.delay),
         parked_at = CASE WHEN o.attempts + 1 >= $4 THEN now() END
     FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS f(seq, error, delay)
     WHERE o.seq = f.seq AND o.parked_at IS NULL";
@@ -240,6 +257,7 @@ impl Relay {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(CLAIM_SQL)
             .bind(self.config.batch_size)
+            .bind(self.clock_time())
             .fetch_all(&mut *tx)
             .await?;
         let mut outcome = CycleOutcome {
@@ -318,6 +336,7 @@ impl Relay {
                 .bind(&errors)
                 .bind(&delays)
                 .bind(self.config.max_attempts)
+                .bind(self.clock_time())
                 .execute(&mut *tx)
                 .await?;
             outcome.parked = failed
@@ -392,6 +411,13 @@ impl Relay {
             .collect())
     }
 
+    /// The injected clock's time for the outbox's queries; `None` (PostgreSQL's `now()`) with
+    /// the system clock.
+    fn clock_time(&self) -> Option<OffsetDateTime> {
+        let clock = &self.config.clock;
+        (!clock.is_system()).then(|| OffsetDateTime::from(clock.wall()))
+    }
+
     fn backoff(&self, attempts_before: i32) -> Duration {
         let factor = 2u32.saturating_pow(attempts_before.clamp(0, 20) as u32);
         self.config
@@ -439,7 +465,7 @@ impl Relay {
         let mut listener: Option<PgListener> = None;
         let mut errors: u32 = 0;
         let mut unreachable: u32 = 0;
-        let mut last_purge: Option<tokio::time::Instant> = None;
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 break;
@@ -467,17 +493,24 @@ impl Relay {
             if self.config.listen && listener.is_none() && errors == 0 {
                 listener = self.listen().await;
             }
+            self.stats
+                .listening
+                .store(listener.is_some(), Ordering::Relaxed);
             let woke = tokio::select! {
                 _ = stop.changed() => Wake::Stop,
-                _ = tokio::time::sleep(wait) => Wake::Timer,
+                _ = self.config.clock.sleep(wait) => Wake::Timer,
                 r = next_notification(&mut listener) => if r { Wake::Notified } else { Wake::ListenerLost },
             };
             match woke {
                 Wake::Stop => break,
-                Wake::ListenerLost => listener = None,
+                Wake::ListenerLost => {
+                    listener = None;
+                    self.stats.listening.store(false, Ordering::Relaxed);
+                }
                 Wake::Timer | Wake::Notified => {}
             }
         }
+        self.stats.listening.store(false, Ordering::Relaxed);
     }
 
     async fn listen(&self) -> Option<PgListener> {
@@ -486,15 +519,17 @@ impl Relay {
         Some(listener)
     }
 
-    async fn maybe_purge(&self, last: &mut Option<tokio::time::Instant>) {
+    async fn maybe_purge(&self, last: &mut Option<std::time::Instant>) {
         let Some(age) = self.config.audit_retention else {
             return;
         };
-        let due = last.is_none_or(|t| t.elapsed() >= self.config.retention_interval);
+        let now = self.config.clock.monotonic();
+        let due =
+            last.is_none_or(|t| now.saturating_duration_since(t) >= self.config.retention_interval);
         if !due {
             return;
         }
-        *last = Some(tokio::time::Instant::now());
+        *last = Some(now);
         match super::audit::purge_older_than(&self.pool, age).await {
             Ok(n) if n > 0 => tracing::info!(deleted = n, "audit retention purge"),
             Ok(_) => {}
@@ -620,104 +655,6 @@ impl RelayHandle {
         }
         self.task.abort();
     }
-}
-
-/// Relays for the outboxes of database-tier tenants: a [`Relay`] per tenant database, started
-/// and stopped as the registry gains and loses database-tier tenants (checked every
-/// `refresh`). Shared- and schema-tier tenants' events are in the primary database's outbox,
-/// which the primary relay serves.
-#[derive(Debug)]
-pub struct DatabaseRelays {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl DatabaseRelays {
-    /// Starts the supervisor.
-    pub fn spawn(
-        tenancy: &crate::tenancy::pool::Tenancy,
-        publisher: Arc<dyn Publisher>,
-        config: RelayConfig,
-        refresh: Duration,
-    ) -> DatabaseRelays {
-        let (stop, mut stopped) = watch::channel(false);
-        let tenancy = tenancy.clone();
-        let task = tokio::spawn(async move {
-            let mut running: HashMap<(String, String), RelayHandle> = HashMap::new();
-            loop {
-                if tenancy.owner_pool().is_closed() {
-                    break;
-                }
-                match database_locations(&tenancy).await {
-                    Ok(wanted) => {
-                        let gone: Vec<_> = running
-                            .keys()
-                            .filter(|k| !wanted.contains(k))
-                            .cloned()
-                            .collect();
-                        for key in gone {
-                            if let Some(relay) = running.remove(&key) {
-                                relay.shutdown().await;
-                            }
-                        }
-                        for (server, database) in wanted {
-                            let key = (server.clone(), database.clone());
-                            if running.contains_key(&key) {
-                                continue;
-                            }
-                            let options = match tenancy
-                                .provisioner()
-                                .servers()
-                                .owner_of(&server, &database)
-                            {
-                                Ok(options) => options,
-                                Err(err) => {
-                                    tracing::warn!(%server, %database, error = %err, "no relay for a tenant database");
-                                    continue;
-                                }
-                            };
-                            let relay =
-                                Relay::for_database(options, publisher.clone(), config.clone());
-                            running.insert(key, relay.spawn());
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "listing tenant databases for their relays failed");
-                    }
-                }
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    _ = tokio::time::sleep(refresh) => {}
-                }
-            }
-            for (_, relay) in running.drain() {
-                relay.shutdown().await;
-            }
-        });
-        DatabaseRelays { stop, task }
-    }
-
-    /// Stops every relay after its cycle in progress.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Stops at once (the relays' claimed events are published again later).
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
-
-async fn database_locations(
-    tenancy: &crate::tenancy::pool::Tenancy,
-) -> ApiResult<std::collections::HashSet<(String, String)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT server, db_name FROM saas.tenants WHERE tier = 'database' AND db_name IS NOT NULL",
-    )
-    .fetch_all(tenancy.owner_pool())
-    .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// An event that failed `max_attempts` times.

@@ -47,10 +47,11 @@ mod redis;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::HeaderValue;
 
+use crate::clock::{Clock, SystemClock, unix_nanos};
 use crate::tenancy::TenantId;
 
 pub use layer::{RateLimitLayer, RateLimitService};
@@ -203,12 +204,13 @@ enum BackendConfig {
     },
 }
 
-/// The limits of every plan, and where their state is kept.
+/// The limits of every plan, where their state is kept, and the clock they run on.
 #[derive(Clone)]
 pub struct RateLimits {
     plans: Vec<(String, PlanLimits)>,
     backend: BackendConfig,
     namespace: String,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -221,6 +223,7 @@ impl std::fmt::Debug for RateLimits {
         f.debug_struct("RateLimits")
             .field("plans", &self.plans)
             .field("backend", &backend)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -238,7 +241,16 @@ impl RateLimits {
             plans: Vec::new(),
             backend: BackendConfig::Memory { capacity: 100_000 },
             namespace: "saas".into(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The clock rates refill and quota windows turn by (default [`SystemClock`]; a
+    /// [`crate::clock::ManualClock`] in tests). With the system clock the Redis store keeps
+    /// time by Redis's own clock; with any other it is handed this clock's time.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// The limits of a plan (replacing earlier ones). The `default` plan's apply to tenants
@@ -380,14 +392,6 @@ fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
         return Err(format!("{text:?}: count and period must be positive"));
     }
     Ok((count, unit * n as u32))
-}
-
-/// Nanoseconds since the Unix epoch.
-pub(crate) fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
 }
 
 /// GCRA parameters in nanoseconds, whole microseconds (so Redis, which counts in
@@ -603,29 +607,31 @@ impl Outcome {
 /// Where tenants' state lives, compiled from [`BackendConfig`].
 #[derive(Clone)]
 pub(crate) enum Backend {
-    Memory(Arc<memory::MemoryStore>),
+    Memory(Arc<memory::MemoryStore>, Arc<dyn Clock>),
     #[cfg(feature = "redis")]
     Redis(Arc<redis::RedisStore>),
 }
 
 impl Backend {
-    fn new(config: &BackendConfig, namespace: &str) -> Backend {
+    fn new(config: &BackendConfig, namespace: &str, clock: Arc<dyn Clock>) -> Backend {
         let _ = namespace;
         match config {
             BackendConfig::Memory { capacity } => {
-                Backend::Memory(Arc::new(memory::MemoryStore::new(*capacity)))
+                Backend::Memory(Arc::new(memory::MemoryStore::new(*capacity)), clock)
             }
             #[cfg(feature = "redis")]
-            BackendConfig::Redis { client } => {
-                Backend::Redis(Arc::new(redis::RedisStore::new(client.clone(), namespace)))
-            }
+            BackendConfig::Redis { client } => Backend::Redis(Arc::new(redis::RedisStore::new(
+                client.clone(),
+                namespace,
+                clock,
+            ))),
         }
     }
 
     /// Decides one request of `tenant`; `None` when the state is unreachable (fail open).
     pub(crate) async fn check(&self, tenant: TenantId, plan: &Plan) -> Option<Outcome> {
         match self {
-            Backend::Memory(store) => Some(store.check(tenant, plan, now_ns())),
+            Backend::Memory(store, clock) => Some(store.check(tenant, plan, unix_nanos(&**clock))),
             #[cfg(feature = "redis")]
             Backend::Redis(store) => store.check(tenant, plan).await,
         }
@@ -652,7 +658,7 @@ impl Limiter {
         Limiter {
             plans,
             default,
-            backend: Backend::new(&limits.backend, &limits.namespace),
+            backend: Backend::new(&limits.backend, &limits.namespace, limits.clock.clone()),
         }
     }
 
@@ -765,6 +771,37 @@ mod tests {
         let none = Limiter::new(&RateLimits::new().plan("free", Limit::per_second(1)));
         assert!(none.plan("default").is_none());
         assert!(none.plan("free").is_some());
+    }
+
+    #[tokio::test]
+    async fn the_clock_refills_the_rate_and_turns_the_quota_window() {
+        let clock = crate::clock::ManualClock::at(3600 * 1000); // on an hour boundary
+        let limits = RateLimits::new()
+            .plan(
+                "default",
+                Limit::per_second(1).burst(1).with_quota(Quota::per_hour(3)),
+            )
+            .clock(clock.clone());
+        let limiter = Limiter::new(&limits);
+        let plan = limiter.plan("default").unwrap();
+        let tenant = TenantId::new_random();
+        let check = || async { limiter.backend.check(tenant, plan).await.unwrap() };
+        assert!(check().await.allowed);
+        assert!(!check().await.allowed);
+        clock.advance(Duration::from_millis(999));
+        assert!(!check().await.allowed, "refilled before the interval");
+        clock.advance(Duration::from_millis(1));
+        assert!(check().await.allowed, "not refilled at the interval");
+        clock.advance(Duration::from_secs(1));
+        assert!(check().await.allowed);
+        clock.advance(Duration::from_secs(1));
+        let denied = check().await;
+        assert!(!denied.allowed, "the quota of 3 is used up");
+        assert_eq!(denied.retry_after(), 3600 - 3);
+        clock.advance(Duration::from_secs(3600 - 3) - Duration::from_nanos(1));
+        assert!(!check().await.allowed);
+        clock.advance(Duration::from_nanos(1));
+        assert!(check().await.allowed, "a new quota window");
     }
 
     #[test]

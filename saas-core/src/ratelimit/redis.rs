@@ -1,23 +1,30 @@
-//! The Redis store (feature `redis`): one atomic script per request, on Redis's clock, so
-//! every instance of the application draws from the same budget. Redis being unreachable
-//! lets requests through (fail open) and logs a warning at most every 10 seconds.
+//! The Redis store (feature `redis`): one atomic script per request, on Redis's clock (or on
+//! an injected test clock), so every instance of the application draws from the same budget.
+//! Redis being unreachable lets requests through (fail open) and logs a warning at most every
+//! 10 seconds.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Outcome, Plan, State, describe, now_ns};
+use super::{Outcome, Plan, State, describe};
+use crate::clock::{Clock, unix_nanos};
 use crate::redis_conn::RedisConn;
 use crate::tenancy::TenantId;
 
 /// Mirrors [`super::decide`] in microseconds. KEYS[1]: the tenant's hash (`tat`, `w`, `n`).
-/// ARGV: interval, tolerance (µs, 0 = no rate), quota count (0 = none), window (µs).
+/// ARGV: interval, tolerance (µs, 0 = no rate), quota count (0 = none), window (µs), now (µs;
+/// empty: Redis's `TIME`).
 /// Returns allowed, now, tat, window index, count (the state after the decision).
 const SCRIPT: &str = r#"
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local quota = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(ARGV[5])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local s = redis.call('HMGET', KEYS[1], 'tat', 'w', 'n')
 local tat = tonumber(s[1]) or 0
 local w = tonumber(s[2]) or 0
@@ -61,21 +68,23 @@ pub(crate) struct RedisStore {
     prefix: String,
     retry_at: AtomicU64,
     warned_at: AtomicU64,
+    clock: Arc<dyn Clock>,
 }
 
 impl RedisStore {
-    pub(crate) fn new(client: redis::Client, namespace: &str) -> RedisStore {
+    pub(crate) fn new(client: redis::Client, namespace: &str, clock: Arc<dyn Clock>) -> RedisStore {
         RedisStore {
             conn: RedisConn::new(client),
             script: redis::Script::new(SCRIPT),
             prefix: format!("{namespace}:rl:"),
             retry_at: AtomicU64::new(0),
             warned_at: AtomicU64::new(0),
+            clock,
         }
     }
 
     fn fail(&self, what: &str, err: &redis::RedisError) {
-        let now = now_ns();
+        let now = unix_nanos(&*self.clock);
         self.retry_at.store(now + BACKOFF_NS, Ordering::Relaxed);
         let last = self.warned_at.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= WARN_EVERY_NS
@@ -99,7 +108,7 @@ impl RedisStore {
     }
 
     pub(crate) async fn check(&self, tenant: TenantId, plan: &Plan) -> Option<Outcome> {
-        if now_ns() < self.retry_at.load(Ordering::Relaxed) {
+        if unix_nanos(&*self.clock) < self.retry_at.load(Ordering::Relaxed) {
             return None;
         }
         let mut conn = self.conn().await?;
@@ -111,6 +120,10 @@ impl RedisStore {
             .quota
             .map(|q| (q.count, q.length / 1000))
             .unwrap_or((0, 0));
+        let now = match self.clock.is_system() {
+            true => String::new(),
+            false => (unix_nanos(&*self.clock) / 1000).to_string(),
+        };
         // The hash tag keeps a tenant's key on one Redis Cluster slot.
         let key = format!("{}{{{}}}", self.prefix, tenant);
         let reply: Result<(i64, String, String, String, String), _> = self
@@ -120,6 +133,7 @@ impl RedisStore {
             .arg(tolerance)
             .arg(count)
             .arg(window)
+            .arg(now)
             .invoke_async(&mut conn)
             .await;
         let (allowed, now, tat, w, n) = match reply {

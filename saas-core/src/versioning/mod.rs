@@ -11,6 +11,7 @@ mod options;
 pub mod router;
 mod version;
 
+pub use clock::Clock;
 pub use decl::{
     Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange, VersionDecl, VersionSet,
     assert_endpoint,

@@ -183,7 +183,7 @@ impl RouteVersion {
     }
 
     fn is_gone(&self) -> bool {
-        self.gone_after_sunset && self.sunset.is_some_and(|s| self.clock.now() >= s)
+        self.gone_after_sunset && self.sunset.is_some_and(|s| self.clock.unix_seconds() >= s)
     }
 }
 

@@ -109,15 +109,31 @@ impl Publisher for Recorder {
 }
 
 /// What a crash does to the connections of a dead relay: they drop, and PostgreSQL rolls back
-/// their open transactions (releasing the rows they had claimed).
+/// their open transactions (releasing the rows they had claimed). Returns once those
+/// backends are gone.
 pub async fn cut_open_transactions(owner: &sqlx::PgPool) {
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    let cut: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+            AND pg_terminate_backend(pid)",
     )
-    .execute(owner)
+    .fetch_all(owner)
     .await
     .unwrap();
+    saas_testkit::wait_until(
+        "the cut connections are gone",
+        std::time::Duration::from_secs(30),
+        async || {
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+                    .bind(&cut)
+                    .fetch_one(owner)
+                    .await
+                    .unwrap();
+            left == 0
+        },
+    )
+    .await;
 }
 
 /// Emits one [`Noted`] event as `tenant` and commits it; returns the event's id.
