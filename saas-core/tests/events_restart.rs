@@ -174,8 +174,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
             let seen: HashSet<Uuid> = recorder.events().iter().map(|e| e.id).collect();
             // The relay counts a batch once it is marked published, after the publisher
             // received it: wait for both.
-            acknowledged.is_subset(&seen)
-                && relay.stats().published() >= acknowledged.len() as u64
+            acknowledged.is_subset(&seen) && relay.stats().published() >= acknowledged.len() as u64
         },
     )
     .await;

@@ -1,17 +1,15 @@
 //! Versioned routing, deprecation and sunset headers, version changes and per-version
 //! documents, through the HTTP stack (no database needed).
 
-use axum::body::Body;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{HeaderMap, StatusCode};
 use saas_core::clock::ManualClock;
 use saas_core::endpoint;
 use saas_core::http::{Json, Path};
 use saas_core::version_change;
 use saas_core::versioning::{ApiVersion, Negotiation, VersionedApi, VersioningConfig};
+use saas_testkit::TestApp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use utoipa::ToSchema;
 
 saas_core::api_versions! {
@@ -115,30 +113,31 @@ fn versioned(clock: &ManualClock, negotiation: Negotiation) -> VersionedApi {
     )
 }
 
+/// Serves a versioned router (no tenancy runtime needed) through the testkit's harness.
+async fn serve(router: axum::Router) -> TestApp {
+    TestApp::serve_without_runtime(router)
+        .await
+        .expect("serving the versioned router")
+}
+
 async fn send(
-    router: &axum::Router,
+    app: &TestApp,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> (StatusCode, HeaderMap, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
+    let mut client = app.anonymous();
     for (k, v) in headers {
-        request = request.header(*k, *v);
+        client = client.header(*k, *v);
     }
-    let request = match body {
-        Some(b) => request
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, headers, value)
+    let response = client.send(method, uri, body.as_ref()).await;
+    let value = serde_json::from_slice(&response.body).unwrap_or(Value::String(response.text()));
+    (
+        StatusCode::from_u16(response.status).unwrap(),
+        response.headers.clone(),
+        value,
+    )
 }
 
 fn links(headers: &HeaderMap) -> Vec<String> {
@@ -152,7 +151,7 @@ fn links(headers: &HeaderMap) -> Vec<String> {
 #[tokio::test]
 async fn current_version_carries_its_name_and_no_deprecation() {
     let clock = ManualClock::at(SINCE + 10);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     let (status, headers, body) = send(&router, "GET", "/v2/things/a1", &[], None).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"id": "a1", "state": "active"}));
@@ -165,7 +164,7 @@ async fn current_version_carries_its_name_and_no_deprecation() {
 #[tokio::test]
 async fn deprecated_version_headers_parse_back() {
     let clock = ManualClock::at(SINCE + 10);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     let (status, headers, body) = send(&router, "GET", "/v1/things/8d0c", &[], None).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -213,7 +212,7 @@ async fn deprecated_version_headers_parse_back() {
 #[tokio::test]
 async fn errors_of_a_deprecated_version_carry_its_headers_too() {
     let clock = ManualClock::at(SINCE + 10);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     for uri in ["/v1/things/missing", "/v1/nowhere"] {
         let (status, headers, _) = send(&router, "GET", uri, &[], None).await;
         assert_eq!(status, 404, "{uri}");
@@ -226,7 +225,7 @@ async fn errors_of_a_deprecated_version_carry_its_headers_too() {
 #[tokio::test]
 async fn after_the_sunset_the_route_is_gone_unless_disabled() {
     let clock = ManualClock::at(SUNSET - 1);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     assert_eq!(send(&router, "GET", "/v1/things/x", &[], None).await.0, 200);
     clock.set(SUNSET);
     let (status, headers, body) = send(&router, "GET", "/v1/things/x", &[], None).await;
@@ -247,6 +246,7 @@ async fn after_the_sunset_the_route_is_gone_unless_disabled() {
         },
     )
     .router();
+    let lenient = serve(lenient).await;
     assert_eq!(
         send(&lenient, "GET", "/v1/things/x", &[], None).await.0,
         200
@@ -256,7 +256,7 @@ async fn after_the_sunset_the_route_is_gone_unless_disabled() {
 #[tokio::test]
 async fn unknown_version_is_a_404_naming_the_supported_ones() {
     let clock = ManualClock::at(SINCE);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     let (status, headers, body) = send(&router, "GET", "/v9/things/x", &[], None).await;
     assert_eq!(status, 404);
     assert_eq!(headers["content-type"], "application/problem+json");
@@ -267,7 +267,7 @@ async fn unknown_version_is_a_404_naming_the_supported_ones() {
 #[tokio::test]
 async fn endpoints_live_only_in_their_range() {
     let clock = ManualClock::at(SINCE);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     assert_eq!(send(&router, "GET", "/v1/legacy", &[], None).await.0, 200);
     assert_eq!(send(&router, "GET", "/v2/legacy", &[], None).await.0, 404);
 }
@@ -275,7 +275,7 @@ async fn endpoints_live_only_in_their_range() {
 #[tokio::test]
 async fn old_request_shapes_are_upgraded_for_the_current_handler() {
     let clock = ManualClock::at(SINCE);
-    let router = versioned(&clock, Negotiation::PathPrefix).router();
+    let router = serve(versioned(&clock, Negotiation::PathPrefix).router()).await;
     let (status, _, body) = send(
         &router,
         "POST",
@@ -319,6 +319,7 @@ async fn bodies_over_max_transform_body_are_refused_as_documented() {
         },
     )
     .router();
+    let router = serve(router).await;
     // Fits: converted as usual.
     let (status, _, body) = send(&router, "GET", "/v1/things/a", &[], None).await;
     assert_eq!(
@@ -380,7 +381,7 @@ async fn header_negotiation_varies_on_the_header() {
         name: http::HeaderName::from_static("api-version"),
         default: ApiVersion::Int(2),
     };
-    let router = versioned(&clock, negotiation).router();
+    let router = serve(versioned(&clock, negotiation).router()).await;
     let (status, headers, body) =
         send(&router, "GET", "/things/a", &[("api-version", "1")], None).await;
     assert_eq!(status, 200);
@@ -433,7 +434,7 @@ async fn each_version_has_its_own_document() {
         v2["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    let router = api.router();
+    let router = serve(api.router()).await;
     let (status, _, served) = send(&router, "GET", "/openapi/v1.json", &[], None).await;
     assert_eq!((status, &served), (StatusCode::OK, v1));
     let (status, _, html) = send(&router, "GET", "/docs", &[], None).await;
@@ -559,7 +560,7 @@ async fn pages_and_page_queries_are_documented_and_converted() {
         v1["components"]["schemas"][name]["properties"]["items"]["items"]["$ref"],
         "#/components/schemas/ThingV1"
     );
-    let router = api.router();
+    let router = serve(api.router()).await;
     let (status, _, body) = send(&router, "GET", "/v1/things", &[], None).await;
     assert_eq!(
         (status, body),
