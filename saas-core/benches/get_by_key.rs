@@ -20,7 +20,7 @@ use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::postgres::PgPoolOptions;
 
-#[path = "../tests/common/models.rs"]
+#[path = "../tests/it/common/models.rs"]
 mod models;
 #[path = "shared/seed.rs"]
 mod seed;

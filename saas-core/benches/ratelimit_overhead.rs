@@ -25,7 +25,7 @@ use saas_core::prelude::*;
 use saas_core::ratelimit::{Limit, RateLimitLayer, RateLimits};
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, ResolverChain, TenantCtx};
 
-#[path = "../tests/common/models.rs"]
+#[path = "../tests/it/common/models.rs"]
 mod models;
 #[path = "shared/overhead.rs"]
 mod overhead;

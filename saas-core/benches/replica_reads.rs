@@ -20,7 +20,7 @@ use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::registry::NewTenant;
 use saas_core::tenancy::resolver::ResolverChain;
 
-#[path = "../tests/common/models.rs"]
+#[path = "../tests/it/common/models.rs"]
 mod models;
 use models::{MIGRATIONS, NewProject, Project};
 

@@ -28,7 +28,7 @@ use saas_core::telemetry::Telemetry;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::resolver::{JwtIssuer, JwtResolver, ResolverChain, TenantCtx};
 
-#[path = "../tests/common/models.rs"]
+#[path = "../tests/it/common/models.rs"]
 mod models;
 #[path = "shared/overhead.rs"]
 mod overhead;

@@ -20,7 +20,7 @@ use saas_core::tenancy::registry::{NewTenant, Tier};
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::Connection;
 
-#[path = "../tests/common/models.rs"]
+#[path = "../tests/it/common/models.rs"]
 mod models;
 use models::MIGRATIONS;
 

@@ -2,6 +2,7 @@
 //! per tenant and version, deprecated-version usage per tenant, pool gauges, the label
 //! cardinality cap, and the `http.request` span's fields.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,7 +1,7 @@
 //! Domain events: the outbox commits with the data, stays inside its tenant, and the relay
 //! publishes every committed event, in order per aggregate, once per attempt.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! data where it was, unfenced, in the tier the registry names, and never touches another
 //! tenant; two server names for one PostgreSQL cluster are refused before anything moves.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

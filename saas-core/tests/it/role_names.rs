@@ -1,7 +1,7 @@
 //! The request role's name is spliced into dollar-quoted DDL: a name that could close the
 //! block (or smuggle anything else in) is refused before any SQL runs.
 
-mod common;
+use crate::common;
 
 use saas_core::tenancy::pool::Tenancy;
 

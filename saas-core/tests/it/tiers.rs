@@ -2,7 +2,7 @@
 //! PostgreSQL servers), isolation holds within and across tiers, and tenant migrations run
 //! for every schema and database.
 
-mod common;
+use crate::common;
 
 use common::{Env, NewProject, Project};
 use http::StatusCode;

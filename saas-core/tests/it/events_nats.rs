@@ -3,9 +3,8 @@
 //!
 //! Each test starts a `nats-server` of its own (on a free port, with a temporary store) so
 //! it can stop and restart it; `scripts/ensure-nats.sh` installs the binary when missing.
-#![cfg(feature = "nats")]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;

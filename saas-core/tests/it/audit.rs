@@ -1,6 +1,6 @@
 //! The boot-time isolation audit refuses to start in every failure case, and says why.
 
-mod common;
+use crate::common;
 
 use common::*;
 use saas_core::Error;

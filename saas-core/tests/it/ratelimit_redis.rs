@@ -2,7 +2,7 @@
 //! same isolation as in memory, one budget shared by two app instances, and a Redis outage
 //! letting requests through rather than failing them.
 
-mod common;
+use crate::common;
 
 use common::ratelimit::{a_flood_does_not_throttle_another_tenant, hit, limited_router};
 use std::time::Duration;

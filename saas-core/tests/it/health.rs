@@ -4,7 +4,7 @@
 //! then the process stops. The app runs on a `ManualClock`: the readiness cache expires and
 //! the relay polls only when a test advances it.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

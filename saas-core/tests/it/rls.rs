@@ -1,7 +1,7 @@
 //! Row-level security holds under raw SQL: what PostgreSQL enforces even when the application
 //! forgets a WHERE clause or tries to write across tenants.
 
-mod common;
+use crate::common;
 
 use common::*;
 use saas_core::prelude::*;

@@ -1,7 +1,7 @@
 //! The operations `#[derive(TenantScoped)]` generates, and that none of them reaches another
 //! tenant's rows.
 
-mod common;
+use crate::common;
 
 use common::*;
 use saas_core::prelude::*;

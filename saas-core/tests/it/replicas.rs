@@ -2,7 +2,7 @@
 //! go to the replica with the tenant's context and RLS, writes and read-your-writes stay on
 //! the primary, and a lagging or stopped replica hands its reads back to the primary.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

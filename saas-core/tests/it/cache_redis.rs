@@ -2,7 +2,7 @@
 //! same isolation checks as in memory, shared by two app instances, and a Redis outage read as
 //! misses rather than errors.
 
-mod common;
+use crate::common;
 
 use common::cache::{events_invalidate_their_tenant_only, tenants_never_share_entries};
 use saas_core::cache::TenantCache;

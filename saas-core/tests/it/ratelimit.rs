@@ -3,7 +3,7 @@
 //! requests without tenant credentials left alone. Time is a `ManualClock`: budgets refill
 //! only when a test advances it, never because the test ran slowly.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Online moves between tiers: under concurrent writers every acknowledged write survives,
 //! the source copy goes, other tenants are untouched; a move killed at any step resumes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,7 +269,7 @@ async fn a_move_killed_at_any_step_resumes_without_loss() {
         let status = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "move_child_process",
+                "moves::move_child_process",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

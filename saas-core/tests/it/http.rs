@@ -1,7 +1,7 @@
 //! The HTTP face of tenancy: tokens select the tenant, bad credentials are 401 problems,
 //! transactions commit with the response, and concurrent tenants never see each other.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
@@ -193,7 +193,8 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
     let json = "application/json";
     // (method, uri, body with its content type, expected status); the client declares each
     // body's Content-Length, so the oversized one is refused before it is read.
-    let cases: Vec<(&str, &str, Option<(&str, Vec<u8>)>, u16)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, Vec<u8>)>, u16);
+    let cases: Vec<Case<'_>> = vec![
         (
             "POST",
             "/projects",

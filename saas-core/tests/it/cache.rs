@@ -2,7 +2,7 @@
 //! caches a project per tenant; an update commits an event, the relay publishes it, the
 //! invalidator drops that tenant's entry and no other.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A `ReadTx` is read-only wherever it runs: on the primary (plain or with connections bound
 //! to hot tenants) as on a replica, so raw SQL through it cannot write.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use saas_core::prelude::*;

@@ -1,7 +1,7 @@
 //! PostgreSQL restarted under load: the relay and the request path recover by themselves and
 //! every event whose transaction was acknowledged is published.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
