@@ -11,7 +11,7 @@
 //! [`TestDb::new`] and [`TestDb::from_template`] take their databases from process-wide pools
 //! (one per server and template), sized from the test threads: `SAAS_TESTKIT_POOL_SIZE`, else
 //! `RUST_TEST_THREADS`, else the available parallelism (at least 2).
-//! `SAAS_TESTKIT_CLONE_STRATEGY=file_copy` changes how clones are made, and
+//! `SAAS_TESTKIT_CLONE_STRATEGY=wal_log` changes how clones are made, and
 //! `SAAS_TESTKIT_POOL=off` makes every database on demand as before.
 //!
 //! What is left when the process exits (databases still ready, drops not yet done) is dropped
@@ -42,12 +42,13 @@ pub(crate) const KEPT_COMMENT: &str = "saas-testkit: kept";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CloneStrategy {
     /// `STRATEGY = WAL_LOG`: copies block by block through shared buffers, logging each
-    /// block; no checkpoint. The default: on the measured server it cloned in 55-75 ms where
-    /// `FILE_COPY` took 0.4-1.1 s (see the guide's performance chapter).
-    #[default]
+    /// block; no checkpoint.
     WalLog,
-    /// `STRATEGY = FILE_COPY`: copies the files, with a checkpoint before and after (cheap
-    /// only on a server with little to flush).
+    /// `STRATEGY = FILE_COPY`: copies the files, with a checkpoint before and after. The
+    /// default: in the checkout benchmark (8 threads) it cloned 1.3-2× faster than
+    /// `WAL_LOG` on both servers measured, and its tail was far shorter (see the guide's
+    /// performance chapter).
+    #[default]
     FileCopy,
 }
 
@@ -96,7 +97,7 @@ impl Default for PoolOptions {
 impl PoolOptions {
     /// The options of the process-wide pools: `size` from `SAAS_TESTKIT_POOL_SIZE`, else
     /// `RUST_TEST_THREADS`, else the available parallelism (at least 2); two creators;
-    /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `WAL_LOG`).
+    /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `FILE_COPY`).
     pub fn from_env() -> PoolOptions {
         let number = |var: &str| {
             std::env::var(var)
@@ -202,6 +203,18 @@ struct Inner {
     handed: Mutex<HashSet<String>>,
     recycler: Recycler,
     counters: Arc<Counters>,
+}
+
+impl Drop for Inner {
+    /// The databases still ready when the last handle goes are dropped in the background.
+    fn drop(&mut self) {
+        while let Ok(next) = self.ready.get_mut().try_recv() {
+            if let Ok(name) = next {
+                let role = self.own_role.then(|| format!("{name}_app"));
+                let _ = self.recycler.recycle(Recycled { name, role });
+            }
+        }
+    }
 }
 
 /// Databases cloned from one template ahead of time (see the [module documentation](self)).
