@@ -4,7 +4,15 @@
 //!   `#[sqlx::test]` does;
 //! - `database_from_template`: a new database cloned from the testkit's template;
 //! - `shared_tier_tenant`: a new tenant in the shared database;
-//! - `schema_tier_tenant`: a new tenant with a schema of its own (created and migrated).
+//! - `schema_tier_tenant`: a new tenant with a schema of its own (created and migrated);
+//! - `pool_checkout`: a database from the testkit's pool ([`saas_testkit::DbPool`], cloned
+//!   ahead of time), the wait of one test thread that writes and reads a row in each
+//!   database before dropping it (the write is not timed);
+//! - `realistic_sqlx_test` and `realistic_pool_checkout`: the same two for the realistic
+//!   schema (`fixtures/realistic`: 40 tables, 120 migrations, citext, pgcrypto, seed rows).
+//!
+//! Waits with 8 test threads at once, p50 and p99: `cargo bench -p saas-testkit --bench
+//! checkout`.
 //!
 //! Run: `cargo bench -p saas-testkit --bench provisioning`, then
 //! `scripts/bench-ratios.py provisioning sqlx_test`.
@@ -13,8 +21,64 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use saas_core::tenancy::registry::NewTenant;
-use saas_testkit::{Isolation, TestEnv};
+use saas_testkit::{DbPool, Isolation, PoolOptions, TestEnv};
 use sqlx::{Connection, Executor, PgConnection};
+
+static REALISTIC: sqlx::migrate::Migrator = sqlx::migrate!("fixtures/realistic");
+
+/// `CREATE DATABASE` and every migration, as `#[sqlx::test]` does; the time of each.
+async fn sqlx_test_way(
+    server: &str,
+    migrations: &sqlx::migrate::Migrator,
+    names: &[String],
+) -> Duration {
+    let mut admin = PgConnection::connect(server).await.unwrap();
+    let mut total = Duration::ZERO;
+    for db in names {
+        let start = Instant::now();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+            .await
+            .unwrap();
+        let url = saas_testkit::with_database(server, db).unwrap();
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("CREATE SCHEMA saas; CREATE TABLE saas.tenants (id uuid PRIMARY KEY)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        migrations.run_direct(None, &mut conn, false).await.unwrap();
+        total += start.elapsed();
+        conn.close().await.ok();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE \"{db}\" WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
+    }
+    total
+}
+
+/// `iters` checkouts from the pool, one test after the other; the time of the checkouts.
+async fn pool_checkouts(pool: DbPool, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let start = Instant::now();
+        let db = pool.checkout().await.unwrap();
+        total += start.elapsed();
+        // The test's body: a write and a read (not timed).
+        let mut conn = db.owner_conn().await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS bench_probe (n int); INSERT INTO bench_probe VALUES (1);
+             SELECT count(*) FROM bench_probe;",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.ok();
+    }
+    total
+}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -69,38 +133,7 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter_custom(|iters| {
             let names: Vec<String> = (0..iters).map(|_| name()).collect();
             let server = server.clone();
-            async move {
-                let mut admin = PgConnection::connect(&server).await.unwrap();
-                let mut total = Duration::ZERO;
-                for db in &names {
-                    let start = Instant::now();
-                    admin
-                        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
-                        .await
-                        .unwrap();
-                    let url = saas_testkit::with_database(&server, db).unwrap();
-                    let mut conn = PgConnection::connect(&url).await.unwrap();
-                    sqlx::raw_sql(
-                        "CREATE SCHEMA saas; CREATE TABLE saas.tenants (id uuid PRIMARY KEY)",
-                    )
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                    taskboard::MIGRATIONS
-                        .run_direct(None, &mut conn, false)
-                        .await
-                        .unwrap();
-                    total += start.elapsed();
-                    conn.close().await.ok();
-                    admin
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE \"{db}\" WITH (FORCE)"
-                        )))
-                        .await
-                        .unwrap();
-                }
-                total
-            }
+            async move { sqlx_test_way(&server, &taskboard::MIGRATIONS, &names).await }
         })
     });
 
@@ -154,6 +187,42 @@ fn bench(c: &mut Criterion) {
             let new = NewTenant::new(slug, "bench").tier(saas_core::tenancy::Tier::Schema);
             create(env.tenancy().tenants().clone(), new)
         })
+    });
+
+    let pool = rt
+        .block_on(DbPool::start(
+            &server,
+            Some(&taskboard::MIGRATIONS),
+            PoolOptions::from_env(),
+        ))
+        .unwrap();
+    quiesce(&server);
+    group.bench_function("pool_checkout", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| pool_checkouts(pool.clone(), iters))
+    });
+    drop(pool);
+
+    quiesce(&server);
+    group.bench_function("realistic_sqlx_test", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let names: Vec<String> = (0..iters).map(|_| name()).collect();
+            let server = server.clone();
+            async move { sqlx_test_way(&server, &REALISTIC, &names).await }
+        })
+    });
+
+    let pool = rt
+        .block_on(DbPool::start(
+            &server,
+            Some(&REALISTIC),
+            PoolOptions::from_env(),
+        ))
+        .unwrap();
+    quiesce(&server);
+    group.bench_function("realistic_pool_checkout", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| pool_checkouts(pool.clone(), iters))
     });
     group.finish();
 }

@@ -7,12 +7,13 @@ use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::resolver::ResolverChain;
 use sqlx::{Connection, Executor, PgConnection};
 
+use crate::pool::{Recycled, Recycler};
 use crate::server::{server_url, with_database};
 use crate::template::{TEMPLATE_ROLE, ensure_template};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn unique_name(prefix: &str) -> String {
+pub(crate) fn unique_name(prefix: &str) -> String {
     format!(
         "{}{}_{}",
         crate::server::process_prefix(prefix),
@@ -27,6 +28,11 @@ fn unique_name(prefix: &str) -> String {
 
 /// A database of its own for one test, dropped when the value is (on success, failure and
 /// panic alike; a crashed process's databases are swept by the next run).
+///
+/// [`TestDb::new`] and [`TestDb::from_template`] take a database made ahead of time from the
+/// process's [`DbPool`](crate::DbPool) (see [`crate::pool`]); dropping the value hands the
+/// database to the pool's background thread, which drops it off the test's clock. A
+/// database is never given to a second test.
 #[derive(Debug)]
 pub struct TestDb {
     name: String,
@@ -34,6 +40,7 @@ pub struct TestDb {
     server: String,
     role: String,
     own_role: bool,
+    recycler: Option<Recycler>,
 }
 
 impl TestDb {
@@ -41,6 +48,9 @@ impl TestDb {
     /// migrate by themselves).
     pub async fn new() -> anyhow::Result<TestDb> {
         let server = server_url().await?;
+        if crate::pool::enabled() {
+            return crate::pool::shared_empty(&server).await?.checkout().await;
+        }
         let name = unique_name("saas_test");
         let mut conn = PgConnection::connect(&server)
             .await
@@ -57,6 +67,7 @@ impl TestDb {
             server,
             role,
             own_role: true,
+            recycler: None,
         })
     }
 
@@ -65,7 +76,33 @@ impl TestDb {
     pub async fn from_template(
         migrations: Option<&sqlx::migrate::Migrator>,
     ) -> anyhow::Result<TestDb> {
+        if crate::pool::enabled() {
+            let server = server_url().await?;
+            return crate::pool::shared_template(&server, migrations)
+                .await?
+                .checkout()
+                .await;
+        }
         Self::clone_template(migrations, "saas_test").await
+    }
+
+    /// A database a pool made: dropped by the pool's background thread.
+    pub(crate) fn pooled(
+        name: String,
+        url: String,
+        server: String,
+        role: String,
+        own_role: bool,
+        recycler: Recycler,
+    ) -> TestDb {
+        TestDb {
+            name,
+            url,
+            server,
+            role,
+            own_role,
+            recycler: Some(recycler),
+        }
     }
 
     pub(crate) async fn clone_template(
@@ -89,6 +126,7 @@ impl TestDb {
             server,
             role: TEMPLATE_ROLE.into(),
             own_role: false,
+            recycler: None,
         })
     }
 
@@ -137,8 +175,34 @@ impl TestDb {
         Ok(PgConnection::connect(&self.url).await?)
     }
 
-    /// Keeps the database after the test (for inspection); returns its URL.
+    /// Keeps the database after the test (for inspection, until the next run's sweep);
+    /// returns its URL.
     pub fn keep(mut self) -> String {
+        if self.recycler.is_some() {
+            // The pool's exit watcher drops this process's databases, except the ones that
+            // carry this comment.
+            let (server, name) = (self.server.clone(), self.name.clone());
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async move {
+                        if let Ok(mut conn) = PgConnection::connect(&server).await {
+                            let _ = conn
+                                .execute(sqlx::AssertSqlSafe(format!(
+                                    "COMMENT ON DATABASE {} IS '{}'",
+                                    saas_core::sql::quote_ident(&name),
+                                    crate::pool::KEPT_COMMENT
+                                )))
+                                .await;
+                            conn.close().await.ok();
+                        }
+                    });
+                }
+            })
+            .join();
+        }
         let url = std::mem::take(&mut self.url);
         self.name.clear();
         url
@@ -153,6 +217,17 @@ impl Drop for TestDb {
         let server = self.server.clone();
         let name = self.name.clone();
         let role = self.own_role.then(|| self.role.clone());
+        // A pooled database goes back to the pool's background thread: the test does not
+        // wait for the drop.
+        let item = Recycled { name, role };
+        let item = match &self.recycler {
+            Some(recycler) => match recycler.recycle(item) {
+                Ok(()) => return,
+                Err(item) => item,
+            },
+            None => item,
+        };
+        let Recycled { name, role } = item;
         // Drop from a thread of its own: Drop cannot await, and the test's runtime may be
         // shutting down.
         let dropper = std::thread::spawn(move || {
@@ -193,7 +268,7 @@ impl Drop for TestDb {
 
 /// The databases of the database-tier tenants (and move targets) a test database placed on
 /// its own server.
-async fn tenant_databases(server: &str, name: &str) -> Vec<String> {
+pub(crate) async fn tenant_databases(server: &str, name: &str) -> Vec<String> {
     let Ok(url) = with_database(server, name) else {
         return Vec::new();
     };

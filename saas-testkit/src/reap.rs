@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use sqlx::{Connection, Executor, PgConnection};
 
 /// The `psql` next to the installed server binaries, or on `PATH`.
-fn psql() -> Option<PathBuf> {
+pub(crate) fn psql() -> Option<PathBuf> {
     saas_core::devdb::find_binaries()
         .map(|dir| dir.join("psql"))
         .filter(|p| p.exists())
