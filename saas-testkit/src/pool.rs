@@ -15,7 +15,7 @@
 //! `SAAS_TESTKIT_POOL=off` makes every database on demand as before.
 //!
 //! What is left when the process exits (databases still ready, drops not yet done) is dropped
-//! by a watcher process, the pattern of [`crate::reap`]: a `sh` loop that waits for the test
+//! by a watcher process, the pattern of the reaper (`reap.rs`): a `sh` loop that waits for the test
 //! process to end, then drops every database (and per-database role) named with this
 //! process's prefix, except the ones a test kept with [`TestDb::keep`].
 
