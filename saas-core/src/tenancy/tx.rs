@@ -8,7 +8,10 @@
 //!
 //! Cost: nothing is acquired until the first statement. A single read on a tenant-bound
 //! connection is one round trip, like a hand-written query; otherwise `BEGIN` and
-//! `set_config` travel together in one round trip, then the statements, then `COMMIT`.
+//! `set_config` travel together in one round trip, then the statements, then `COMMIT` when
+//! something was written. A transaction that only read is not committed on the response's
+//! time: its `ROLLBACK` (the same outcome) travels with the pool's check of the returned
+//! connection.
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -149,18 +152,15 @@ impl TenantTx {
         Ok(())
     }
 
-    /// `BEGIN`, then in the same round trip the tenant context (unless the connection is
-    /// bound to the tenant) and the schema tier's `search_path`.
-    fn begin_statement(&self, route: &Route, bound: bool) -> AssertSqlSafe<String> {
+    /// `BEGIN`, then in the same round trip the tenant context and the schema tier's
+    /// `search_path`.
+    fn begin_statement(&self, route: &Route) -> AssertSqlSafe<String> {
         // A ReadTx is read-only wherever it runs (the primary included), not only on replicas.
         let begin = if self.read_only {
             "BEGIN READ ONLY"
         } else {
             "BEGIN"
         };
-        if bound {
-            return AssertSqlSafe(begin.to_string());
-        }
         // The id is a formatted UUID and the path is built from generated names, never client
         // text; the path is quoted as a literal all the same.
         let mut sql = format!(
@@ -215,7 +215,7 @@ impl TenantTx {
                 && let Some(replica) = self.tenancy.replicas().pick(self.tenant)
             {
                 match replica
-                    .begin_with(self.begin_statement(&route, false))
+                    .begin_with(self.begin_statement(&route))
                     .await
                 {
                     Ok(tx) => return Ok(Held::Tx(tx)),
@@ -225,24 +225,21 @@ impl TenantTx {
                     }
                 }
             }
-            let bound = self.tenancy.bound_pool(self.tenant, &route);
-            let attempt = match (&bound, access) {
-                (Some(pool), Access::Read) if self.read_only => {
-                    pool.begin_with(self.begin_statement(&route, true)).await
-                }
-                (Some(pool), Access::Read) => {
-                    return Ok(Held::Bound(pool.acquire().await?));
-                }
-                (Some(pool), Access::Write) => {
-                    pool.begin_with(self.begin_statement(&route, true)).await
-                }
-                (None, _) => {
-                    route
-                        .pool(&self.tenancy)
-                        .begin_with(self.begin_statement(&route, false))
-                        .await
-                }
-            };
+            // A tenant-bound connection saves a round trip only for a read outside a
+            // transaction. A transaction costs the same round trip with or without the
+            // tenant's `set_config` in its `BEGIN`, so transactions take the shared pool and
+            // leave the tenant's few bound connections to its reads (with them, one busy
+            // tenant's writes queued behind two connections).
+            if access == Access::Read
+                && !self.read_only
+                && let Some(pool) = self.tenancy.bound_pool(self.tenant, &route)
+            {
+                return Ok(Held::Bound(pool.acquire().await?));
+            }
+            let attempt = route
+                .pool(&self.tenancy)
+                .begin_with(self.begin_statement(&route))
+                .await;
             let mut tx = match attempt {
                 Ok(tx) => tx,
                 Err(err) if is_stale_placement(&err) && std::time::Instant::now() < deadline => {
@@ -291,8 +288,8 @@ impl TenantTx {
                 }
             }
             (Some(Held::Bound(_)), Access::Write) => {
-                // A write after single reads: start the transaction on the bound pool (the
-                // bound connection goes back; its setting is the same tenant's).
+                // A write after single reads: the bound connection goes back and the write
+                // begins a transaction on the shared pool.
                 self.held = None;
                 let held = self.open(Access::Write).await?;
                 self.held = Some(held);
@@ -512,6 +509,14 @@ where
             let Some((Held::Tx(tx), wrote)) = held else {
                 return Ok(response);
             };
+            if wrote.is_none() {
+                // Nothing was written: committing and rolling back keep the same (nothing),
+                // so the response does not wait for either. Dropping the transaction queues
+                // its ROLLBACK on the connection, and the pool sends it with the check it
+                // makes when the connection comes back, before anyone else can take it.
+                drop(tx);
+                return Ok(response);
+            }
             let status = response.status();
             if status.is_success() || status.is_redirection() || status.is_informational() {
                 match tx.commit().await {
