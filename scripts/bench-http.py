@@ -133,7 +133,10 @@ def main():
     ap.add_argument("--tenants", type=int, default=20)
     ap.add_argument("--projects", type=int, default=50)
     ap.add_argument("--json", help="write every sample here")
-    ap.add_argument("--keep", action="store_true", help="leave servers up (for perf)")
+    ap.add_argument("--profile", metavar="ROUTE:MODE:CONNS",
+                    help="instead of the matrix: profile both servers under this load")
+    ap.add_argument("--profile-dir", default="target/bench-http-profile",
+                    help="where --profile writes flamegraphs (SVG) and counts")
     args = ap.parse_args()
 
     pg = Postgres(args.server)
@@ -203,6 +206,9 @@ def main():
         pg.sql("VACUUM ANALYZE")  # on the maintenance db: harmless; the bench db below
         subprocess.run(["psql", url, "-XAtqc", "VACUUM ANALYZE"], check=True)
 
+        if args.profile:
+            profile(args, servers, pids, lua, tokens, db, url)
+            return
         samples = []
         routes = args.routes.split(",")
         modes = args.modes.split(",")
@@ -245,10 +251,6 @@ def main():
         report(samples)
         if args.json:
             json.dump(samples, open(args.json, "w"), indent=1)
-        if args.keep:
-            print(f"servers left running: taskboard pid {tb.pid}, handwritten pid {hw.pid}; "
-                  f"tokens in {tokens}; press Enter to stop")
-            input()
     finally:
         for p in procs:
             p.terminate()
@@ -258,6 +260,65 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         pg.sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def wrk_cmd(port, route, mode, conns, seconds, lua, tokens):
+    return ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", lua,
+            f"http://127.0.0.1:{port}", "--", route, mode, tokens]
+
+
+def profile(args, servers, pids, lua, tokens, db, url):
+    """perf + inferno flamegraphs, syscalls (strace -c) and transactions per request."""
+    route, mode, conns = args.profile.split(":")
+    out = args.profile_dir
+    os.makedirs(out, exist_ok=True)
+    secs = args.seconds
+    for name, port in servers.items():
+        base = os.path.join(out, f"{name}-{route}-{mode}-{conns}")
+        # CPU samples with DWARF call graphs (this machine has no hardware counters).
+        perf = subprocess.Popen(
+            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "--call-graph",
+             "dwarf,16384", "-p", str(pids[name]), "-o", base + ".perf.data", "--",
+             "sleep", str(secs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        res = subprocess.run(wrk_cmd(port, route, mode, conns, secs, lua, tokens),
+                             check=True, capture_output=True, text=True).stdout
+        perf.wait()
+        rps, total, p99, bad, _ = parse_wrk(res)
+        with open(base + ".folded", "w") as folded:
+            script = subprocess.Popen(["perf", "script", "-i", base + ".perf.data"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            subprocess.run(["inferno-collapse-perf"], stdin=script.stdout, stdout=folded,
+                           check=True)
+            script.wait()
+        with open(base + ".svg", "w") as svg:
+            subprocess.run(["inferno-flamegraph", "--minwidth", "1", "--title",
+                            f"{name}: {route}, {mode} token(s), {conns} connections",
+                            base + ".folded"], stdout=svg, check=True)
+        os.remove(base + ".perf.data")
+        # Syscalls per request: strace slows the server, the count per request stays.
+        stats = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        xacts = int(subprocess.run(["psql", url, "-XAtqc", stats], capture_output=True,
+                                   text=True, check=True).stdout)
+        strace = subprocess.Popen(["strace", "-c", "-f", "-p", str(pids[name]), "-o",
+                                   base + ".strace"], stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        res = subprocess.run(wrk_cmd(port, route, mode, conns, secs, lua, tokens),
+                             check=True, capture_output=True, text=True).stdout
+        strace.send_signal(2)
+        strace.wait()
+        _, traced, _, _, _ = parse_wrk(res)
+        time.sleep(11)  # idle backends flush their statistics after 10 s
+        xacts = int(subprocess.run(["psql", url, "-XAtqc", stats], capture_output=True,
+                                   text=True, check=True).stdout) - xacts - 1
+        calls = {}
+        for line in open(base + ".strace"):
+            f = line.split()
+            if len(f) >= 5 and f[-1] not in ("syscall", "total") and f[3].isdigit():
+                calls[f[-1]] = int(f[3])
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+        print(f"{name}: {rps:.0f} req/s, p99 {p99:.2f} ms; {sum(calls.values()) / traced:.1f} "
+              f"syscalls/request ({', '.join(f'{k} {v / traced:.2f}' for k, v in top)}); "
+              f"{xacts / traced:.2f} PostgreSQL transactions/request; flamegraph {base}.svg")
 
 
 def report(samples):

@@ -21,6 +21,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "tenants with a connection bound to them (an integer; 0 behind PgBouncer)",
     ),
     (
+        "SAAS_BOUND_POOL_SIZE",
+        "the most connections one bound tenant may open (a positive integer)",
+    ),
+    (
         "SAAS_SERVERS",
         "servers of database-tier tenants: `name=url,name=url`",
     ),
@@ -82,6 +86,8 @@ pub struct Settings {
     pub pool_size: Option<u32>,
     /// `SAAS_BOUND_TENANTS`.
     pub bound_tenants: Option<usize>,
+    /// `SAAS_BOUND_POOL_SIZE`.
+    pub bound_pool_size: Option<u32>,
     /// `SAAS_SERVERS`, in order.
     pub servers: Vec<(String, String)>,
     /// `SAAS_REPLICA_URLS`, in order.
@@ -144,6 +150,7 @@ impl Settings {
             request_password: lookup("SAAS_REQUEST_PASSWORD").filter(|v| !v.trim().is_empty()),
             pool_size: reader.parsed("SAAS_POOL_SIZE", positive::<u32>),
             bound_tenants: reader.parsed("SAAS_BOUND_TENANTS", |v| v.parse::<usize>().ok()),
+            bound_pool_size: reader.parsed("SAAS_BOUND_POOL_SIZE", positive::<u32>),
             servers: servers.unwrap_or_default(),
             replica_urls: var("SAAS_REPLICA_URLS")
                 .map(|v| {
@@ -252,6 +259,7 @@ mod tests {
             ("SAAS_REQUEST_PASSWORD", "s3cret "),
             ("SAAS_POOL_SIZE", "16"),
             ("SAAS_BOUND_TENANTS", "0"),
+            ("SAAS_BOUND_POOL_SIZE", "3"),
             ("SAAS_SERVERS", "east=postgres://e/x, west = postgres://w/x"),
             ("SAAS_REPLICA_URLS", "postgres://r1/x,,postgres://r2/x"),
             ("SAAS_DATABASE_PREFIX", "t_"),
@@ -273,6 +281,7 @@ mod tests {
         assert_eq!(settings.request_password.as_deref(), Some("s3cret "));
         assert_eq!(settings.pool_size, Some(16));
         assert_eq!(settings.bound_tenants, Some(0));
+        assert_eq!(settings.bound_pool_size, Some(3));
         assert_eq!(
             settings.servers,
             [

@@ -66,18 +66,18 @@ INSERT INTO saas_outbox (tenant_id, id, event_type, schema_version, aggregate_id
 SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload FROM logged";
 
 /// The tenant of the request's bearer token, or the response to send.
-fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Uuid, Response> {
+fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Uuid, StatusCode> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())?;
+        .ok_or(StatusCode::UNAUTHORIZED)?;
     let data = jsonwebtoken::decode::<serde_json::Value>(token, &state.key, &state.validation)
-        .map_err(|_| StatusCode::UNAUTHORIZED.into_response())?;
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
     data.claims["tenant_id"]
         .as_str()
         .and_then(|t| t.parse::<Uuid>().ok())
-        .ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())
+        .ok_or(StatusCode::UNAUTHORIZED)
 }
 
 fn unavailable(_: sqlx::Error) -> Response {
@@ -91,7 +91,7 @@ async fn get_project(
 ) -> Response {
     let tenant = match tenant(&state, &headers) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     let row: Result<Option<Project>, _> = sqlx::query_as(
         "SELECT id, name, created_at FROM projects WHERE tenant_id = $1 AND id = $2",
@@ -114,7 +114,7 @@ async fn list_projects(
 ) -> Response {
     let tenant = match tenant(&state, &headers) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
@@ -152,9 +152,9 @@ async fn list_projects(
     };
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().map(|p| {
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&p.id).expect("a uuid serializes"))
-        })
+        items
+            .last()
+            .map(|p| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&p.id).expect("a uuid serializes")))
     } else {
         None
     };
@@ -168,7 +168,7 @@ async fn create_project(
 ) -> Response {
     let tenant = match tenant(&state, &headers) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     if !(1..=200).contains(&input.name.chars().count()) {
         return StatusCode::UNPROCESSABLE_ENTITY.into_response();

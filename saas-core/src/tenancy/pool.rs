@@ -40,7 +40,11 @@ pub struct TenancyConfig {
     pub request_pool_size: u32,
     /// How many tenants may hold a bound pool at once (0 disables bound pools).
     pub bound_tenants: usize,
-    /// Connections per bound pool.
+    /// The most connections one bound pool opens. They open as a tenant's concurrent reads
+    /// need them and close after `3 × bound_idle` unused, so a quiet tenant holds one; a busy
+    /// one that had too few queued its reads behind them (one tenant's token under
+    /// `scripts/bench-http.sh --modes one`: with two, list 0.65-0.67 and get 0.79-0.86 of
+    /// the hand-written server's throughput; with four, 0.87-0.93 and 0.86-0.90).
     pub bound_pool_size: u32,
     /// A bound pool unused for this long may be given to another tenant.
     pub bound_idle: Duration,
@@ -89,7 +93,7 @@ impl TenancyConfig {
             request_password: None,
             request_pool_size: 10,
             bound_tenants: 8,
-            bound_pool_size: 2,
+            bound_pool_size: 4,
             bound_idle: Duration::from_secs(10),
             tenant_cache_ttl: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
@@ -110,7 +114,7 @@ impl TenancyConfig {
 
     /// Applies the settings that deployments change ([`Settings`](crate::settings::Settings),
     /// read from `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`,
-    /// `SAAS_BOUND_TENANTS`, `SAAS_SERVERS`, `SAAS_REPLICA_URLS`, `SAAS_DATABASE_PREFIX`,
+    /// `SAAS_BOUND_TENANTS`, `SAAS_BOUND_POOL_SIZE`, `SAAS_SERVERS`, `SAAS_REPLICA_URLS`, `SAAS_DATABASE_PREFIX`,
     /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`, `SAAS_MIGRATE_ON_START` and
     /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT`) over `self`; unset ones leave `self` as it is.
     pub fn with_settings(mut self, settings: &crate::settings::Settings) -> Self {
@@ -128,6 +132,9 @@ impl TenancyConfig {
         }
         if let Some(n) = settings.bound_tenants {
             self.bound_tenants = n;
+        }
+        if let Some(n) = settings.bound_pool_size {
+            self.bound_pool_size = n;
         }
         for (name, url) in &settings.servers {
             self.servers.insert(name.clone(), url.clone());
@@ -171,6 +178,13 @@ impl TenancyConfig {
     /// Sets how many tenants may hold bound pools (0 disables them).
     pub fn bound_tenants(mut self, n: usize) -> Self {
         self.bound_tenants = n;
+        self
+    }
+
+    /// Sets the most connections one bound pool opens (see
+    /// [`TenancyConfig::bound_pool_size`]).
+    pub fn bound_pool_size(mut self, n: u32) -> Self {
+        self.bound_pool_size = n;
         self
     }
 

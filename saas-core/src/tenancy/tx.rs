@@ -214,10 +214,7 @@ impl TenantTx {
                 && route.database.is_none()
                 && let Some(replica) = self.tenancy.replicas().pick(self.tenant)
             {
-                match replica
-                    .begin_with(self.begin_statement(&route))
-                    .await
-                {
+                match replica.begin_with(self.begin_statement(&route)).await {
                     Ok(tx) => return Ok(Held::Tx(tx)),
                     // The monitor will notice; this read goes to the primary.
                     Err(err) => {

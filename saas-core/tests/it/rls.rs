@@ -352,3 +352,55 @@ async fn a_schema_tier_tenants_rows_stay_in_its_schema() {
         assert!(page.items.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_read_only_request_ends_its_transaction_before_the_connection_serves_anyone_else() {
+    // A request that only read is not committed on the response's time: its transaction is
+    // rolled back with the pool's release check. One connection in the pool, no bound pools:
+    // every request and the checks below take the same connection, right after the response.
+    let env = Env::with_config(|c| c.request_pool_size(1).bound_tenants(0)).await;
+    let a = env.tenant("acme").await;
+    let b = env.tenant("globex").await;
+    seed(&env, &env.tenancy, a.id, &["a1", "a2"]).await;
+    seed(&env, &env.tenancy, b.id, &["b1"]).await;
+    let app = env.app().await;
+    let (status, page, _) = env
+        .call(&app, "GET", "/projects", Some(&env.token(&a)), None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+    // The next user of the connection (it waits for the release check that sends the
+    // ROLLBACK) is outside that transaction: no tenant, so row-level security shows nothing.
+    let (setting, visible): (Option<String>, i64) = sqlx::query_as(
+        "SELECT nullif(current_setting('saas.tenant_id', true), ''), \
+                (SELECT count(*) FROM projects)",
+    )
+    .fetch_one(env.tenancy.__request_pool())
+    .await
+    .unwrap();
+    assert_eq!(setting, None, "the tenant context outlived the request");
+    assert_eq!(visible, 0, "rows visible without a tenant context");
+    // The next tenant on that connection sees its own rows only, by key and by list.
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, body, _) = env
+        .call(
+            &app,
+            "GET",
+            &format!("/projects/{id}"),
+            Some(&env.token(&b)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, page, _) = env
+        .call(&app, "GET", "/projects", Some(&env.token(&b)), None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b1"]);
+}
