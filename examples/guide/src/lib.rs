@@ -25,6 +25,7 @@ chapters! {
     Models => "models.md",
     Versioning => "versioning.md",
     Openapi => "openapi.md",
+    Caching => "caching.md",
     Events => "events.md",
     Testing => "testing.md",
     ReadReplicas => "read-replicas.md",

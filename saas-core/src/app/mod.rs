@@ -662,6 +662,8 @@ pub fn wrap_router_observed(
             crate::http::problem_for_plain_errors,
         ))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // Outside the transaction layer: a 304 replaces a response that has committed.
+        .layer(crate::http::cache::HttpCacheLayer)
         .layer(TenantTxLayer::new(tenancy.clone()))
         .into_inner();
     match telemetry {

@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
+pub mod cache;
+
 /// Like [`axum::Json`], but bad input is a problem document: malformed JSON 400, wrong content
 /// type 415, body over the limit 413, JSON of the wrong shape 422.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]

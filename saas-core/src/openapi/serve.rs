@@ -92,10 +92,16 @@ fn docs_routes(router: Router, docs_api: Arc<VersionedApi>) -> Router {
                         .newest_served()
                         .map(|v| v.path_segment())
                         .unwrap_or_default();
-                    Html(docs_page(
-                        &api.options().docs.title,
-                        &format!("/openapi/{newest}.json"),
-                    ))
+                    (
+                        [(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, max-age=300"),
+                        )],
+                        Html(docs_page(
+                            &api.options().docs.title,
+                            &format!("/openapi/{newest}.json"),
+                        )),
+                    )
                 }
             }),
         )
@@ -133,5 +139,14 @@ fn document_file(api: &VersionedApi, file: &str) -> Response {
     } else {
         doc.clone()
     };
-    axum::Json(doc).into_response()
+    // Public and the same for every client: shared caches may keep it (for five minutes, so
+    // a deployment's new document reaches clients soon).
+    (
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        )],
+        axum::Json(doc),
+    )
+        .into_response()
 }

@@ -363,3 +363,99 @@ async fn a_write_answered_with_a_redirect_is_committed() {
         .await;
     assert_eq!(status, 404);
 }
+
+fn header<'a>(response: &'a saas_testkit::TestResponse, name: &str) -> &'a str {
+    response
+        .headers
+        .get(name)
+        .unwrap_or_else(|| panic!("{} has no {name}", response.request))
+        .to_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tenant_gets_carry_a_strong_etag_and_revalidate_to_304_for_their_tenant_only() {
+    let env = Env::new().await;
+    let a = env.tenant("acme").await;
+    let b = env.tenant("globex").await;
+    let app = env.app().await;
+    let (ta, tb) = (env.token(&a), env.token(&b));
+    let acme = app.with_token(ta.as_str());
+    let id = acme
+        .post("/projects", serde_json::json!({ "name": "one" }))
+        .await
+        .assert_status(201)
+        .value()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/projects/{id}");
+
+    let first = acme.get(&path).await;
+    first.assert_status(200);
+    let etag = header(&first, "etag").to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "a strong tag: {etag}"
+    );
+    assert_eq!(header(&first, "cache-control"), "private, no-cache");
+    assert!(header(&first, "vary").contains("Authorization"));
+    // Unchanged: the same tag, and the client's copy is still good.
+    let again = acme.get(&path).await;
+    assert_eq!(header(&again, "etag"), etag);
+    let revalidated = app
+        .with_token(ta.as_str())
+        .header("if-none-match", etag.as_str())
+        .get(&path)
+        .await;
+    revalidated.assert_status(304);
+    assert_eq!(header(&revalidated, "etag"), etag);
+    assert!(revalidated.body.is_empty());
+    assert_eq!(header(&revalidated, "cache-control"), "private, no-cache");
+    // Another tenant sending the same path and tag learns nothing: 404, never 304.
+    let other = app
+        .with_token(tb.as_str())
+        .header("if-none-match", etag.as_str())
+        .get(&path)
+        .await;
+    other.assert_status(404);
+    assert!(
+        other.headers.get("etag").is_none(),
+        "a problem carries no tag"
+    );
+    // Lists too: a change gives a new tag and a 200 to the old one.
+    let list = acme.get("/projects").await;
+    let list_tag = header(&list, "etag").to_string();
+    assert_ne!(list_tag, etag);
+    app.with_token(ta.as_str())
+        .header("if-none-match", list_tag.as_str())
+        .get("/projects")
+        .await
+        .assert_status(304);
+    acme.post("/projects", serde_json::json!({ "name": "two" }))
+        .await
+        .assert_status(201);
+    let changed = app
+        .with_token(ta.as_str())
+        .header("if-none-match", list_tag.as_str())
+        .get("/projects")
+        .await;
+    changed.assert_status(200);
+    assert_ne!(header(&changed, "etag"), list_tag);
+    assert_eq!(changed.value()["items"].as_array().unwrap().len(), 2);
+    // A write's response is private too, and carries no tag.
+    let deleted = acme.delete(&path).await;
+    deleted.assert_status(204);
+    assert_eq!(header(&deleted, "cache-control"), "private, no-cache");
+    assert!(deleted.headers.get("etag").is_none());
+}
+
+#[tokio::test]
+async fn responses_without_a_tenant_are_left_alone() {
+    let env = Env::new().await;
+    let app = env.app().await;
+    let response = app.anonymous().get("/projects").await;
+    response.assert_status(401);
+    assert!(response.headers.get("etag").is_none());
+    assert!(response.headers.get("cache-control").is_none());
+}
