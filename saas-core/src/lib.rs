@@ -49,6 +49,7 @@ pub mod prelude {
     pub use crate::model::{Page, PageQuery, PageRequest, TenantScoped};
     pub use crate::tenancy::pool::Tenancy;
     pub use crate::tenancy::{ReadTx, TenantExecutor, TenantId, TenantTx, TenantWriter};
+    pub use crate::versioning::Created;
     #[cfg(feature = "macros")]
     pub use saas_macros::{TenantScoped, api_versions, endpoint, routes, version_change};
     pub use time::OffsetDateTime;

@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod clock;
+mod created;
 mod decl;
 pub mod headers;
 mod options;
@@ -12,6 +13,7 @@ pub mod router;
 mod version;
 
 pub use clock::Clock;
+pub use created::Created;
 pub use decl::{
     Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange, VersionDecl, VersionSet,
     assert_endpoint,

@@ -104,6 +104,9 @@ struct StaticHeaders {
     sunset: Option<HeaderValue>,
     /// The `Link`s to the documentation (the successor link depends on the path).
     doc_links: Vec<HeaderValue>,
+    /// The version's path prefix (`/v2`) put in front of a [`Created`](super::Created)
+    /// location, when versions are told apart by path.
+    location_prefix: Option<Arc<str>>,
 }
 
 impl StaticHeaders {
@@ -113,6 +116,7 @@ impl StaticHeaders {
         sunset: Option<i64>,
         docs: Option<&str>,
         vary: Option<&HeaderName>,
+        location_prefix: Option<String>,
     ) -> StaticHeaders {
         let mut doc_links = Vec::new();
         if deprecated.is_some()
@@ -137,6 +141,7 @@ impl StaticHeaders {
                 .iter()
                 .filter_map(|l| HeaderValue::from_str(l).ok())
                 .collect(),
+            location_prefix: location_prefix.map(Arc::from),
         }
     }
 }
@@ -151,6 +156,7 @@ impl RouteVersion {
     }
 
     fn decorate(&self, response: &mut Response, path: &str) {
+        super::created::version_location(response, self.headers.location_prefix.as_deref());
         let headers = response.headers_mut();
         put_version(
             headers,
@@ -207,6 +213,7 @@ enum Layer {
     Plain {
         version: HeaderValue,
         vary: Option<HeaderValue>,
+        location_prefix: Option<Arc<str>>,
     },
     /// Deprecation, sunset or version changes at work.
     Full(Arc<RouteVersion>),
@@ -218,6 +225,7 @@ impl VersionLayer {
             Layer::Plain {
                 version: info.headers.version,
                 vary: info.headers.vary,
+                location_prefix: info.headers.location_prefix,
             }
         } else {
             Layer::Full(Arc::new(info))
@@ -232,7 +240,7 @@ impl VersionLayer {
             return;
         }
         match &self.0 {
-            Layer::Plain { version, vary } => {
+            Layer::Plain { version, vary, .. } => {
                 put_version(response.headers_mut(), version.clone(), vary.clone());
             }
             Layer::Full(info) => info.decorate(response, path),
@@ -277,10 +285,15 @@ where
 
     fn call(self, request: Request<Body>, state: S) -> Self::Future {
         match self.layer.0 {
-            Layer::Plain { version, vary } => VersionFuture::Plain {
+            Layer::Plain {
+                version,
+                vary,
+                location_prefix,
+            } => VersionFuture::Plain {
                 inner: self.handler.call(request, state),
                 version: Some(version),
                 vary,
+                location_prefix,
             },
             Layer::Full(info) => {
                 let mut inner = self.handler.with_state(state);
@@ -307,7 +320,12 @@ pin_project_lite::pin_project! {
     #[allow(missing_debug_implementations, missing_docs)]
     pub enum VersionFuture<F> {
         /// A current route: the handler's future, then the version header.
-        Plain { #[pin] inner: F, version: Option<HeaderValue>, vary: Option<HeaderValue> },
+        Plain {
+            #[pin] inner: F,
+            version: Option<HeaderValue>,
+            vary: Option<HeaderValue>,
+            location_prefix: Option<Arc<str>>,
+        },
         /// Deprecation, sunset or version changes at work.
         Full { inner: BoxFuture<'static, Response> },
     }
@@ -325,8 +343,10 @@ where
                 inner,
                 version,
                 vary,
+                location_prefix,
             } => {
                 let mut response = std::task::ready!(inner.poll(cx));
+                super::created::version_location(&mut response, location_prefix.as_deref());
                 if let Some(version) = version.take() {
                     put_version(response.headers_mut(), version, vary.take());
                 }
@@ -582,7 +602,14 @@ impl VersionedApi {
             deprecated,
             sunset,
             successor_template,
-            headers: StaticHeaders::new(version, deprecated, sunset, docs, vary),
+            headers: StaticHeaders::new(
+                version,
+                deprecated,
+                sunset,
+                docs,
+                vary,
+                vary.is_none().then(|| prefix(version)),
+            ),
             clock: self.options.clock.clone(),
             gone_after_sunset: self.options.gone_after_sunset,
             changes: self.changes.clone(),
@@ -742,7 +769,7 @@ impl VersionedApi {
             deprecated,
             sunset,
             successor_template: successor.filter(|_| deprecated.is_some()),
-            headers: StaticHeaders::new(version, deprecated, sunset, docs, None),
+            headers: StaticHeaders::new(version, deprecated, sunset, docs, None, None),
             clock: self.options.clock.clone(),
             gone_after_sunset: false,
             changes: Changes::default(),

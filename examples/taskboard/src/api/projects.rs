@@ -53,13 +53,13 @@ pub struct ProjectInput {
 pub async fn create_project(
     mut tx: TenantTx,
     Json(input): Json<ProjectInput>,
-) -> ApiResult<(StatusCode, Json<ProjectBody>)> {
+) -> ApiResult<Created<ProjectBody>> {
     check_text("name", &input.name)?;
     let project: ProjectBody = Project::insert(&mut tx, NewProject { name: input.name })
         .await?
         .into();
     events::emit(&mut tx, &ProjectCreated(project.clone())).await?;
-    Ok((StatusCode::CREATED, Json(project)))
+    Ok(Created::at(format!("/projects/{}", project.id), project))
 }
 
 #[endpoint(get, "/projects", versions = 1.., tag = "projects",

@@ -98,7 +98,7 @@ pub async fn create_task(
     mut tx: TenantTx,
     Path(project_id): Path<Uuid>,
     Json(input): Json<TaskInput>,
-) -> ApiResult<(StatusCode, Json<TaskBody>)> {
+) -> ApiResult<Created<TaskBody>> {
     check_text("title", &input.title)?;
     // Another tenant's project is invisible: 404, exactly as a missing one.
     Project::get(&mut tx, project_id).await?;
@@ -113,7 +113,7 @@ pub async fn create_task(
     .await?;
     let task: TaskBody = task.into();
     events::emit(&mut tx, &TaskCreated(task.clone())).await?;
-    Ok((StatusCode::CREATED, Json(task)))
+    Ok(Created::at(format!("/tasks/{}", task.id), task))
 }
 
 #[endpoint(get, "/projects/{id}/tasks", versions = 2.., tag = "tasks",

@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod caching;
 mod cli;
 mod errors;
 mod lifecycle;
