@@ -2,7 +2,7 @@
 //!
 //! [`HttpCacheLayer`] (installed by `SaasApp`) looks at every response whose request resolved a
 //! tenant:
-//! - a `200` to `GET` or `HEAD` gets a strong `ETag`, computed from the bytes the client
+//! - a `200` to `GET` gets a strong `ETag`, computed from the bytes the client
 //!   receives and the API version that produced them (so v1 and v2 of one row differ, and an
 //!   unchanged representation keeps its tag); no second query. `If-None-Match` naming it turns
 //!   the response into a `304 Not Modified` with the same headers and no body. The comparison
@@ -81,7 +81,9 @@ where
                 slot
             }
         };
-        let conditional = matches!(*request.method(), Method::GET | Method::HEAD)
+        // Only GET: axum answers HEAD with the GET handler and drops the body before this
+        // layer, so a tag computed here would not be the GET's.
+        let conditional = (request.method() == Method::GET)
             .then(|| request.headers().get(IF_NONE_MATCH).cloned());
         let future = self.inner.call(request);
         Box::pin(async move {
@@ -94,8 +96,8 @@ where
     }
 }
 
-/// Cache headers, then (for a `GET`/`HEAD` answered 200) the `ETag` and the 304 decision.
-/// `conditional` is `None` for other methods, `Some(If-None-Match)` for `GET`/`HEAD`.
+/// Cache headers, then (for a `GET` answered 200) the `ETag` and the 304 decision.
+/// `conditional` is `None` for other methods, `Some(If-None-Match)` for `GET`.
 async fn tenant_response(
     mut response: Response,
     conditional: Option<Option<HeaderValue>>,
