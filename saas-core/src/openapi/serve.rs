@@ -9,7 +9,6 @@ use axum::extract::Path;
 use axum::response::Html;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-#[cfg(feature = "docs-ui")]
 use http::{HeaderValue, header};
 
 use crate::error::ApiError;
