@@ -112,14 +112,21 @@ impl Publisher for Recorder {
 /// their open transactions (releasing the rows they had claimed). Returns once those
 /// backends are gone.
 pub async fn cut_open_transactions(owner: &sqlx::PgPool) {
+    // Two statements, not `WHERE datname = ... AND pg_terminate_backend(pid)`: PostgreSQL
+    // may evaluate the terminate before the database filter (the plan pushes it into the
+    // scan of every backend, then joins `pg_database`), cutting other tests' transactions.
     let cut: Vec<i32> = sqlx::query_scalar(
         "SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND state LIKE 'idle in transaction%'
-            AND pg_terminate_backend(pid)",
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
     )
     .fetch_all(owner)
     .await
     .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS cut(pid)")
+        .bind(&cut)
+        .execute(owner)
+        .await
+        .unwrap();
     saas_testkit::wait_until(
         "the cut connections are gone",
         std::time::Duration::from_secs(30),
