@@ -10,7 +10,8 @@ Run through scripts/bench-http.sh, which builds both servers and finds PostgreSQ
   tenant's token; `rotate`: every request the next tenant's token, a wrk Lua script), runs the
   two servers alternately for ROUNDS rounds, the order swapped each round;
 - reads the CPU time of the server process (/proc/PID/stat) and of the database backends that
-  serve it (pg_stat_activity's pids for its role) before and after each run, and reports per
+  serve it (pg_stat_activity: the baseline's by its application_name, every other backend of the
+  bench database the taskboard's, its owner pool and relay included) before and after each run, and reports per
   route and mode: median req/s, median p99 latency, CPU microseconds per request for the server
   and for PostgreSQL, and the ratios taskboard / hand-written.
 
@@ -29,6 +30,7 @@ import tempfile
 import time
 
 TICK = os.sysconf("SC_CLK_TCK")
+BASELINE_APP = "bench-baseline"
 
 LUA = r"""
 -- One line per tenant in the file: "<token> <project id>". Mode "one" uses the first line only;
@@ -82,10 +84,15 @@ class Postgres:
         )
         return out.stdout.strip()
 
-    def backends(self, db, role):
+    def backends(self, db, server):
+        """The backends serving one server: the baseline names itself in application_name;
+        every other connection to the bench database is the taskboard's (its request role,
+        and its owner pool: registry, relay)."""
+        op = "=" if server == "handwritten" else "<>"
         rows = self.sql(
             "SELECT pid FROM pg_stat_activity "
-            f"WHERE datname = '{db}' AND usename = '{role}' AND pid <> pg_backend_pid()"
+            f"WHERE datname = '{db}' AND application_name {op} '{BASELINE_APP}' "
+            "AND backend_type = 'client backend'"
         )
         return {int(p) for p in rows.split()}
 
@@ -154,30 +161,23 @@ def main():
             RUST_LOG=env.get("RUST_LOG", "warn"),
         )
         env.pop("SAAS_RATE_LIMITS", None)
-        logs = {}
         servers = {"taskboard": 18181, "handwritten": 18182}
-        tb_log = logs["taskboard"] = os.path.join(work, "taskboard.log")
+        tb_log = os.path.join(work, "taskboard.log")
         tb = subprocess.Popen(
             [f"{args.target}/release/taskboard", "serve", "--listen", "127.0.0.1:18181"],
             env=env, stdout=open(tb_log, "w"), stderr=subprocess.STDOUT,
         )
         procs.append(tb)
         wait_listening(tb_log, tb)
-        hw_log = logs["handwritten"] = os.path.join(work, "handwritten.log")
+        hw_log = os.path.join(work, "handwritten.log")
         hw = subprocess.Popen(
             [f"{args.target}/release/bench-baseline", "127.0.0.1:18182"],
-            env=env, stdout=open(hw_log, "w"), stderr=subprocess.STDOUT,
+            env=dict(env, DATABASE_URL=f"{url}?application_name={BASELINE_APP}"),
+            stdout=open(hw_log, "w"), stderr=subprocess.STDOUT,
         )
         procs.append(hw)
         wait_listening(hw_log, hw)
         pids = {"taskboard": tb.pid, "handwritten": hw.pid}
-        # The taskboard's requests run as its request role; the baseline connects as the owner.
-        request_role = pg.sql(
-            f"SELECT usename FROM pg_stat_activity WHERE datname = '{db}' "
-            "AND usename <> current_user LIMIT 1"
-        ) or "saas_request"
-        owner = pg.sql("SELECT current_user")
-        roles = {"taskboard": request_role, "handwritten": owner}
 
         admin = {
             "Authorization": f"Bearer {env['TASKBOARD_ADMIN_TOKEN']}",
@@ -203,7 +203,6 @@ def main():
         open(tokens, "w").write("\n".join(lines) + "\n")
         lua = os.path.join(work, "bench.lua")
         open(lua, "w").write(LUA)
-        pg.sql("VACUUM ANALYZE")  # on the maintenance db: harmless; the bench db below
         subprocess.run(["psql", url, "-XAtqc", "VACUUM ANALYZE"], check=True)
 
         if args.profile:
@@ -216,8 +215,7 @@ def main():
         # A short warm-up of each server and route: connections, caches, JIT of nothing.
         for name, port in servers.items():
             for route in routes:
-                subprocess.run(["wrk", "-t2", "-c16", "-d2s", "-s", lua,
-                                f"http://127.0.0.1:{port}", "--", route, "rotate", tokens],
+                subprocess.run(wrk_cmd(port, route, "rotate", 16, 2, lua, tokens),
                                check=True, capture_output=True)
         for route in routes:
             for mode in modes:
@@ -226,14 +224,13 @@ def main():
                         order = list(servers) if r % 2 == 0 else list(reversed(list(servers)))
                         for name in order:
                             port = servers[name]
-                            before_pg = {p: cpu_ticks(p) for p in pg.backends(db, roles[name])}
+                            before_pg = {p: cpu_ticks(p) for p in pg.backends(db, name)}
                             before_srv = cpu_ticks(pids[name])
                             out = subprocess.run(
-                                ["wrk", "-t2", f"-c{c}", f"-d{args.seconds}s", "--latency",
-                                 "-s", lua, f"http://127.0.0.1:{port}", "--", route, mode, tokens],
+                                wrk_cmd(port, route, mode, c, args.seconds, lua, tokens),
                                 check=True, capture_output=True, text=True).stdout
                             srv = cpu_ticks(pids[name]) - before_srv
-                            after = pg.backends(db, roles[name])
+                            after = pg.backends(db, name)
                             pgcpu = sum(cpu_ticks(p) - before_pg.get(p, 0) for p in after)
                             rps, total, p99, bad, errors = parse_wrk(out)
                             if bad:

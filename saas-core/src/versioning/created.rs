@@ -1,8 +1,6 @@
 //! [`Created`]: a `201 Created` response whose `Location` names the new resource in the
 //! version that created it.
 
-use std::sync::Arc;
-
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
@@ -43,7 +41,7 @@ impl<T> Created<T> {
 
 /// The location of a [`Created`] response, for the versioned router to put the version in.
 #[derive(Debug, Clone)]
-struct VersionRelative(Arc<str>);
+struct VersionRelative(String);
 
 impl<T: Serialize> IntoResponse for Created<T> {
     fn into_response(self) -> Response {
@@ -53,7 +51,7 @@ impl<T: Serialize> IntoResponse for Created<T> {
                 response.headers_mut().insert(header::LOCATION, value);
                 response
                     .extensions_mut()
-                    .insert(VersionRelative(self.location.into()));
+                    .insert(VersionRelative(self.location));
             }
             Err(_) => {
                 tracing::warn!(location = %self.location, "a Location that is no header value")
