@@ -40,10 +40,12 @@ async fn app(env: &Env, telemetry: &Telemetry) -> TestApp {
     let routes = common::routes()
         .merge(versioned.router())
         .merge(telemetry.router());
-    env.serve(
-        saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
-            .layer(telemetry.layer()),
-    )
+    env.serve(saas_core::app::wrap_router_observed(
+        routes,
+        &env.tenancy,
+        saas_core::app::DEFAULT_BODY_LIMIT,
+        Some(telemetry),
+    ))
     .await
 }
 
@@ -352,10 +354,12 @@ async fn rate_limited_requests_are_counted_under_their_tenant() {
         .layer(RateLimitLayer::new(&limits))
         .merge(telemetry.router());
     let router = env
-        .serve(
-            saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
-                .layer(telemetry.layer()),
-        )
+        .serve(saas_core::app::wrap_router_observed(
+            routes,
+            &env.tenancy,
+            saas_core::app::DEFAULT_BODY_LIMIT,
+            Some(&telemetry),
+        ))
         .await;
     let (a, b) = (env.tenant("limited").await, env.tenant("calm").await);
     let (ta, tb) = (env.token(&a), env.token(&b));

@@ -632,8 +632,14 @@ impl SaasApp {
     }
 }
 
-/// Wraps an application router with the framework's layers: tenant transactions, the body
-/// limit, panics as 500 problems, and problem documents for every error axum makes itself.
+/// Wraps an application router with the framework's layers: tenant transactions, conditional
+/// writes (`If-Match`), HTTP cache headers, the body limit, panics as 500 problems, and problem
+/// documents for every error axum makes itself.
+///
+/// Add your own layers (rate limits, extensions, state) to `router` *before* wrapping it: the
+/// framework's layers wrap each route, and the conditional-write layer wraps the whole router
+/// (it routes an `If-Match` write's `GET` first), so a layer added to the returned router runs
+/// outside routing, once per request, with no matched path.
 pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Router {
     wrap_router_observed(router, tenancy, body_limit, None)
 }
@@ -666,7 +672,7 @@ pub fn wrap_router_observed(
         .layer(crate::http::cache::HttpCacheLayer)
         .layer(TenantTxLayer::new(tenancy.clone()))
         .into_inner();
-    match telemetry {
+    let routes = match telemetry {
         Some(telemetry) => router.layer(
             tower::ServiceBuilder::new()
                 .layer(telemetry.layer())
@@ -674,7 +680,11 @@ pub fn wrap_router_observed(
                 .layer(framework),
         ),
         None => router.layer(framework),
-    }
+    };
+    // Around the whole router (the layers above wrap each route): an `If-Match` write is
+    // routed twice, to the resource's GET and then to the write, in one transaction.
+    let conditional = crate::tenancy::conditional::IfMatchLayer::new(tenancy.clone());
+    Router::new().fallback_service(tower::Layer::layer(&conditional, routes))
 }
 
 /// The server task, given at most `cap` from the shutdown signal to finish its in-flight

@@ -36,7 +36,7 @@ use crate::request_tenant::RequestSlot;
 pub const TENANT_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, no-cache");
 
 /// Bodies up to this size get an `ETag` (larger ones are passed through untouched).
-const MAX_TAGGED_BODY: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_TAGGED_BODY: u64 = 8 * 1024 * 1024;
 
 /// The layer that adds validators and cache headers to tenant responses (see the module).
 #[derive(Clone, Copy, Debug, Default)]
@@ -158,7 +158,7 @@ fn private_headers(headers: &mut HeaderMap) {
 
 /// A strong entity tag of the representation: SHA-256 over the API version and content type
 /// that produced it and its bytes, 128 bits of it in URL-safe base64.
-fn entity_tag(headers: &HeaderMap, body: &[u8]) -> HeaderValue {
+pub(crate) fn entity_tag(headers: &HeaderMap, body: &[u8]) -> HeaderValue {
     let mut hash = Sha256::new();
     // `api-version`: the header the versioned router puts on every versioned response.
     for name in ["api-version", "content-type"] {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 
 pub mod cache;
+pub mod conditional;
 
 /// Like [`axum::Json`], but bad input is a problem document: malformed JSON 400, wrong content
 /// type 415, body over the limit 413, JSON of the wrong shape 422.

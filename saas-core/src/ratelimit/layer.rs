@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 
 use super::{Limiter, RATELIMIT, RATELIMIT_POLICY, RateLimits};
 use crate::error::ApiError;
+use crate::request_tenant::Conditional;
 use crate::tenancy::resolver::TenantCtx;
 
 /// Enforces per-tenant rate limits and quotas (see [`super`]).
@@ -87,6 +88,11 @@ where
         // Take the service that was driven to readiness; leave a clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The framework's own read of a resource before a conditional write is part of that
+        // write, which is counted.
+        if request.extensions().get::<Conditional>() == Some(&Conditional::Probe) {
+            return Box::pin(inner.call(request));
+        }
         let limiter = self.limiter.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();

@@ -4,6 +4,7 @@
 //! query runs.
 
 pub mod background;
+pub mod conditional;
 pub mod placement;
 pub mod pool;
 mod pool_cache;
@@ -18,6 +19,7 @@ use std::future::Future;
 use sqlx::PgConnection;
 
 pub use crate::error::MOVING_SQLSTATE;
+pub use crate::request_tenant::{Conditional, ResourcePath};
 pub use crate::tenant_id::{ParseTenantIdError, TenantId};
 pub use placement::{Location, Placement};
 pub use registry::{Tenant, TenantStatus, Tenants, Tier};

@@ -28,9 +28,10 @@ use super::registry::Tenant;
 use super::resolver::TenantCtx;
 use super::{Access, TENANT_SETTING, TenantExecutor, TenantId};
 use crate::error::{ApiError, ApiResult};
+use crate::request_tenant::{Conditional, ResourcePath, locks_resource};
 
 /// A connection checked out for one tenant, with or without an open transaction.
-enum Held {
+pub(super) enum Held {
     /// A connection bound to this tenant for life, no transaction open (single reads).
     Bound(PoolConnection<Postgres>),
     /// The tenant transaction; dropping it rolls back.
@@ -39,7 +40,7 @@ enum Held {
 
 /// Where a request's transaction waits for the outcome of its handler, with the tenant when
 /// it wrote (so its reads can stay on the primary after the commit).
-type Slot = Arc<Mutex<Option<(Held, Option<TenantId>)>>>;
+pub(super) type Slot = Arc<Mutex<Option<(Held, Option<TenantId>)>>>;
 
 /// The tenant's transaction for one request (or one background job).
 ///
@@ -87,6 +88,9 @@ pub struct TenantTx {
     fenced: bool,
     /// A read-only transaction that may run on a replica ([`ReadTx`]).
     read_only: bool,
+    /// The resource a request writes in place (its path): the transaction takes the
+    /// resource's advisory lock with the write fence, before its first statement.
+    lock: Option<String>,
     slot: Option<Slot>,
 }
 
@@ -118,6 +122,7 @@ impl TenantTx {
             held: None,
             fenced: false,
             read_only: false,
+            lock: None,
             slot: None,
         }
     }
@@ -201,6 +206,13 @@ impl TenantTx {
     /// move re-reads the placement and retries until the move switches, for up to
     /// `TenancyConfig::move_wait`, then answers 503.
     async fn open(&mut self, access: Access) -> ApiResult<Held> {
+        // A request that writes a resource in place (or reads it for a conditional write)
+        // takes the resource's lock first, whatever its first statement is.
+        let access = if self.lock.is_some() {
+            Access::Write
+        } else {
+            access
+        };
         let deadline = std::time::Instant::now() + self.tenancy.config().move_wait;
         let mut fresh = false;
         if self.read_only && access == Access::Write {
@@ -249,7 +261,7 @@ impl TenantTx {
                 self.fenced = false;
                 return Ok(Held::Tx(tx));
             }
-            match enter(&mut tx, self.tenant, &route.label).await {
+            match enter(&mut tx, self.tenant, &route.label, self.lock.as_deref()).await {
                 Ok(()) => {
                     self.fenced = true;
                     return Ok(Held::Tx(tx));
@@ -279,7 +291,7 @@ impl TenantTx {
                     // The transaction began for reads: pass the fence before the first write.
                     let route = self.current_route(false).await?;
                     if let Some(Held::Tx(tx)) = self.held.as_mut() {
-                        enter(tx, self.tenant, &route.label).await?;
+                        enter(tx, self.tenant, &route.label, self.lock.as_deref()).await?;
                     }
                     self.fenced = true;
                 }
@@ -306,18 +318,33 @@ impl TenantTx {
     }
 }
 
-/// Passes the tenant's write fence at `label` (waits while a mover holds it).
+/// Passes the tenant's write fence at `label` (waits while a mover holds it) and, for a
+/// request that writes a resource in place, takes the resource's transaction-scoped advisory
+/// lock (waits while another write of the same tenant's resource is under way), in the same
+/// statement.
 async fn enter(
     tx: &mut Transaction<'static, Postgres>,
     tenant: TenantId,
     label: &str,
+    lock: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT saas.enter($1, $2)")
-        .bind(tenant)
-        .bind(label)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+    match lock {
+        None => sqlx::query("SELECT saas.enter($1, $2)")
+            .bind(tenant)
+            .bind(label)
+            .execute(&mut **tx)
+            .await
+            .map(drop),
+        Some(resource) => {
+            sqlx::query("SELECT saas.enter($1, $2), pg_advisory_xact_lock(hashtextextended($3, 0))")
+                .bind(tenant)
+                .bind(label)
+                .bind(format!("saas.resource:{tenant}:{resource}"))
+                .execute(&mut **tx)
+                .await
+                .map(drop)
+        }
+    }
 }
 
 /// The placement this process used is no longer where the tenant's writes go: its fence is
@@ -371,14 +398,30 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantTx {
                 "TenantTxLayer is not installed on this router"
             ))
         })?;
+        let conditional = parts.extensions.get::<Conditional>().copied();
+        let lock = (conditional.is_some() || locks_resource(&parts.method)).then(|| {
+            match parts.extensions.get::<ResourcePath>() {
+                Some(path) => path.0.clone(),
+                None => parts.uri.path().to_string(),
+            }
+        });
+        // The write after a matching probe carries on in the probe's transaction.
+        let (held, fenced) = match conditional {
+            Some(Conditional::Write) => match slot.lock().ok().and_then(|mut s| s.take()) {
+                Some((held, wrote)) => (Some(held), wrote.is_some()),
+                None => (None, false),
+            },
+            _ => (None, false),
+        };
         Ok(TenantTx {
             tenant: ctx.tenant.id,
             entry: Some(ctx.tenant),
             route: None,
             tenancy,
-            held: None,
-            fenced: false,
+            held,
+            fenced,
             read_only: false,
+            lock,
             slot: Some(slot),
         })
     }
@@ -439,7 +482,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ReadTx {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let mut tx = TenantTx::from_request_parts(parts, state).await?;
-        tx.read_only = true;
+        // The probe of a conditional write reads in the write's transaction, on the primary.
+        tx.read_only = parts.extensions.get::<Conditional>().is_none();
         Ok(ReadTx(tx))
     }
 }
@@ -493,44 +537,67 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let slot: Slot = Arc::new(Mutex::new(None));
-        request.extensions_mut().insert(self.tenancy.clone());
-        request.extensions_mut().insert(slot.clone());
         // Take the service that was driven to readiness; leave a clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        if request.extensions().get::<Slot>().is_some() {
+            // A conditional write (`super::conditional`) owns this request's transaction: it
+            // runs the probe and the write in it and finishes it after both.
+            return Box::pin(inner.call(request));
+        }
+        let slot: Slot = Arc::new(Mutex::new(None));
+        request.extensions_mut().insert(self.tenancy.clone());
+        request.extensions_mut().insert(slot.clone());
         let tenancy = self.tenancy.clone();
         Box::pin(async move {
             let response = inner.call(request).await?;
-            let held = slot.lock().ok().and_then(|mut guard| guard.take());
-            let Some((Held::Tx(tx), wrote)) = held else {
-                return Ok(response);
-            };
-            if wrote.is_none() {
-                // Nothing was written: committing and rolling back keep the same (nothing),
-                // so the response does not wait for either. Dropping the transaction queues
-                // its ROLLBACK on the connection, and the pool sends it with the check it
-                // makes when the connection comes back, before anyone else can take it.
-                drop(tx);
-                return Ok(response);
-            }
-            let status = response.status();
-            if status.is_success() || status.is_redirection() || status.is_informational() {
-                match tx.commit().await {
-                    Ok(()) => {
-                        if let Some(tenant) = wrote {
-                            tenancy.replicas().wrote(tenant);
-                        }
-                        Ok(response)
-                    }
-                    Err(err) => Ok(ApiError::from(err).into_response()),
-                }
-            } else {
-                if let Err(err) = tx.rollback().await {
-                    tracing::warn!(error = %err, "rollback after failed request");
-                }
-                Ok(response)
-            }
+            Ok(finish(&slot, &tenancy, response).await)
         })
     }
+}
+
+/// Ends a request's transaction (left in `slot` by its `TenantTx`) with the handler's
+/// response: commit on 1xx-3xx, roll back otherwise. A failed commit replaces the response
+/// with a problem document, so a client never sees success for a write that was not kept.
+pub(super) async fn finish(slot: &Slot, tenancy: &Tenancy, response: Response) -> Response {
+    let held = slot.lock().ok().and_then(|mut guard| guard.take());
+    let Some((Held::Tx(tx), wrote)) = held else {
+        return response;
+    };
+    if wrote.is_none() {
+        // Nothing was written: committing and rolling back keep the same (nothing), so the
+        // response does not wait for either. Dropping the transaction queues its ROLLBACK on
+        // the connection, and the pool sends it with the check it makes when the connection
+        // comes back, before anyone else can take it.
+        drop(tx);
+        return response;
+    }
+    let status = response.status();
+    if status.is_success() || status.is_redirection() || status.is_informational() {
+        match tx.commit().await {
+            Ok(()) => {
+                if let Some(tenant) = wrote {
+                    tenancy.replicas().wrote(tenant);
+                }
+                response
+            }
+            Err(err) => ApiError::from(err).into_response(),
+        }
+    } else {
+        if let Err(err) = tx.rollback().await {
+            tracing::warn!(error = %err, "rollback after failed request");
+        }
+        response
+    }
+}
+
+/// Whether a request's transaction (in `slot`) has begun: the handler reached the tenant's
+/// data through a `TenantTx` or `ReadTx`.
+pub(super) fn has_begun(slot: &Slot) -> bool {
+    slot.lock().is_ok_and(|guard| guard.is_some())
+}
+
+/// A new, empty transaction slot for a request.
+pub(super) fn new_slot() -> Slot {
+    Arc::new(Mutex::new(None))
 }

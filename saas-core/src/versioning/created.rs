@@ -1,9 +1,12 @@
-//! [`Created`]: a `201 Created` response whose `Location` names the new resource in the
-//! version that created it.
+//! Paths within an API version: [`Created`], a `201 Created` response whose `Location` names
+//! the new resource in the version that created it, and the version-relative path a write
+//! locks its resource by.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
+
+use crate::request_tenant::{Conditional, ResourcePath, locks_resource};
 
 /// `201 Created` with a JSON body and a `Location` header naming the new resource.
 ///
@@ -71,5 +74,26 @@ pub(crate) fn version_location(response: &mut Response, prefix: Option<&str>) {
         && let Ok(value) = HeaderValue::from_str(&format!("{prefix}{path}"))
     {
         response.headers_mut().insert(header::LOCATION, value);
+    }
+}
+
+/// Tells a request that writes a resource in place (or reads it for a conditional write)
+/// the resource's path within the version (`/tasks/1` for `/v2/tasks/1`), so that writes of
+/// one resource through every version take the same lock (see [`ResourcePath`]).
+pub(crate) fn note_resource_path(
+    request: &mut http::Request<axum::body::Body>,
+    prefix: Option<&str>,
+) {
+    let Some(prefix) = prefix else {
+        return;
+    };
+    if !locks_resource(request.method()) && request.extensions().get::<Conditional>().is_none() {
+        return;
+    }
+    if let Some(path) = request.uri().path().strip_prefix(prefix)
+        && path.starts_with('/')
+    {
+        let path = ResourcePath(path.to_string());
+        request.extensions_mut().insert(path);
     }
 }

@@ -283,7 +283,14 @@ where
 {
     type Future = VersionFuture<H::Future>;
 
-    fn call(self, request: Request<Body>, state: S) -> Self::Future {
+    fn call(self, mut request: Request<Body>, state: S) -> Self::Future {
+        let prefix = match &self.layer.0 {
+            Layer::Plain {
+                location_prefix, ..
+            } => location_prefix.as_deref(),
+            Layer::Full(info) => info.headers.location_prefix.as_deref(),
+        };
+        super::created::note_resource_path(&mut request, prefix);
         match self.layer.0 {
             Layer::Plain {
                 version,

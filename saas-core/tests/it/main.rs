@@ -13,6 +13,7 @@ mod audit;
 mod cache;
 #[cfg(feature = "redis")]
 mod cache_redis;
+mod conditional;
 mod events;
 #[cfg(feature = "nats")]
 mod events_nats;

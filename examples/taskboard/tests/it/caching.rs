@@ -88,3 +88,140 @@ async fn each_version_of_a_row_has_its_own_etag_201s_say_where_and_documents_are
     doc.assert_status(200);
     assert_eq!(doc.headers["cache-control"], "public, max-age=300");
 }
+
+/// `If-Match` on PATCH and DELETE: a stale tag is a 412 problem and changes nothing, the
+/// current tag goes through, another tenant's resource stays a 404, and of clients racing
+/// with the same tag exactly one wins (the others' updates would have been lost).
+#[tokio::test]
+async fn if_match_turns_lost_updates_into_412s_and_never_reveals_another_tenants_rows() {
+    let app = App::new().await;
+    let tok = app.tenant("acme").await.1;
+    let other = app.tenant("globex").await.1;
+    let t = Some(tok.as_str());
+    let (s, _, p) = app
+        .send("POST", "/v2/projects", t, Some(json!({"name": "Guarded"})))
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let pid = p["id"].as_str().unwrap().to_string();
+    let path = format!("/v2/projects/{pid}");
+    let tag_of = |r: &saas_testkit::TestResponse| r.headers["etag"].to_str().unwrap().to_string();
+    let read = app.client(t).get(&path).await;
+    read.assert_status(200);
+    let tag = tag_of(&read);
+
+    // A tag that never was: 412, problem+json, the current tag to start over from; no change.
+    let stale = app
+        .client(t)
+        .header("if-match", "\"not-the-tag\"")
+        .send("PATCH", &path, Some(&json!({"name": "Lost"})))
+        .await;
+    stale.assert_status(412);
+    stale.assert_problem_if_error();
+    assert_eq!(tag_of(&stale), tag);
+    let unchanged = app.client(t).get(&path).await;
+    assert_eq!(unchanged.value()["name"], "Guarded");
+    assert_eq!(tag_of(&unchanged), tag);
+    // A weak tag never matches If-Match (strong comparison).
+    app.client(t)
+        .header("if-match", format!("W/{tag}").as_str())
+        .send("PATCH", &path, Some(&json!({"name": "Weak"})))
+        .await
+        .assert_status(412);
+
+    // Another tenant with the right path and the right tag: 404, never 412 (which would say
+    // the row exists), and nothing changes.
+    let foreign = app
+        .client(Some(other.as_str()))
+        .header("if-match", tag.as_str())
+        .send("PATCH", &path, Some(&json!({"name": "Stolen"})))
+        .await;
+    foreign.assert_status(404);
+    foreign.assert_problem_if_error();
+    app.client(Some(other.as_str()))
+        .header("if-match", "*")
+        .send("DELETE", &path, None)
+        .await
+        .assert_status(404);
+    assert_eq!(app.client(t).get(&path).await.value()["name"], "Guarded");
+
+    // The current tag: the write goes through and the tag moves on; the old one is now stale.
+    let renamed = app
+        .client(t)
+        .header("if-match", tag.as_str())
+        .send("PATCH", &path, Some(&json!({"name": "Renamed"})))
+        .await;
+    renamed.assert_status(200);
+    assert_eq!(renamed.value()["name"], "Renamed");
+    let current = tag_of(&app.client(t).get(&path).await);
+    assert_ne!(current, tag);
+    app.client(t)
+        .header("if-match", tag.as_str())
+        .send("PATCH", &path, Some(&json!({"name": "Late"})))
+        .await
+        .assert_status(412);
+    // A tag of the v1 representation names another representation: 412 on v2.
+    let v1_tag = tag_of(&app.client(t).get(&format!("/v1/projects/{pid}")).await);
+    assert_ne!(v1_tag, current);
+    app.client(t)
+        .header("if-match", v1_tag.as_str())
+        .send("PATCH", &path, Some(&json!({"name": "Other version"})))
+        .await
+        .assert_status(412);
+
+    // Racing clients that all read the same tag: exactly one update lands.
+    let racers = 8;
+    let results = futures_util::future::join_all((0..racers).map(|i| {
+        let client = app.client(t).header("if-match", current.as_str());
+        let path = path.clone();
+        async move {
+            client
+                .send("PATCH", &path, Some(&json!({"name": format!("Racer {i}")})))
+                .await
+                .status
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|s| **s == 200).count(),
+        1,
+        "exactly one racer wins: {results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|s| **s == 412).count(),
+        racers - 1,
+        "every other racer is told it lost: {results:?}"
+    );
+
+    // Tasks too, and DELETE: a stale tag keeps the task, the current one deletes it.
+    let task = app
+        .client(t)
+        .post(&format!("/v2/projects/{pid}/tasks"), json!({"title": "T"}))
+        .await;
+    task.assert_status(201);
+    let task_path = task.headers["location"].to_str().unwrap().to_string();
+    let task_tag = tag_of(&app.client(t).get(&task_path).await);
+    app.client(t)
+        .header("if-match", task_tag.as_str())
+        .send("PATCH", &task_path, Some(&json!({"status": "done"})))
+        .await
+        .assert_status(200);
+    app.client(t)
+        .header("if-match", task_tag.as_str())
+        .send("DELETE", &task_path, None)
+        .await
+        .assert_status(412);
+    app.client(t).get(&task_path).await.assert_status(200);
+    let task_tag = tag_of(&app.client(t).get(&task_path).await);
+    app.client(t)
+        .header("if-match", task_tag.as_str())
+        .send("DELETE", &task_path, None)
+        .await
+        .assert_status(204);
+    app.client(t).get(&task_path).await.assert_status(404);
+    // `*`: any current representation; none left, so the resource's 404.
+    app.client(t)
+        .header("if-match", "*")
+        .send("DELETE", &task_path, None)
+        .await
+        .assert_status(404);
+}

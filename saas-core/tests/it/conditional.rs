@@ -1,0 +1,237 @@
+//! Conditional writes: `If-Match` is evaluated in the write's own transaction under the
+//! resource's lock, so a write that lands between a client's read and its conditional write
+//! makes it a 412 instead of being overwritten; `RequireIfMatchLayer` makes it mandatory; the
+//! framework's own read for the comparison is not counted against the tenant's rate limit.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::routing::patch;
+use common::*;
+use saas_core::http::conditional::RequireIfMatchLayer;
+use saas_core::http::{Json, Path};
+use saas_core::prelude::*;
+use saas_core::ratelimit::{PlanLimits, Quota, RateLimitLayer, RateLimits};
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+/// Holds a rename between its UPDATE and its commit until the test lets it go.
+#[derive(Clone, Default)]
+struct Gate {
+    entered: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    name: String,
+    #[serde(default)]
+    hold: bool,
+}
+
+async fn rename_project(
+    mut tx: TenantTx,
+    Path(id): Path<Uuid>,
+    Extension(gate): Extension<Gate>,
+    Json(body): Json<Rename>,
+) -> ApiResult<Json<Project>> {
+    sqlx::query("UPDATE projects SET name = $1 WHERE id = $2")
+        .bind(&body.name)
+        .bind(id)
+        .execute(tx.conn().await?)
+        .await?;
+    if body.hold {
+        gate.entered.notify_one();
+        gate.release.notified().await;
+    }
+    Ok(Json(Project::get(&mut tx, id).await?))
+}
+
+fn router(env: &Env, gate: &Gate) -> axum::Router {
+    let routes = routes()
+        .route("/projects/{id}", patch(rename_project))
+        .layer(Extension(gate.clone()));
+    saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
+}
+
+#[tokio::test]
+async fn a_write_between_the_read_and_the_conditional_write_makes_it_a_412() {
+    let env = Env::new().await;
+    let acme = env.tenant("acme").await;
+    let gate = Gate::default();
+    let app = env.serve(router(&env, &gate)).await;
+    let token = env.token(&acme);
+    let id = app
+        .with_token(token.as_str())
+        .post("/projects", serde_json::json!({ "name": "start" }))
+        .await
+        .assert_status(201)
+        .value()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/projects/{id}");
+    let read = app.with_token(token.as_str()).get(&path).await;
+    let tag = read.headers["etag"].to_str().unwrap().to_string();
+
+    // A plain rename updates the row and stops before its commit; then a client that read
+    // `tag` before it sends its conditional rename. Without the resource's lock its read
+    // would see the old, committed row, match, and overwrite the first rename once that
+    // commits; with it, it waits, reads the renamed row and is told so.
+    let first = async {
+        app.with_token(token.as_str())
+            .send(
+                "PATCH",
+                &path,
+                Some(&serde_json::json!({ "name": "first", "hold": true })),
+            )
+            .await
+    };
+    let second = async {
+        gate.entered.notified().await;
+        let client = app
+            .with_token(token.as_str())
+            .header("if-match", tag.as_str());
+        let body = serde_json::json!({ "name": "second" });
+        let conditional = client.send("PATCH", &path, Some(&body));
+        let release = async {
+            // Let the first rename commit once the second is waiting on a lock.
+            saas_testkit::wait_until(
+                "the conditional write waits for the resource",
+                Duration::from_secs(30),
+                async || {
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity
+                          WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .fetch_one(env.tenancy.owner_pool())
+                    .await
+                    .unwrap();
+                    waiting > 0
+                },
+            )
+            .await;
+            gate.release.notify_one();
+        };
+        tokio::join!(conditional, release).0
+    };
+    let (first, second) = tokio::join!(first, second);
+    first.assert_status(200);
+    assert_eq!(first.value()["name"], "first");
+    second.assert_status(412);
+    second.assert_problem_if_error();
+    let now = app.with_token(token.as_str()).get(&path).await;
+    assert_eq!(now.value()["name"], "first", "the first rename was kept");
+    assert_eq!(
+        second.headers["etag"], now.headers["etag"],
+        "the 412 names the current tag"
+    );
+    // With the current tag the conditional rename goes through.
+    let retried = app
+        .with_token(token.as_str())
+        .header("if-match", now.headers["etag"].to_str().unwrap())
+        .send(
+            "PATCH",
+            &path,
+            Some(&serde_json::json!({ "name": "second" })),
+        )
+        .await;
+    retried.assert_status(200);
+    assert_eq!(retried.value()["name"], "second");
+}
+
+#[tokio::test]
+async fn require_if_match_answers_428_and_lets_conditional_writes_through() {
+    let env = Env::new().await;
+    let acme = env.tenant("acme").await;
+    let gate = Gate::default();
+    let routes = routes()
+        .route("/projects/{id}", patch(rename_project))
+        .route_layer(RequireIfMatchLayer)
+        .layer(Extension(gate));
+    let app = env
+        .serve(saas_core::app::wrap_router(
+            routes,
+            &env.tenancy,
+            saas_core::app::DEFAULT_BODY_LIMIT,
+        ))
+        .await;
+    let acme = app.with_token(env.token(&acme));
+    let id = acme
+        .post("/projects", serde_json::json!({ "name": "start" }))
+        .await
+        .assert_status(201)
+        .value()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/projects/{id}");
+    let refused = acme
+        .patch(&path, serde_json::json!({ "name": "blind" }))
+        .await;
+    refused.assert_status(428);
+    refused.assert_problem_if_error();
+    acme.delete(&path).await.assert_status(428);
+    let tag = acme.get(&path).await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let done = acme
+        .clone()
+        .header("if-match", tag.as_str())
+        .send("PATCH", &path, Some(&serde_json::json!({ "name": "seen" })))
+        .await;
+    done.assert_status(200);
+    assert_eq!(done.value()["name"], "seen");
+}
+
+#[tokio::test]
+async fn the_read_behind_if_match_is_not_counted_against_the_rate_limit() {
+    let env = Env::new().await;
+    let acme = env.tenant("acme").await;
+    let limits = RateLimits::new().plan(
+        "default",
+        PlanLimits::unlimited().quota(Quota::per_day(100)),
+    );
+    let routes = routes().layer(RateLimitLayer::new(&limits));
+    let app = env
+        .serve(saas_core::app::wrap_router(
+            routes,
+            &env.tenancy,
+            saas_core::app::DEFAULT_BODY_LIMIT,
+        ))
+        .await;
+    let acme = app.with_token(env.token(&acme));
+    let id = acme
+        .post("/projects", serde_json::json!({ "name": "counted" }))
+        .await
+        .value()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/projects/{id}");
+    let read = acme.get(&path).await;
+    let remaining = |r: &saas_testkit::TestResponse| -> u64 {
+        let field = r.headers["ratelimit"].to_str().unwrap().to_string();
+        let r = field
+            .split(';')
+            .find_map(|p| p.strip_prefix("r="))
+            .unwrap_or_else(|| panic!("no remaining count in {field}"));
+        r.parse().unwrap()
+    };
+    let before = remaining(&read);
+    let deleted = acme
+        .clone()
+        .header("if-match", read.headers["etag"].to_str().unwrap())
+        .delete(&path)
+        .await;
+    deleted.assert_status(204);
+    assert_eq!(
+        remaining(&deleted),
+        before - 1,
+        "one request counted, not two"
+    );
+}
