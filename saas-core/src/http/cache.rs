@@ -38,6 +38,17 @@ pub const TENANT_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private,
 /// Bodies up to this size get an `ETag` (larger ones are passed through untouched).
 pub(crate) const MAX_TAGGED_BODY: u64 = 8 * 1024 * 1024;
 
+/// What turning a response into a `304` gives back, put in the response's extensions by a
+/// layer that counted the request (the rate limits: a revalidation that costs the client
+/// nothing does not count against the tenant's budget). The function returns the header to
+/// replace (the `RateLimit` field after the refund), if any.
+#[derive(Clone)]
+pub(crate) struct NotModifiedRefund(
+    pub(crate)  std::sync::Arc<
+        dyn Fn() -> BoxFuture<'static, Option<(http::HeaderName, HeaderValue)>> + Send + Sync,
+    >,
+);
+
 /// The layer that adds validators and cache headers to tenant responses (see the module).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HttpCacheLayer;
@@ -135,6 +146,11 @@ async fn tenant_response(
     if if_none_match.is_some_and(|header| matches_any(&header, &etag)) {
         parts.status = StatusCode::NOT_MODIFIED;
         parts.headers.remove(CONTENT_LENGTH);
+        if let Some(NotModifiedRefund(refund)) = parts.extensions.remove::<NotModifiedRefund>()
+            && let Some((name, value)) = refund().await
+        {
+            parts.headers.insert(name, value);
+        }
         return Response::from_parts(parts, Body::empty());
     }
     Response::from_parts(parts, Body::from(bytes))

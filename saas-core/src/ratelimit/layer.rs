@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 
 use super::{Limiter, RATELIMIT, RATELIMIT_POLICY, RateLimits};
 use crate::error::ApiError;
+use crate::http::cache::NotModifiedRefund;
 use crate::request_tenant::Conditional;
 use crate::tenancy::resolver::TenantCtx;
 
@@ -104,6 +105,17 @@ where
                 .await
                 .ok()
                 .map(|ctx| (ctx.tenant.id, limiter.plan(&ctx.tenant.plan)));
+            // A revalidation may end as a 304; the cache layer then gives the request back.
+            let conditional = parts.method == http::Method::GET
+                && parts.headers.contains_key(http::header::IF_NONE_MATCH);
+            let plan_name = conditional
+                .then(|| {
+                    parts
+                        .extensions
+                        .get::<TenantCtx>()
+                        .map(|ctx| ctx.tenant.plan.clone())
+                })
+                .flatten();
             let request = http::Request::from_parts(parts, body);
             let Some((tenant, Some(plan))) = tenant else {
                 return inner.call(request).await;
@@ -125,6 +137,22 @@ where
                 }
                 .into_response()
             };
+            if outcome.allowed
+                && let Some(plan_name) = plan_name
+            {
+                let (limiter, window) = (limiter.clone(), outcome.window);
+                let refund = move || -> BoxFuture<'static, _> {
+                    let (limiter, plan_name) = (limiter.clone(), plan_name.clone());
+                    Box::pin(async move {
+                        let plan = limiter.plan(&plan_name)?;
+                        let outcome = limiter.backend.refund(tenant, plan, window).await?;
+                        Some((RATELIMIT, outcome.header(plan)))
+                    })
+                };
+                response
+                    .extensions_mut()
+                    .insert(NotModifiedRefund(std::sync::Arc::new(refund)));
+            }
             let headers = response.headers_mut();
             if let Some(policy) = Limiter::policy(plan) {
                 headers.insert(RATELIMIT_POLICY, policy.clone());

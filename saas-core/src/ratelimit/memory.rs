@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{Outcome, Plan, State, decide, describe};
+use super::{Outcome, Plan, State, decide, describe, undo};
 use crate::tenancy::TenantId;
 
 const SHARDS: usize = 64;
@@ -53,6 +53,21 @@ impl MemoryStore {
             .unwrap_or(0);
         entry.idle_at = entry.state.tat.max(window_end);
         describe(plan, &entry.state, now, allowed)
+    }
+
+    pub(crate) fn refund(&self, tenant: TenantId, plan: &Plan, window: u64, now: u64) -> Outcome {
+        let mut shard = self
+            .shard(tenant)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match shard.get_mut(&tenant) {
+            Some(entry) => {
+                undo(plan, &mut entry.state, window);
+                describe(plan, &entry.state, now, true)
+            }
+            // Forgotten meanwhile: it starts afresh, with nothing to give back.
+            None => describe(plan, &State::default(), now, true),
+        }
     }
 
     #[cfg(test)]

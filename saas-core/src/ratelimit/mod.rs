@@ -526,6 +526,8 @@ pub(crate) struct Left {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Outcome {
     pub(crate) allowed: bool,
+    /// The quota window the decision counted the request in (what a refund gives back to).
+    pub(crate) window: u64,
     rate: Option<Left>,
     quota: Option<Left>,
     /// Nanoseconds until a request would be allowed (0 when allowed now).
@@ -558,9 +560,21 @@ pub(crate) fn describe(plan: &Plan, state: &State, now: u64, allowed: bool) -> O
     });
     Outcome {
         allowed,
+        window: state.window,
         rate,
         quota,
         wait,
+    }
+}
+
+/// Gives back one request that [`decide`] allowed, counted in quota window `window`: the
+/// client got a `304 Not Modified` and nothing it had to wait for.
+pub(crate) fn undo(plan: &Plan, state: &mut State, window: u64) {
+    if let Some(g) = plan.rate {
+        state.tat = state.tat.saturating_sub(g.interval);
+    }
+    if plan.quota.is_some() && state.window == window {
+        state.count = state.count.saturating_sub(1);
     }
 }
 
@@ -634,6 +648,23 @@ impl Backend {
             Backend::Memory(store, clock) => Some(store.check(tenant, plan, unix_nanos(&**clock))),
             #[cfg(feature = "redis")]
             Backend::Redis(store) => store.check(tenant, plan).await,
+        }
+    }
+
+    /// Gives back one allowed request of `tenant` counted in quota window `window` (see
+    /// [`undo`]); the state after it, `None` when it is unreachable.
+    pub(crate) async fn refund(
+        &self,
+        tenant: TenantId,
+        plan: &Plan,
+        window: u64,
+    ) -> Option<Outcome> {
+        match self {
+            Backend::Memory(store, clock) => {
+                Some(store.refund(tenant, plan, window, unix_nanos(&**clock)))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => store.refund(tenant, plan, window).await,
         }
     }
 }

@@ -58,6 +58,33 @@ end
 return {allowed, string.format('%.0f', now), string.format('%.0f', tat), string.format('%.0f', w), string.format('%.0f', n)}
 "#;
 
+/// Mirrors [`super::undo`]. KEYS[1]: the tenant's hash. ARGV: interval (µs, 0 = no rate), the
+/// quota window index the request was counted in (-1 = no quota), now (µs; empty: `TIME`).
+/// Returns now, tat, window index, count (the state after the refund).
+const REFUND_SCRIPT: &str = r#"
+local interval = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local s = redis.call('HMGET', KEYS[1], 'tat', 'w', 'n')
+if not s[1] then
+  return {string.format('%.0f', now), '0', '0', '0'}
+end
+local tat = tonumber(s[1]) or 0
+local w = tonumber(s[2]) or 0
+local n = tonumber(s[3]) or 0
+if interval > 0 then
+  tat = tat - interval
+  if tat < 0 then tat = 0 end
+end
+if window >= 0 and w == window and n > 0 then n = n - 1 end
+redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat), 'n', string.format('%.0f', n))
+return {string.format('%.0f', now), string.format('%.0f', tat), string.format('%.0f', w), string.format('%.0f', n)}
+"#;
+
 /// After a failure, Redis is not tried again for this long (requests pass meanwhile).
 const BACKOFF_NS: u64 = 1_000_000_000;
 const WARN_EVERY_NS: u64 = 10_000_000_000;
@@ -65,6 +92,7 @@ const WARN_EVERY_NS: u64 = 10_000_000_000;
 pub(crate) struct RedisStore {
     conn: RedisConn,
     script: redis::Script,
+    refund_script: redis::Script,
     prefix: String,
     retry_at: AtomicU64,
     warned_at: AtomicU64,
@@ -76,6 +104,7 @@ impl RedisStore {
         RedisStore {
             conn: RedisConn::new(client),
             script: redis::Script::new(SCRIPT),
+            refund_script: redis::Script::new(REFUND_SCRIPT),
             prefix: format!("{namespace}:rl:"),
             retry_at: AtomicU64::new(0),
             warned_at: AtomicU64::new(0),
@@ -120,12 +149,8 @@ impl RedisStore {
             .quota
             .map(|q| (q.count, q.length / 1000))
             .unwrap_or((0, 0));
-        let now = match self.clock.is_system() {
-            true => String::new(),
-            false => (unix_nanos(&*self.clock) / 1000).to_string(),
-        };
-        // The hash tag keeps a tenant's key on one Redis Cluster slot.
-        let key = format!("{}{{{}}}", self.prefix, tenant);
+        let now = self.now_arg();
+        let key = self.key(tenant);
         let reply: Result<(i64, String, String, String, String), _> = self
             .script
             .key(key)
@@ -150,5 +175,58 @@ impl RedisStore {
             count: number(&n),
         };
         Some(describe(plan, &state, number(&now) * 1000, allowed == 1))
+    }
+
+    /// Gives back one request counted in quota window `window` (a 304).
+    pub(crate) async fn refund(
+        &self,
+        tenant: TenantId,
+        plan: &Plan,
+        window: u64,
+    ) -> Option<Outcome> {
+        if unix_nanos(&*self.clock) < self.retry_at.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut conn = self.conn().await?;
+        let interval = plan.rate.map(|g| g.interval / 1000).unwrap_or(0);
+        let window = match plan.quota {
+            Some(_) => i64::try_from(window).unwrap_or(-1),
+            None => -1,
+        };
+        let reply: Result<(String, String, String, String), _> = self
+            .refund_script
+            .key(self.key(tenant))
+            .arg(interval)
+            .arg(window)
+            .arg(self.now_arg())
+            .invoke_async(&mut conn)
+            .await;
+        let (now, tat, w, n) = match reply {
+            Ok(reply) => reply,
+            Err(err) => {
+                self.fail("a Redis command failed", &err);
+                return None;
+            }
+        };
+        let number = |s: &str| s.parse::<u64>().unwrap_or_default();
+        let state = State {
+            tat: number(&tat) * 1000,
+            window: number(&w),
+            count: number(&n),
+        };
+        Some(describe(plan, &state, number(&now) * 1000, true))
+    }
+
+    /// The tenant's key; the hash tag keeps it on one Redis Cluster slot.
+    fn key(&self, tenant: TenantId) -> String {
+        format!("{}{{{}}}", self.prefix, tenant)
+    }
+
+    /// "Now" for a script: empty for Redis's own clock, else the injected clock in µs.
+    fn now_arg(&self) -> String {
+        match self.clock.is_system() {
+            true => String::new(),
+            false => (unix_nanos(&*self.clock) / 1000).to_string(),
+        }
     }
 }

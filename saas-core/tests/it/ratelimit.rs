@@ -407,3 +407,14 @@ async fn a_429_of_a_versioned_route_carries_its_versions_headers() {
         "{links:?}"
     );
 }
+
+#[tokio::test]
+async fn not_modified_revalidations_are_given_back() {
+    let env = Env::new().await;
+    let limits = frozen(RateLimits::new().plan(
+        "default",
+        Limit::per_minute(3).with_quota(Quota::per_hour(3)),
+    ));
+    let router = limited_router(&env, &limits).await;
+    common::ratelimit::not_modified_revalidations_are_not_counted(&env, &router).await;
+}

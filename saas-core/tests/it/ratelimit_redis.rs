@@ -123,3 +123,19 @@ async fn redis_down_lets_requests_through() {
         assert!(!headers.contains_key("ratelimit"));
     }
 }
+
+#[tokio::test]
+async fn redis_gives_not_modified_revalidations_back() {
+    let env = Env::new().await;
+    let limits = in_redis(
+        RateLimits::new()
+            .plan(
+                "default",
+                Limit::per_minute(3).with_quota(Quota::per_hour(3)),
+            )
+            .clock(ManualClock::at(20_600 * 86_400)),
+        &namespace(),
+    );
+    let router = limited_router(&env, &limits).await;
+    common::ratelimit::not_modified_revalidations_are_not_counted(&env, &router).await;
+}

@@ -74,3 +74,36 @@ pub async fn a_flood_does_not_throttle_another_tenant(env: &Env, router: &TestAp
         "{a_statuses:?}"
     );
 }
+
+/// A revalidation answered `304 Not Modified` is given back to the tenant's budget (rate and
+/// quota): with a budget of 3, any number of 304s leave room for the 200s. The `RateLimit`
+/// field of the 304 says what is left after the refund.
+pub async fn not_modified_revalidations_are_not_counted(env: &Env, router: &TestApp) {
+    let tenant = env.tenant("revalidator").await;
+    let token = env.token(&tenant);
+    let client = router.with_token(token.as_str());
+    let first = client.get("/projects").await;
+    first.assert_status(200);
+    let etag = first.headers["etag"].to_str().unwrap().to_string();
+    let left =
+        |r: &saas_testkit::TestResponse| r.headers["ratelimit"].to_str().unwrap().to_string();
+    let after_first = left(&first);
+    for _ in 0..5 {
+        let revalidated = client
+            .clone()
+            .header("if-none-match", etag.as_str())
+            .get("/projects")
+            .await;
+        revalidated.assert_status(304);
+        assert_eq!(left(&revalidated), after_first, "a 304 costs nothing");
+    }
+    // The budget of 3 still holds the two requests the 304s did not spend.
+    assert_eq!(allowed_of(env, router, &tenant, 3).await, 2);
+    // A revalidation that does not match is a 200 and counts like any request: none left.
+    let changed = client
+        .clone()
+        .header("if-none-match", "\"another\"")
+        .get("/projects")
+        .await;
+    changed.assert_status(429);
+}
