@@ -637,9 +637,8 @@ impl SaasApp {
 /// documents for every error axum makes itself.
 ///
 /// Add your own layers (rate limits, extensions, state) to `router` *before* wrapping it: the
-/// framework's layers wrap each route, and the conditional-write layer wraps the whole router
-/// (it routes an `If-Match` write's `GET` first), so a layer added to the returned router runs
-/// outside routing, once per request, with no matched path.
+/// `GET` that a conditional (`If-Match`) write routes first goes through the routes as they
+/// were given here, with the framework's layers, not through layers added afterwards.
 pub fn wrap_router(router: Router, tenancy: &Tenancy, body_limit: usize) -> Router {
     wrap_router_observed(router, tenancy, body_limit, None)
 }
@@ -656,23 +655,36 @@ pub fn wrap_router_observed(
     body_limit: usize,
     telemetry: Option<&crate::telemetry::Telemetry>,
 ) -> Router {
-    let framework = tower::ServiceBuilder::new()
-        .layer(CatchPanicLayer::custom(
-            |_panic: Box<dyn std::any::Any + Send>| {
-                use axum::response::IntoResponse;
-                ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-            },
-        ))
-        // Outside the body limit, so its 413 becomes a problem document too.
-        .layer(axum::middleware::from_fn(
-            crate::http::problem_for_plain_errors,
-        ))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        // Outside the transaction layer: a 304 replaces a response that has committed.
-        .layer(crate::http::cache::HttpCacheLayer)
-        .layer(TenantTxLayer::new(tenancy.clone()))
-        .into_inner();
-    let routes = match telemetry {
+    let stack = |conditional| {
+        tower::ServiceBuilder::new()
+            .layer(CatchPanicLayer::custom(
+                |_panic: Box<dyn std::any::Any + Send>| {
+                    use axum::response::IntoResponse;
+                    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                },
+            ))
+            // Outside the body limit, so its 413 becomes a problem document too.
+            .layer(axum::middleware::from_fn(
+                crate::http::problem_for_plain_errors,
+            ))
+            .layer(RequestBodyLimitLayer::new(body_limit))
+            // Outside the transaction layer: a 304 replaces a response that has committed.
+            .layer(crate::http::cache::HttpCacheLayer)
+            // Outside the transaction layer: it owns the transaction of a conditional write.
+            .layer(conditional)
+            .layer(TenantTxLayer::new(tenancy.clone()))
+            .into_inner()
+    };
+    // The `GET` behind an `If-Match` write is routed through the same routes and layers (no
+    // telemetry: it is part of the write, which is counted).
+    let probes = router.clone().layer(stack(
+        crate::tenancy::conditional::IfMatchLayer::pass_through(tenancy.clone()),
+    ));
+    let framework = stack(crate::tenancy::conditional::IfMatchLayer::new(
+        tenancy.clone(),
+        probes,
+    ));
+    match telemetry {
         Some(telemetry) => router.layer(
             tower::ServiceBuilder::new()
                 .layer(telemetry.layer())
@@ -680,11 +692,7 @@ pub fn wrap_router_observed(
                 .layer(framework),
         ),
         None => router.layer(framework),
-    };
-    // Around the whole router (the layers above wrap each route): an `If-Match` write is
-    // routed twice, to the resource's GET and then to the write, in one transaction.
-    let conditional = crate::tenancy::conditional::IfMatchLayer::new(tenancy.clone());
-    Router::new().fallback_service(tower::Layer::layer(&conditional, routes))
+    }
 }
 
 /// The server task, given at most `cap` from the shutdown signal to finish its in-flight

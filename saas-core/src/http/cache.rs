@@ -43,11 +43,11 @@ pub(crate) const MAX_TAGGED_BODY: u64 = 8 * 1024 * 1024;
 /// nothing does not count against the tenant's budget). The function returns the header to
 /// replace (the `RateLimit` field after the refund), if any.
 #[derive(Clone)]
-pub(crate) struct NotModifiedRefund(
-    pub(crate)  std::sync::Arc<
-        dyn Fn() -> BoxFuture<'static, Option<(http::HeaderName, HeaderValue)>> + Send + Sync,
-    >,
-);
+pub(crate) struct NotModifiedRefund(pub(crate) std::sync::Arc<RefundFn>);
+
+/// The refund: gives the request back, returns the header to replace.
+pub(crate) type RefundFn =
+    dyn Fn() -> BoxFuture<'static, Option<(http::HeaderName, HeaderValue)>> + Send + Sync;
 
 /// The layer that adds validators and cache headers to tenant responses (see the module).
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,7 +1,7 @@
 //! Conditional writes: `If-Match` on `PUT`, `PATCH` and `DELETE` of tenant resources.
 //!
-//! [`IfMatchLayer`] (installed by `SaasApp` around the whole router) answers a write that
-//! carries `If-Match` in three steps, all in one tenant transaction that it owns:
+//! [`IfMatchLayer`] (installed by `SaasApp` on every route) answers a write that carries
+//! `If-Match` in three steps, all in one tenant transaction that it owns:
 //! 1. it runs the resource's own `GET` (same path, same credentials, same API version) as a
 //!    *probe*; the probe's transaction takes the resource's write lock before it reads, the
 //!    lock every in-place write of that resource takes (see [`Conditional`]);
@@ -22,9 +22,9 @@
 //! What it does not cover: a write that changes the resource through another path (a bulk
 //! endpoint, a job) takes that path's lock, not this one's.
 
-use std::convert::Infallible;
 use std::task::{Context, Poll};
 
+use axum::Router;
 use axum::body::{Body, HttpBody as _};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
@@ -36,22 +36,38 @@ use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 
 use super::pool::Tenancy;
+use super::resolver::TenantCtx;
 use super::tx::{finish, has_begun, new_slot};
 use crate::error::{ApiError, Problem};
 use crate::http::cache::{MAX_TAGGED_BODY, entity_tag};
-use crate::request_tenant::{Conditional, locks_resource};
+use crate::request_tenant::{Conditional, RequestSlot, locks_resource};
 
 /// The layer that evaluates `If-Match` on writes in the write's transaction (see the module).
-/// It wraps a whole router: the probe is routed to the resource's `GET`.
+/// It wraps each route (outside [`super::TenantTxLayer`]) and routes the probe through a
+/// router of its own: the same routes with the same framework layers, without this one.
 #[derive(Clone, Debug)]
 pub struct IfMatchLayer {
     tenancy: Tenancy,
+    probes: Option<Router>,
 }
 
 impl IfMatchLayer {
-    /// The layer for routers served with this tenancy runtime.
-    pub fn new(tenancy: Tenancy) -> Self {
-        IfMatchLayer { tenancy }
+    /// The layer for routes served with this tenancy runtime; `probes` are the same routes
+    /// with the framework's layers, which serve the resource's `GET` of a conditional write.
+    pub fn new(tenancy: Tenancy, probes: Router) -> Self {
+        IfMatchLayer {
+            tenancy,
+            probes: Some(probes),
+        }
+    }
+
+    /// A layer that passes every request through: the place of the conditional layer in
+    /// the stack of the routes that serve probes.
+    pub fn pass_through(tenancy: Tenancy) -> Self {
+        IfMatchLayer {
+            tenancy,
+            probes: None,
+        }
     }
 }
 
@@ -61,7 +77,7 @@ impl<S> tower::Layer<S> for IfMatchLayer {
     fn layer(&self, inner: S) -> Self::Service {
         IfMatch {
             inner,
-            tenancy: self.tenancy.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -70,52 +86,56 @@ impl<S> tower::Layer<S> for IfMatchLayer {
 #[derive(Clone, Debug)]
 pub struct IfMatch<S> {
     inner: S,
-    tenancy: Tenancy,
+    layer: IfMatchLayer,
 }
 
-impl<S> tower::Service<Request<Body>> for IfMatch<S>
+impl<S, B> tower::Service<Request<B>> for IfMatch<S>
 where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<Request<B>, Response = Response> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
 {
     type Response = Response;
-    type Error = Infallible;
+    type Error = S::Error;
     type Future =
-        futures_util::future::Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+        futures_util::future::Either<S::Future, BoxFuture<'static, Result<Response, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let Some(if_match) = locks_resource(request.method())
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let conditional = self.layer.probes.is_some() && locks_resource(request.method());
+        let Some(if_match) = conditional
             .then(|| request.headers().get(IF_MATCH).cloned())
             .flatten()
         else {
             return futures_util::future::Either::Left(self.inner.call(request));
         };
+        // Take the service that was driven to readiness; leave a clone in its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let tenancy = self.tenancy.clone();
+        let layer = self.layer.clone();
         futures_util::future::Either::Right(Box::pin(conditional_write(
-            inner, tenancy, request, if_match,
+            inner, layer, request, if_match,
         )))
     }
 }
 
-async fn conditional_write<S>(
+async fn conditional_write<S, B>(
     mut inner: S,
-    tenancy: Tenancy,
-    request: Request<Body>,
+    layer: IfMatchLayer,
+    request: Request<B>,
     if_match: HeaderValue,
-) -> Result<Response, Infallible>
+) -> Result<Response, S::Error>
 where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>,
+    S: tower::Service<Request<B>, Response = Response>,
 {
     use tower::ServiceExt;
+    let (Some(probes), tenancy) = (layer.probes, layer.tenancy) else {
+        return inner.call(request).await;
+    };
     let slot = new_slot();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(tenancy.clone());
@@ -136,9 +156,19 @@ where
     ] {
         probe.headers_mut().remove(name);
     }
-    *probe.extensions_mut() = parts.extensions.clone();
-    probe.extensions_mut().insert(Conditional::Probe);
-    let current = inner.ready().await?.call(probe).await?;
+    // The framework's part of the request, not axum's: the write's routing data (matched
+    // path, path parameters) would be taken for the probe's own.
+    let extensions = probe.extensions_mut();
+    extensions.insert(tenancy.clone());
+    extensions.insert(slot.clone());
+    extensions.insert(Conditional::Probe);
+    if let Some(request) = parts.extensions.get::<RequestSlot>() {
+        extensions.insert(request.clone());
+    }
+    if let Some(ctx) = parts.extensions.get::<TenantCtx>() {
+        extensions.insert(ctx.clone());
+    }
+    let Ok(current) = probes.oneshot(probe).await;
     if !has_begun(&slot) {
         // The probe read no tenant data (a public route, or one refused before reading):
         // nothing of ours to compare. The write runs as any write, in a transaction of its
