@@ -161,20 +161,8 @@ impl RedisStore {
             .arg(now)
             .invoke_async(&mut conn)
             .await;
-        let (allowed, now, tat, w, n) = match reply {
-            Ok(reply) => reply,
-            Err(err) => {
-                self.fail("a Redis command failed", &err);
-                return None;
-            }
-        };
-        let number = |s: &str| s.parse::<u64>().unwrap_or_default();
-        let state = State {
-            tat: number(&tat) * 1000,
-            window: number(&w),
-            count: number(&n),
-        };
-        Some(describe(plan, &state, number(&now) * 1000, allowed == 1))
+        let (allowed, now, tat, w, n) = self.reply(reply)?;
+        Some(described(plan, [&now, &tat, &w, &n], allowed == 1))
     }
 
     /// Gives back one request counted in quota window `window` (a 304).
@@ -201,20 +189,15 @@ impl RedisStore {
             .arg(self.now_arg())
             .invoke_async(&mut conn)
             .await;
-        let (now, tat, w, n) = match reply {
-            Ok(reply) => reply,
-            Err(err) => {
-                self.fail("a Redis command failed", &err);
-                return None;
-            }
-        };
-        let number = |s: &str| s.parse::<u64>().unwrap_or_default();
-        let state = State {
-            tat: number(&tat) * 1000,
-            window: number(&w),
-            count: number(&n),
-        };
-        Some(describe(plan, &state, number(&now) * 1000, true))
+        let (now, tat, w, n) = self.reply(reply)?;
+        Some(described(plan, [&now, &tat, &w, &n], true))
+    }
+
+    /// A script's reply, or `None` after noting the failure (requests pass meanwhile).
+    fn reply<T>(&self, reply: Result<T, redis::RedisError>) -> Option<T> {
+        reply
+            .map_err(|err| self.fail("a Redis command failed", &err))
+            .ok()
     }
 
     /// The tenant's key; the hash tag keeps it on one Redis Cluster slot.
@@ -229,4 +212,15 @@ impl RedisStore {
             false => (unix_nanos(&*self.clock) / 1000).to_string(),
         }
     }
+}
+
+/// The outcome from a script's state: now, tat (µs), window index, count, as decimal strings.
+fn described(plan: &Plan, [now, tat, w, n]: [&str; 4], allowed: bool) -> Outcome {
+    let number = |s: &str| s.parse::<u64>().unwrap_or_default();
+    let state = State {
+        tat: number(tat) * 1000,
+        window: number(w),
+        count: number(n),
+    };
+    describe(plan, &state, number(now) * 1000, allowed)
 }

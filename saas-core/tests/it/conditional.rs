@@ -50,11 +50,14 @@ async fn rename_project(
     Ok(Json(Project::get(&mut tx, id).await?))
 }
 
-fn router(env: &Env, gate: &Gate) -> axum::Router {
-    let routes = routes()
-        .route("/projects/{id}", patch(rename_project))
-        .layer(Extension(gate.clone()));
-    saas_core::app::wrap_router(routes, &env.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
+/// `routes` with the framework's layers, served.
+async fn serve(env: &Env, routes: axum::Router) -> saas_testkit::TestApp {
+    env.serve(saas_core::app::wrap_router(
+        routes,
+        &env.tenancy,
+        saas_core::app::DEFAULT_BODY_LIMIT,
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -62,7 +65,10 @@ async fn a_write_between_the_read_and_the_conditional_write_makes_it_a_412() {
     let env = Env::new().await;
     let acme = env.tenant("acme").await;
     let gate = Gate::default();
-    let app = env.serve(router(&env, &gate)).await;
+    let routes = routes()
+        .route("/projects/{id}", patch(rename_project))
+        .layer(Extension(gate.clone()));
+    let app = serve(&env, routes).await;
     let token = env.token(&acme);
     let id = app
         .with_token(token.as_str())
@@ -152,13 +158,7 @@ async fn require_if_match_answers_428_and_lets_conditional_writes_through() {
         .route("/projects/{id}", patch(rename_project))
         .route_layer(RequireIfMatchLayer)
         .layer(Extension(gate));
-    let app = env
-        .serve(saas_core::app::wrap_router(
-            routes,
-            &env.tenancy,
-            saas_core::app::DEFAULT_BODY_LIMIT,
-        ))
-        .await;
+    let app = serve(&env, routes).await;
     let acme = app.with_token(env.token(&acme));
     let id = acme
         .post("/projects", serde_json::json!({ "name": "start" }))
@@ -197,13 +197,7 @@ async fn the_read_behind_if_match_is_not_counted_against_the_rate_limit() {
         PlanLimits::unlimited().quota(Quota::per_day(100)),
     );
     let routes = routes().layer(RateLimitLayer::new(&limits));
-    let app = env
-        .serve(saas_core::app::wrap_router(
-            routes,
-            &env.tenancy,
-            saas_core::app::DEFAULT_BODY_LIMIT,
-        ))
-        .await;
+    let app = serve(&env, routes).await;
     let acme = app.with_token(env.token(&acme));
     let id = acme
         .post("/projects", serde_json::json!({ "name": "counted" }))
