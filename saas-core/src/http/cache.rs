@@ -10,7 +10,8 @@
 //!   the same path and tag gets that tenant's answer (a 404), never a 304;
 //! - `Cache-Control: private, no-cache` unless the handler chose its own (`no-store`, a
 //!   `max-age`), and `Authorization` added to `Vary`: a shared cache must neither keep a
-//!   tenant's response nor hand it to another credential.
+//!   tenant's response nor hand it to another credential. `public` and `s-maxage` are refused
+//!   unless the handler opted in with [`super::edge::EdgeCached`].
 //!
 //! Responses of requests that did not resolve a tenant (public documents, problems raised
 //! before resolution) pass unchanged. A body whose size is not known up front (a stream) gets
@@ -99,10 +100,10 @@ where
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
-            if slot.tenant().is_none() {
+            let Some(tenant) = slot.tenant() else {
                 return Ok(response);
-            }
-            Ok(tenant_response(response, conditional).await)
+            };
+            Ok(tenant_response(response, conditional, tenant).await)
         })
     }
 }
@@ -112,7 +113,9 @@ where
 async fn tenant_response(
     mut response: Response,
     conditional: Option<Option<HeaderValue>>,
+    tenant: crate::tenant_id::TenantId,
 ) -> Response {
+    super::edge::shared_cache_headers(&mut response, tenant);
     private_headers(response.headers_mut());
     let Some(if_none_match) = conditional else {
         return response;

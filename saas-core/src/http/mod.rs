@@ -10,6 +10,7 @@ use crate::error::ApiError;
 
 pub mod cache;
 pub mod conditional;
+pub mod edge;
 
 /// Like [`axum::Json`], but bad input is a problem document: malformed JSON 400, wrong content
 /// type 415, body over the limit 413, JSON of the wrong shape 422.

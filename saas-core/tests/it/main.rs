@@ -14,6 +14,7 @@ mod cache;
 #[cfg(feature = "redis")]
 mod cache_redis;
 mod conditional;
+mod edge;
 mod events;
 #[cfg(feature = "nats")]
 mod events_nats;
