@@ -541,7 +541,7 @@ async fn pages_and_page_queries_are_documented_and_converted() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(params, ["limit", "cursor"], "{op:#}");
+    assert_eq!(params, ["limit", "cursor", "If-None-Match"], "{op:#}");
     assert_eq!(op["parameters"][0]["in"], "query");
     assert_eq!(op["parameters"][0]["schema"]["maximum"], 100);
     let schema = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]

@@ -226,8 +226,50 @@ fn operation_for(
             }));
         }
     }
+    // Validators (the HTTP cache and conditional-write layers): a GET may be revalidated
+    // with `If-None-Match`, a write made conditional with `If-Match`.
+    let method = decl.method.to_ascii_lowercase();
+    let validator = match method.as_str() {
+        "get" => Some((
+            "If-None-Match",
+            "The `ETag` of the representation the client holds: `304 Not Modified` while it \
+             is current.",
+        )),
+        "put" | "patch" | "delete" => Some((
+            "If-Match",
+            "The `ETag` of the representation the change is based on: `412 Precondition \
+             Failed` if the resource changed since.",
+        )),
+        _ => None,
+    };
+    if let Some((name, description)) = validator {
+        let params = object.entry("parameters").or_insert_with(|| json!([]));
+        if let Some(params) = params.as_array_mut() {
+            params.push(json!({
+                "name": name,
+                "in": "header",
+                "required": false,
+                "description": description,
+                "schema": {"type": "string"}
+            }));
+        }
+    }
     let responses = object.entry("responses").or_insert_with(|| json!({}));
     if let Some(responses) = responses.as_object_mut() {
+        match method.as_str() {
+            "get" => {
+                responses.entry("304").or_insert_with(|| {
+                    json!({"description": "Not Modified: the representation named by \
+                        If-None-Match is current."})
+                });
+            }
+            "put" | "patch" | "delete" => {
+                responses.entry("412").or_insert_with(|| {
+                    problem_response("The resource changed since the ETag given in If-Match.")
+                });
+            }
+            _ => {}
+        }
         if settings.bearer {
             responses.entry("401").or_insert_with(|| {
                 problem_response("Missing, malformed, expired or forged credentials.")
