@@ -73,12 +73,12 @@ async fn another_tenants_client_gets_404_for_a_project_and_task_created_through_
     assert_eq!(task.status, Status::Doing);
 
     // ...and reads both back.
-    let read = alice.get_project(&project.id).await?.into_inner();
+    let read = alice.get_project(&project.id, None).await?.into_inner();
     assert_eq!(
         (read.id, &read.name, read.created_at),
         (project.id, &project.name, project.created_at)
     );
-    let read = alice.get_task(&task.id).await?.into_inner();
+    let read = alice.get_task(&task.id, None).await?.into_inner();
     assert_eq!(
         (
             read.id,
@@ -97,15 +97,15 @@ async fn another_tenants_client_gets_404_for_a_project_and_task_created_through_
     );
 
     // Tenant B, with the same ids, gets the typed 404 of the document: never the data.
-    let err = bob.get_project(&project.id).await.unwrap_err();
+    let err = bob.get_project(&project.id, None).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND), "{err}");
-    let not_found = problem(bob.get_project(&project.id).await);
+    let not_found = problem(bob.get_project(&project.id, None).await);
     assert_eq!(not_found.status, 404);
     assert!(!not_found.detail.contains("Launch"), "{not_found:?}");
 
-    let err = bob.get_task(&task.id).await.unwrap_err();
+    let err = bob.get_task(&task.id, None).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND), "{err}");
-    let not_found = problem(bob.get_task(&task.id).await);
+    let not_found = problem(bob.get_task(&task.id, None).await);
     assert_eq!(not_found.status, 404);
     assert!(!not_found.detail.contains("venue"), "{not_found:?}");
 
