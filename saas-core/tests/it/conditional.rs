@@ -50,16 +50,6 @@ async fn rename_project(
     Ok(Json(Project::get(&mut tx, id).await?))
 }
 
-/// `routes` with the framework's layers, served.
-async fn serve(env: &Env, routes: axum::Router) -> saas_testkit::TestApp {
-    env.serve(saas_core::app::wrap_router(
-        routes,
-        &env.tenancy,
-        saas_core::app::DEFAULT_BODY_LIMIT,
-    ))
-    .await
-}
-
 #[tokio::test]
 async fn a_write_between_the_read_and_the_conditional_write_makes_it_a_412() {
     let env = Env::new().await;
@@ -68,17 +58,9 @@ async fn a_write_between_the_read_and_the_conditional_write_makes_it_a_412() {
     let routes = routes()
         .route("/projects/{id}", patch(rename_project))
         .layer(Extension(gate.clone()));
-    let app = serve(&env, routes).await;
+    let app = env.serve_routes(routes).await;
     let token = env.token(&acme);
-    let id = app
-        .with_token(token.as_str())
-        .post("/projects", serde_json::json!({ "name": "start" }))
-        .await
-        .assert_status(201)
-        .value()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = post_project(&app.with_token(token.as_str()), "start").await;
     let path = format!("/projects/{id}");
     let read = app.with_token(token.as_str()).get(&path).await;
     let tag = read.headers["etag"].to_str().unwrap().to_string();
@@ -158,16 +140,9 @@ async fn require_if_match_answers_428_and_lets_conditional_writes_through() {
         .route("/projects/{id}", patch(rename_project))
         .route_layer(RequireIfMatchLayer)
         .layer(Extension(gate));
-    let app = serve(&env, routes).await;
+    let app = env.serve_routes(routes).await;
     let acme = app.with_token(env.token(&acme));
-    let id = acme
-        .post("/projects", serde_json::json!({ "name": "start" }))
-        .await
-        .assert_status(201)
-        .value()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = post_project(&acme, "start").await;
     let path = format!("/projects/{id}");
     let refused = acme
         .patch(&path, serde_json::json!({ "name": "blind" }))
@@ -197,15 +172,9 @@ async fn the_read_behind_if_match_is_not_counted_against_the_rate_limit() {
         PlanLimits::unlimited().quota(Quota::per_day(100)),
     );
     let routes = routes().layer(RateLimitLayer::new(&limits));
-    let app = serve(&env, routes).await;
+    let app = env.serve_routes(routes).await;
     let acme = app.with_token(env.token(&acme));
-    let id = acme
-        .post("/projects", serde_json::json!({ "name": "counted" }))
-        .await
-        .value()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = post_project(&acme, "counted").await;
     let path = format!("/projects/{id}");
     let read = acme.get(&path).await;
     let remaining = |r: &saas_testkit::TestResponse| -> u64 {

@@ -43,25 +43,11 @@ async fn only_opted_in_responses_reach_shared_caches_and_each_under_its_tenants_
     let routes = routes()
         .route("/cached/{id}", get(cached_project))
         .route("/leaky", get(leaky));
-    let app = env
-        .serve(saas_core::app::wrap_router(
-            routes,
-            &env.tenancy,
-            saas_core::app::DEFAULT_BODY_LIMIT,
-        ))
-        .await;
+    let app = env.serve_routes(routes).await;
     let (ta, tb) = (env.token(&a), env.token(&b));
     let mut ids = Vec::new();
     for token in [&ta, &tb] {
-        let id = app
-            .with_token(token.as_str())
-            .post("/projects", serde_json::json!({ "name": "edge" }))
-            .await
-            .assert_status(201)
-            .value()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = post_project(&app.with_token(token.as_str()), "edge").await;
         ids.push(id);
     }
     for ((tenant, token), id) in [(&a, &ta), (&b, &tb)].into_iter().zip(&ids) {

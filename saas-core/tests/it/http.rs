@@ -381,14 +381,7 @@ async fn tenant_gets_carry_a_strong_etag_and_revalidate_to_304_for_their_tenant_
     let app = env.app().await;
     let (ta, tb) = (env.token(&a), env.token(&b));
     let acme = app.with_token(ta.as_str());
-    let id = acme
-        .post("/projects", serde_json::json!({ "name": "one" }))
-        .await
-        .assert_status(201)
-        .value()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = post_project(&acme, "one").await;
     let path = format!("/projects/{id}");
 
     let first = acme.get(&path).await;

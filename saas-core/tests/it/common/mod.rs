@@ -93,6 +93,16 @@ impl Env {
         saas_core::app::wrap_router(routes(), &self.tenancy, saas_core::app::DEFAULT_BODY_LIMIT)
     }
 
+    /// `routes` with the framework's layers (`wrap_router`), served.
+    pub async fn serve_routes(&self, routes: Router) -> TestApp {
+        self.serve(saas_core::app::wrap_router(
+            routes,
+            &self.tenancy,
+            saas_core::app::DEFAULT_BODY_LIMIT,
+        ))
+        .await
+    }
+
     /// [`Env::router`], served.
     pub async fn app(&self) -> TestApp {
         self.serve(self.router()).await
@@ -196,4 +206,17 @@ pub fn routes() -> Router {
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{id}", get(get_project).delete(delete_project))
         .route("/raw/projects", get(raw_projects))
+}
+
+/// Creates a project named `name` through the test routes' `POST /projects` (asserting the
+/// 201) and returns its id.
+pub async fn post_project(client: &saas_testkit::Client<'_>, name: &str) -> String {
+    client
+        .post("/projects", serde_json::json!({ "name": name }))
+        .await
+        .assert_status(201)
+        .value()["id"]
+        .as_str()
+        .expect("the new project's id")
+        .to_string()
 }
