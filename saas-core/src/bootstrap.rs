@@ -82,6 +82,9 @@ impl Tenancy {
         let shared_schema: String = sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&owner)
             .await?;
+        let citus: bool = sqlx::query_scalar(crate::model::citus_present_sql())
+            .fetch_one(&owner)
+            .await?;
         let tenancy = Tenancy::assemble(TenancyParts {
             owner,
             requests,
@@ -90,6 +93,7 @@ impl Tenancy {
             replicas,
             provisioner,
             shared_schema,
+            citus,
             background: Background::default(),
             tenants,
             resolvers,

@@ -101,6 +101,15 @@ const EMIT_SQL: &str = "WITH logged AS (
 INSERT INTO saas_outbox (tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload)
 SELECT tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload FROM logged";
 
+const EMIT_AUDIT_SQL: &str = "INSERT INTO saas_audit_log
+    (tenant_id, id, event_type, schema_version, aggregate_id, payload)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING occurred_at";
+
+const EMIT_OUTBOX_SQL: &str = "INSERT INTO saas_outbox
+    (tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// Writes `event` to the tenant's outbox and audit log inside the tenant transaction, in one
 /// statement. Returns the event's id. Nothing is published until the transaction commits;
 /// if it rolls back, the event never existed.
@@ -127,7 +136,33 @@ pub async fn emit_raw<X: TenantWriter>(
     }
     let id = Uuid::new_v4();
     let tenant = tx.tenant_id();
+    let distributed = tx.distributed();
     let conn = tx.scoped_conn(Access::Write).await?;
+    if distributed {
+        // Citus runs the one-statement form as an INSERT ... SELECT through the coordinator,
+        // which copies the rows with COPY, and COPY refuses tables under row-level security.
+        // Two single-shard INSERTs instead (both on the tenant's shard).
+        let occurred_at: OffsetDateTime = sqlx::query_scalar(EMIT_AUDIT_SQL)
+            .bind(tenant)
+            .bind(id)
+            .bind(event_type)
+            .bind(schema_version)
+            .bind(aggregate_id)
+            .bind(&payload)
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query(EMIT_OUTBOX_SQL)
+            .bind(tenant)
+            .bind(id)
+            .bind(event_type)
+            .bind(schema_version)
+            .bind(aggregate_id)
+            .bind(occurred_at)
+            .bind(&payload)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(id);
+    }
     sqlx::query(EMIT_SQL)
         .bind(tenant)
         .bind(id)

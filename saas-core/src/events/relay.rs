@@ -19,6 +19,12 @@
 //! consumers apply it once). A broker that is unreachable is a *transient* failure: events are
 //! left untouched (no attempt counted, never parked for an outage) and the relay backs off.
 //!
+//! On Citus the outbox is distributed by tenant like every tenant table, and Citus refuses
+//! `FOR UPDATE` on a query over several shards: there a cycle first takes a transaction-scoped
+//! advisory lock on the coordinator, so relays take turns instead of sharing a cycle's work,
+//! and claims without row locks. The outbox's `NOTIFY` trigger then fires on the workers,
+//! where no relay listens: on Citus, relays find new events at their `poll_interval`.
+//!
 //! [`Relay::spawn`] runs cycles in the background: woken by `LISTEN saas_outbox` (the outbox
 //! trigger notifies on commit) and, since notifications can be missed (a dropped connection, a
 //! restart), also every `poll_interval`. Database errors (a restart) are logged and retried
@@ -163,6 +169,7 @@ pub struct Relay {
     publisher: Arc<dyn Publisher>,
     config: RelayConfig,
     stats: Arc<RelayStats>,
+    citus: Arc<std::sync::OnceLock<bool>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -180,13 +187,28 @@ struct Claimed {
     envelope: EventEnvelope,
 }
 
-const CLAIM_SQL: &str = "SELECT tenant_id, id, seq, event_type, schema_version, aggregate_id,
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "SELECT tenant_id, id, seq, event_type, schema_version, aggregate_id,
         occurred_at, payload, attempts
     FROM saas_outbox
     WHERE parked_at IS NULL AND available_at <= GREATEST(now(), $2)
     ORDER BY seq
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED";
+    LIMIT $1",
+            $lock
+        )
+    };
+}
+
+const CLAIM_SQL: &str = claim_sql!("\n    FOR UPDATE SKIP LOCKED");
+
+/// On Citus, where a query over every shard cannot lock rows (`FOR UPDATE` is refused), one
+/// relay at a time claims: the one holding [`CITUS_RELAY_LOCK`] for its cycle's transaction.
+const CLAIM_SQL_CITUS: &str = claim_sql!("");
+
+/// The coordinator's transaction-scoped advisory lock that serializes relays on Citus.
+const CITUS_RELAY_LOCK: i64 = 0x7361_6173_7265_6c61; // "saasrela"
 
 /// Every pending event of the claimed aggregates up to the last claimed position, locked or
 /// not: what decides which claimed events may go now.
@@ -239,6 +261,7 @@ impl Relay {
             publisher,
             config,
             stats: Arc::new(RelayStats::default()),
+            citus: Arc::default(),
         }
     }
 
@@ -255,7 +278,23 @@ impl Relay {
     /// One cycle: claim, publish, record, commit. See the module documentation.
     pub async fn run_once(&self) -> crate::Result<CycleOutcome> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(CLAIM_SQL)
+        let claim = if self.citus(&mut tx).await? {
+            let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(CITUS_RELAY_LOCK)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !mine {
+                // Another relay is in its cycle; it publishes what this one would have.
+                tx.commit().await?;
+                let outcome = CycleOutcome::default();
+                self.stats.record(&outcome);
+                return Ok(outcome);
+            }
+            CLAIM_SQL_CITUS
+        } else {
+            CLAIM_SQL
+        };
+        let rows = sqlx::query(claim)
             .bind(self.config.batch_size)
             .bind(self.clock_time())
             .fetch_all(&mut *tx)
@@ -409,6 +448,17 @@ impl Relay {
             })
             .filter(|s: &Vec<&Claimed>| !s.is_empty())
             .collect())
+    }
+
+    /// Whether the outbox lives on a Citus cluster (asked once per relay).
+    async fn citus(&self, conn: &mut sqlx::PgConnection) -> crate::Result<bool> {
+        if let Some(citus) = self.citus.get() {
+            return Ok(*citus);
+        }
+        let citus: bool = sqlx::query_scalar(crate::model::citus_present_sql())
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(*self.citus.get_or_init(|| citus))
     }
 
     /// The injected clock's time for the outbox's queries; `None` (PostgreSQL's `now()`) with

@@ -40,6 +40,9 @@ pub fn is_event_table(table: &str) -> bool {
 
 /// The tables, created before the application's migrations, in the current schema.
 pub(crate) const EVENTS_DDL: &str = r#"
+-- On Citus the event tables are distributed, and Citus accepts (re)creating their triggers
+-- only with this setting (for the rest of this batch).
+SELECT set_config('citus.enable_unsafe_triggers', 'on', true) FROM pg_extension WHERE extname = 'citus';
 CREATE TABLE IF NOT EXISTS saas_audit_log (
     tenant_id uuid NOT NULL,
     id uuid NOT NULL,
@@ -91,9 +94,6 @@ BEGIN
     USING ERRCODE = 'insufficient_privilege';
 END
 $saas$;
-CREATE OR REPLACE TRIGGER saas_audit_log_append_only
-  BEFORE UPDATE OR DELETE ON saas_audit_log
-  FOR EACH ROW EXECUTE FUNCTION saas.audit_log_append_only();
 
 CREATE OR REPLACE FUNCTION saas.outbox_notify() RETURNS trigger
 LANGUAGE plpgsql AS $saas$
@@ -102,9 +102,18 @@ BEGIN
   RETURN NULL;
 END
 $saas$;
-CREATE OR REPLACE TRIGGER saas_outbox_notify
-  AFTER INSERT ON saas_outbox
-  FOR EACH STATEMENT EXECUTE FUNCTION saas.outbox_notify();
+-- One statement each (Citus propagates a trigger on a distributed table by sending the text
+-- of the statement that made it, and refuses a text holding several).
+DO $saas$
+BEGIN
+  EXECUTE 'CREATE OR REPLACE TRIGGER saas_audit_log_append_only
+    BEFORE UPDATE OR DELETE ON saas_audit_log
+    FOR EACH ROW EXECUTE FUNCTION saas.audit_log_append_only()';
+  EXECUTE 'CREATE OR REPLACE TRIGGER saas_outbox_notify
+    AFTER INSERT ON saas_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION saas.outbox_notify()';
+END
+$saas$;
 
 DO $saas$
 BEGIN

@@ -345,6 +345,76 @@ impl Policy {
     }
 }
 
+/// A table's row-level security as one line per fact (flags, then each policy with its kind,
+/// command, roles and expressions) of the relation `%1$s`: the same text on the coordinator
+/// and on a shard when they enforce the same thing. (`run_command_on_placements` puts the
+/// shard's name in with `format()`, given once: hence the positional `%1$s`.)
+const RLS_SUMMARY: &str = "SELECT concat_ws(E'\\n',
+    (SELECT 'rls=' || relrowsecurity || ' force=' || relforcerowsecurity
+       FROM pg_class WHERE oid = '%1$s'::regclass),
+    (SELECT string_agg(polname || ' permissive=' || polpermissive || ' cmd=' || polcmd::text
+                       || ' roles=' || polroles::regrole[]::text
+                       || ' using=' || coalesce(pg_get_expr(polqual, polrelid), '-')
+                       || ' check=' || coalesce(pg_get_expr(polwithcheck, polrelid), '-'),
+                       E'\\n' ORDER BY polname)
+       FROM pg_policy WHERE polrelid = '%1$s'::regclass))";
+
+/// On Citus, the rows live in shards on the workers, and each shard enforces its own copy of
+/// the table's row-level security. Compares every placement of a distributed table with the
+/// coordinator's table (checked above), through `run_command_on_placements`.
+async fn check_shards(
+    owner: &PgPool,
+    quoted: &str,
+    oid: i64,
+    object: &str,
+    report: &mut AuditReport,
+) -> ApiResult<()> {
+    let distributed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_dist_partition
+                         WHERE logicalrelid = $1::int8::oid AND partmethod <> 'n')",
+    )
+    .bind(oid)
+    .fetch_one(owner)
+    .await?;
+    if !distributed {
+        return Ok(());
+    }
+    let coordinator: String = sqlx::query_scalar(sqlx::AssertSqlSafe(
+        RLS_SUMMARY.replace("'%1$s'::regclass", "$1::int8::oid"),
+    ))
+    .bind(oid)
+    .fetch_one(owner)
+    .await?;
+    let placements: Vec<(String, i32, i64, bool, String)> = sqlx::query_as(
+        "SELECT nodename::text, nodeport, shardid, success, result
+           FROM run_command_on_placements($1::regclass, $2)",
+    )
+    .bind(quoted)
+    .bind(RLS_SUMMARY)
+    .fetch_all(owner)
+    .await?;
+    for (node, port, shard, success, result) in placements {
+        if !success {
+            report.add(
+                object,
+                format!("shard {shard} on {node}:{port} could not be audited: {result}"),
+                "make every worker reachable from the coordinator, then restart",
+            );
+        } else if result != coordinator {
+            report.add(
+                object,
+                format!(
+                    "shard {shard} on {node}:{port} enforces other row-level security than the coordinator's table:\n    shard:       {}\n    coordinator: {}",
+                    result.replace('\n', "; "),
+                    coordinator.replace('\n', "; ")
+                ),
+                "run the migrator (it recreates the framework's policies and Citus propagates them), or recreate the shard's policies",
+            );
+        }
+    }
+    Ok(())
+}
+
 fn command_name(polcmd: &str) -> &'static str {
     match polcmd {
         "r" => "SELECT",
@@ -457,19 +527,28 @@ async fn check_table(
     .fetch_all(owner)
     .await?;
     let repair = "run the migrator: it drops and recreates the framework's policies that differ";
+    // On Citus the tenant policy is permissive and alone (see `model::POLICY_NAME`).
+    let distributed: bool = sqlx::query_scalar(crate::model::citus_present_sql())
+        .fetch_one(owner)
+        .await?;
+    let kind = if distributed {
+        "permissive (Citus)"
+    } else {
+        "restrictive"
+    };
     match policies.iter().find(|p| p.name == POLICY_NAME) {
         None => report.add(
             &object,
-            format!("the restrictive tenant policy {POLICY_NAME} is missing: no policy restricts rows to the tenant{unregistered}"),
+            format!("the {kind} tenant policy {POLICY_NAME} is missing: no policy restricts rows to the tenant{unregistered}"),
             repair,
         ),
         Some(policy) => {
-            let found = policy.differences(false, &want_isolation);
+            let found = policy.differences(distributed, &want_isolation);
             if !found.is_empty() {
                 report.add(
                     &object,
                     format!(
-                        "policy {POLICY_NAME} differs from the framework's restrictive tenant policy{unregistered}: {}",
+                        "policy {POLICY_NAME} differs from the framework's {kind} tenant policy{unregistered}: {}",
                         found.join("; ")
                     ),
                     repair,
@@ -477,7 +556,16 @@ async fn check_table(
             }
         }
     }
-    match policies.iter().find(|p| p.name == ACCESS_POLICY_NAME) {
+    let access = policies.iter().find(|p| p.name == ACCESS_POLICY_NAME);
+    match access {
+        Some(_) if distributed => report.add(
+            &object,
+            format!(
+                "policy {ACCESS_POLICY_NAME} exists on a Citus database: Citus creates every policy as a permissive one on the shards, where it is ORed with the tenant policy and lets every row through"
+            ),
+            repair,
+        ),
+        None if distributed => {}
         None => report.add(
             &object,
             format!("the permissive access policy {ACCESS_POLICY_NAME} is missing{unregistered}"),
@@ -520,6 +608,9 @@ async fn check_table(
                 ),
             );
         }
+    }
+    if distributed {
+        check_shards(owner, &quoted, oid, &object, report).await?;
     }
     let Some(model) = model else {
         return Ok(());

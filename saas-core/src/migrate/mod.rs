@@ -221,15 +221,20 @@ async fn apply(
             .await?
         }
     }
+    if target == Target::Primary {
+        // Before the policies: distributing a table Citus had made "Citus-local" (by its
+        // foreign key to the registry) rebuilds it and turns its RESTRICTIVE policies into
+        // PERMISSIVE ones, on the coordinator and on every shard (seen on Citus 13.2). The
+        // protection below then recreates every policy that differs, and Citus propagates
+        // it to the shards.
+        distribute_if_citus(conn).await?;
+    }
     for model in models_for(target) {
         protect_model(conn, model, &config.request_role).await?;
     }
     if !matches!(target, Target::TenantSchema(_)) {
         crate::events::schema::restrict_request_role(conn, &config.request_role).await?;
         roles::grant_fence(conn, &config.request_role).await?;
-    }
-    if target == Target::Primary {
-        distribute_if_citus(conn).await?;
     }
     Ok(())
 }

@@ -12,6 +12,14 @@ use crate::sql::quote_literal;
 
 /// The name of the framework's tenant policy on every tenant table: `AS RESTRICTIVE`, so it
 /// is ANDed with whatever permissive policies exist and no policy added later can widen it.
+///
+/// On a Citus database the tenant policy is `AS PERMISSIVE` and the only one (no
+/// [`ACCESS_POLICY_NAME`]): Citus 13.2 creates every policy on the shards as a permissive one
+/// (its shard DDL, `CreatePolicyCommandForPolicy` in `commands/policy.c`, leaves out
+/// `AS RESTRICTIVE`), so the restrictive layout would become "tenant rows OR every row" on
+/// the workers, where the rows are. Alone and permissive, the tenant policy means the same on
+/// the coordinator and on every shard; the boot audit then refuses any other permissive policy
+/// for the request role and compares every shard's policies with the coordinator's.
 pub const POLICY_NAME: &str = "saas_tenant_isolation";
 
 /// The name of the framework's permissive policy on every tenant table. A restrictive policy
@@ -81,9 +89,7 @@ pub fn rls_ddl(meta: &ModelMeta) -> String {
     let column = quote_literal(meta.tenant_column);
     let predicate = quote_literal(&policy_predicate(meta));
     let owner_wide = owner_wide(meta.table);
-    let create_isolation = quote_literal(&format!(
-        "CREATE POLICY {POLICY_NAME} ON {table} AS RESTRICTIVE FOR ALL TO PUBLIC USING ("
-    ));
+    let create_isolation = quote_literal(&format!("CREATE POLICY {POLICY_NAME} ON {table} AS "));
     format!(
         "DO $saas$
 DECLARE
@@ -93,6 +99,8 @@ DECLARE
   col_type text;
   want_isolation text;
   want_access text;
+  -- See POLICY_NAME: on Citus the tenant policy is permissive and alone.
+  distributed boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus');
 BEGIN
   IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = tbl) THEN
     ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
@@ -121,14 +129,17 @@ BEGIN
   IF NOT EXISTS (
     SELECT 1 FROM pg_policy
      WHERE polrelid = tbl AND polname = '{POLICY_NAME}'
-       AND NOT polpermissive AND polcmd = '*' AND polroles = '{{0}}'::oid[]
+       AND polpermissive = distributed AND polcmd = '*' AND polroles = '{{0}}'::oid[]
        AND regexp_replace(polqual::text, ' :location -?[0-9]+', '', 'g') = want_isolation
        AND regexp_replace(polwithcheck::text, ' :location -?[0-9]+', '', 'g') = want_isolation
   ) THEN
     DROP POLICY IF EXISTS {POLICY_NAME} ON {table};
-    EXECUTE {create_isolation} || pred || ') WITH CHECK (' || pred || ')';
+    EXECUTE {create_isolation} || CASE WHEN distributed THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END
+      || ' FOR ALL TO PUBLIC USING (' || pred || ') WITH CHECK (' || pred || ')';
   END IF;
-  IF NOT EXISTS (
+  IF distributed THEN
+    DROP POLICY IF EXISTS {ACCESS_POLICY_NAME} ON {table};
+  ELSIF NOT EXISTS (
     SELECT 1 FROM pg_policy
      WHERE polrelid = tbl AND polname = '{ACCESS_POLICY_NAME}'
        AND polpermissive AND polcmd = '*' AND polroles = '{{0}}'::oid[]

@@ -53,6 +53,12 @@ pub trait TenantExecutor: Send {
         &mut self,
         access: Access,
     ) -> impl Future<Output = ApiResult<&mut PgConnection>> + Send;
+
+    /// Whether the statements run on a Citus cluster, where a few statement shapes are
+    /// refused (see [`Tenancy::distributed`](pool::Tenancy::distributed)).
+    fn distributed(&self) -> bool {
+        false
+    }
 }
 
 /// An executor that may also write for its tenant: [`TenantTx`]. A [`ReadTx`] is not one, so

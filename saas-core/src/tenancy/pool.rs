@@ -301,6 +301,9 @@ pub(crate) struct TenancyParts {
     pub(crate) replicas: Arc<Replicas>,
     pub(crate) provisioner: Arc<Provisioner>,
     pub(crate) shared_schema: String,
+    /// The primary database has the `citus` extension: the tenant context must reach the
+    /// workers' shards (see [`Tenancy::distributed`]).
+    pub(crate) citus: bool,
     pub(crate) background: super::background::Background,
     pub(crate) tenants: Tenants,
     pub(crate) resolvers: ResolverChain,
@@ -393,12 +396,22 @@ impl Tenancy {
     /// The tenant's bound pool on this route, if it has (or now gets) one. Tenant databases
     /// have none: they are reached through [`DatabasePools`].
     pub(crate) fn bound_pool(&self, tenant: TenantId, route: &Route) -> Option<PgPool> {
-        if route.database.is_some() {
+        // On Citus a setting given at connect time stays on the coordinator: the workers'
+        // shards would evaluate the policy without a tenant (zero rows).
+        if route.database.is_some() || self.inner.citus {
             return None;
         }
         self.inner
             .bound
             .get(tenant, &route.label, route.search_path.as_deref())
+    }
+
+    /// Whether the primary database is a Citus coordinator. The tenant context then travels
+    /// as `SET LOCAL saas.tenant_id` with `citus.propagate_set_commands = 'local'`, which Citus
+    /// sends to every worker the transaction touches (a `set_config` stays on the
+    /// coordinator), and tenant-bound connections are not used.
+    pub fn distributed(&self) -> bool {
+        self.inner.citus
     }
 
     /// The read replicas of the primary database.

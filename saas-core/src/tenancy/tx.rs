@@ -168,10 +168,17 @@ impl TenantTx {
         };
         // The id is a formatted UUID and the path is built from generated names, never client
         // text; the path is quoted as a literal all the same.
-        let mut sql = format!(
-            "{begin}; SELECT set_config('{TENANT_SETTING}', '{}', true)",
-            self.tenant
-        );
+        let tenant = self.tenant;
+        let mut sql = if self.tenancy.distributed() {
+            // Citus sends `SET LOCAL` (not `set_config`) to the workers the transaction
+            // touches, when told to; both settings end with the transaction.
+            format!(
+                "{begin}; SET LOCAL citus.propagate_set_commands = 'local'; \
+                 SET LOCAL {TENANT_SETTING} = '{tenant}'; SELECT true"
+            )
+        } else {
+            format!("{begin}; SELECT set_config('{TENANT_SETTING}', '{tenant}', true)")
+        };
         if let Some(path) = &route.search_path {
             sql.push_str(&format!(
                 ", set_config('search_path', {}, true)",
@@ -368,6 +375,10 @@ impl TenantExecutor for TenantTx {
 
     async fn scoped_conn(&mut self, access: Access) -> ApiResult<&mut PgConnection> {
         self.scoped(access).await
+    }
+
+    fn distributed(&self) -> bool {
+        self.tenancy.distributed()
     }
 }
 
