@@ -52,13 +52,17 @@ impl TestDb {
             return crate::pool::shared_empty(&server).await?.checkout().await;
         }
         let name = unique_name("saas_test");
-        let mut conn = PgConnection::connect(&server)
-            .await
-            .with_context(|| format!("connecting to the test server {server}"))?;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .await
-            .context("creating a test database")?;
-        conn.close().await.ok();
+        if crate::citus::enabled() {
+            crate::citus::create_database(&server, &name).await?;
+        } else {
+            let mut conn = PgConnection::connect(&server)
+                .await
+                .with_context(|| format!("connecting to the test server {server}"))?;
+            conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .await
+                .context("creating a test database")?;
+            conn.close().await.ok();
+        }
         let url = with_database(&server, &name)?;
         let role = format!("{name}_app");
         Ok(TestDb {
@@ -110,8 +114,22 @@ impl TestDb {
         prefix: &str,
     ) -> anyhow::Result<TestDb> {
         let server = server_url().await?;
-        let template = ensure_template(&server, migrations).await?;
         let name = unique_name(prefix);
+        if crate::citus::enabled() {
+            // No template on Citus: a database of its own, migrated as a template would be.
+            crate::citus::create_database(&server, &name).await?;
+            let url = with_database(&server, &name)?;
+            crate::template::migrate_as_template(&url, migrations).await?;
+            return Ok(TestDb {
+                name,
+                url,
+                server,
+                role: TEMPLATE_ROLE.into(),
+                own_role: false,
+                recycler: None,
+            });
+        }
+        let template = ensure_template(&server, migrations).await?;
         let mut conn = PgConnection::connect(&server).await?;
         conn.execute(sqlx::AssertSqlSafe(format!(
             "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
@@ -251,6 +269,9 @@ impl Drop for TestDb {
                                 "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
                             )))
                             .await;
+                        if crate::citus::enabled() {
+                            crate::citus::drop_on_workers(&server, &name).await;
+                        }
                         if let Some(role) = role {
                             let _ = conn
                                 .execute(sqlx::AssertSqlSafe(format!(

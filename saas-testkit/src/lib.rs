@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod app;
+pub mod citus;
 mod db;
 mod env;
 mod isolation;

@@ -142,7 +142,9 @@ impl PoolOptions {
 
 /// Whether the process-wide pools are used (`SAAS_TESTKIT_POOL=off` turns them off).
 pub(crate) fn enabled() -> bool {
-    !matches!(
+    // Citus databases cannot be cloned from a template (see `crate::citus`).
+    !crate::citus::enabled()
+        && !matches!(
         std::env::var("SAAS_TESTKIT_POOL").as_deref(),
         Ok("off" | "0" | "false" | "no")
     )

@@ -6,13 +6,16 @@ use tokio::sync::OnceCell;
 
 static SERVER: OnceCell<String> = OnceCell::const_new();
 
-/// The URL of the server tests run against (see [`saas_core::devdb::ensure_server`] for the
-/// order). The first call of a process also drops databases and roles that test processes
+/// The URL of the server tests run against: the Citus coordinator `CITUS_URL` names (see
+/// [`crate::citus`]), else the one [`saas_core::devdb::ensure_server`] finds or starts. The first call of a process also drops databases and roles that test processes
 /// which no longer run left behind.
 pub async fn server_url() -> anyhow::Result<String> {
     SERVER
         .get_or_try_init(|| async {
-            let url = saas_core::devdb::ensure_server().await?;
+            let url = match crate::citus::coordinator_url() {
+                Some(url) => url,
+                None => saas_core::devdb::ensure_server().await?,
+            };
             if let Err(e) = sweep_stale(&url).await {
                 tracing::warn!(error = %e, "sweeping stale test databases");
             }
@@ -122,6 +125,9 @@ pub async fn sweep_stale(server: &str) -> anyhow::Result<()> {
         )))
         .await
         .ok();
+        if crate::citus::enabled() {
+            crate::citus::drop_on_workers(server, &name).await;
+        }
     }
     conn.close().await.ok();
     Ok(())

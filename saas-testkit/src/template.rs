@@ -23,6 +23,23 @@ pub fn template_hash(migrations: Option<&sqlx::migrate::Migrator>) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Migrates, protects and audits the database at `url` as a template is, with
+/// [`TEMPLATE_ROLE`] as its request role.
+pub(crate) async fn migrate_as_template(
+    url: &str,
+    migrations: Option<&sqlx::migrate::Migrator>,
+) -> anyhow::Result<()> {
+    let config = TenancyConfig::new(url)
+        .request_role(TEMPLATE_ROLE)
+        .request_pool_size(1)
+        .bound_tenants(0);
+    let tenancy = Tenancy::start(config, ResolverChain::new(), migrations)
+        .await
+        .context("migrating the template database")?;
+    tenancy.close().await;
+    Ok(())
+}
+
 /// The name of the template for this migration set, creating it if no run has yet. Safe to
 /// call from many processes at once (advisory lock on the server).
 pub async fn ensure_template(
@@ -56,14 +73,7 @@ pub async fn ensure_template(
         }
         conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .await?;
-        let config = TenancyConfig::new(with_database(server, &name)?)
-            .request_role(TEMPLATE_ROLE)
-            .request_pool_size(1)
-            .bound_tenants(0);
-        let tenancy = Tenancy::start(config, ResolverChain::new(), migrations)
-            .await
-            .context("migrating the template database")?;
-        tenancy.close().await;
+        migrate_as_template(&with_database(server, &name)?, migrations).await?;
         conn.execute(sqlx::AssertSqlSafe(format!(
             "ALTER DATABASE \"{name}\" WITH IS_TEMPLATE true"
         )))

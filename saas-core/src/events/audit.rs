@@ -79,9 +79,18 @@ pub async fn page<X: TenantExecutor>(
 /// delete.
 pub async fn purge_older_than(owner: &PgPool, age: Duration) -> crate::Result<u64> {
     let mut tx = owner.begin().await?;
-    sqlx::query("SELECT set_config('saas.audit_purge', 'on', true)")
-        .execute(&mut *tx)
+    let citus: bool = sqlx::query_scalar(crate::model::citus_present_sql())
+        .fetch_one(&mut *tx)
         .await?;
+    // The append-only trigger runs where the rows are: on Citus, on the workers, which a
+    // `set_config` on the coordinator does not reach.
+    let allow = if citus {
+        "SET LOCAL citus.enable_unsafe_triggers = on;
+         SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL saas.audit_purge = 'on'"
+    } else {
+        "SELECT set_config('saas.audit_purge', 'on', true)"
+    };
+    sqlx::raw_sql(allow).execute(&mut *tx).await?;
     let deleted = sqlx::query(
         "DELETE FROM saas_audit_log WHERE occurred_at < now() - make_interval(secs => $1)",
     )

@@ -106,9 +106,16 @@ const EMIT_AUDIT_SQL: &str = "INSERT INTO saas_audit_log
     VALUES ($1, $2, $3, $4, $5, $6)
     RETURNING occurred_at";
 
-const EMIT_OUTBOX_SQL: &str = "INSERT INTO saas_outbox
-    (tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// On Citus the outbox's `NOTIFY` trigger fires on a worker, where no relay listens: the
+/// notification is sent from here instead, on the coordinator (Citus runs the modifying CTE
+/// on the tenant's shard and the outer `SELECT` where the relays listen).
+const EMIT_OUTBOX_SQL: &str = "WITH queued AS (
+    INSERT INTO saas_outbox
+        (tenant_id, id, event_type, schema_version, aggregate_id, occurred_at, payload)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING 1
+)
+SELECT pg_notify('saas_outbox', '') FROM queued";
 
 /// Writes `event` to the tenant's outbox and audit log inside the tenant transaction, in one
 /// statement. Returns the event's id. Nothing is published until the transaction commits;

@@ -22,8 +22,8 @@
 //! On Citus the outbox is distributed by tenant like every tenant table, and Citus refuses
 //! `FOR UPDATE` on a query over several shards: there a cycle first takes a transaction-scoped
 //! advisory lock on the coordinator, so relays take turns instead of sharing a cycle's work,
-//! and claims without row locks. The outbox's `NOTIFY` trigger then fires on the workers,
-//! where no relay listens: on Citus, relays find new events at their `poll_interval`.
+//! and claims without row locks. The outbox's `NOTIFY` trigger fires on the workers there,
+//! where no relay listens, so [`super::emit`] notifies from the coordinator itself.
 //!
 //! [`Relay::spawn`] runs cycles in the background: woken by `LISTEN saas_outbox` (the outbox
 //! trigger notifies on commit) and, since notifications can be missed (a dropped connection, a
@@ -229,6 +229,16 @@ const FAIL_SQL: &str = "UPDATE saas_outbox o
     FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS f(seq, error, delay)
     WHERE o.seq = f.seq AND o.parked_at IS NULL";
 
+/// [`FAIL_SQL`] with the times computed by the relay (for Citus).
+const FAIL_SQL_CITUS: &str = "UPDATE saas_outbox o
+    SET attempts = o.attempts + 1,
+        last_error = f.error,
+        available_at = f.available_at,
+        parked_at = CASE WHEN f.park THEN $5::timestamptz END
+    FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bool[])
+      AS f(seq, error, available_at, park)
+    WHERE o.seq = f.seq AND o.parked_at IS NULL";
+
 impl Relay {
     /// A relay reading the outbox of the database `owner` connects to (as the owner: the
     /// relay works across tenants). It opens a small pool of its own (2 connections).
@@ -279,7 +289,13 @@ impl Relay {
     pub async fn run_once(&self) -> crate::Result<CycleOutcome> {
         let mut tx = self.pool.begin().await?;
         let claim = if self.citus(&mut tx).await? {
-            let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            // The outbox has a trigger; Citus writes to such tables only with this setting
+            // (set for the database by the migrator; here too, for connections older than
+            // that).
+            let mine: bool = sqlx::query_scalar(
+                "SELECT pg_try_advisory_xact_lock($1)
+                   FROM set_config('citus.enable_unsafe_triggers', 'on', true)",
+            )
                 .bind(CITUS_RELAY_LOCK)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -370,14 +386,38 @@ impl Relay {
                 .iter()
                 .map(|f| self.backoff(f.1).as_secs_f64())
                 .collect();
-            sqlx::query(FAIL_SQL)
-                .bind(&seqs)
-                .bind(&errors)
-                .bind(&delays)
-                .bind(self.config.max_attempts)
-                .bind(self.clock_time())
-                .execute(&mut *tx)
-                .await?;
+            if claim == CLAIM_SQL_CITUS {
+                // Citus runs no STABLE function on a column (nor any non-immutable one in a
+                // CASE) in an UPDATE over several shards: the times are computed here.
+                let now = self
+                    .clock_time()
+                    .unwrap_or_else(OffsetDateTime::now_utc);
+                let available: Vec<OffsetDateTime> = delays
+                    .iter()
+                    .map(|d| now + Duration::from_secs_f64(*d))
+                    .collect();
+                let park: Vec<bool> = failed
+                    .iter()
+                    .map(|f| f.1 + 1 >= self.config.max_attempts)
+                    .collect();
+                sqlx::query(FAIL_SQL_CITUS)
+                    .bind(&seqs)
+                    .bind(&errors)
+                    .bind(&available)
+                    .bind(&park)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query(FAIL_SQL)
+                    .bind(&seqs)
+                    .bind(&errors)
+                    .bind(&delays)
+                    .bind(self.config.max_attempts)
+                    .bind(self.clock_time())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             outcome.parked = failed
                 .iter()
                 .filter(|f| f.1 + 1 >= self.config.max_attempts)

@@ -246,6 +246,16 @@ async fn distribute_if_citus(conn: &mut PgConnection) -> Result<()> {
         .fetch_one(&mut *conn)
         .await?;
     if present {
+        // The event tables' triggers are safe to run on the shards (they read no other
+        // table); Citus runs writes to tables with triggers only with this setting.
+        sqlx::raw_sql(
+            "DO $saas$ BEGIN
+               EXECUTE format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on',
+                              current_database());
+             END $saas$",
+        )
+        .execute(&mut *conn)
+        .await?;
         for statement in crate::model::citus_ddl(&registered_models()) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *conn)

@@ -11,6 +11,7 @@ mod common;
 
 mod audit;
 mod cache;
+mod citus;
 #[cfg(feature = "redis")]
 mod cache_redis;
 mod conditional;
