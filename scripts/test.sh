@@ -14,3 +14,36 @@ REDIS_URL="$(scripts/ensure-redis.sh)"
 export REDIS_URL
 echo "tests run against $DATABASE_URL" >&2
 cargo test --workspace "$@"
+
+# The Citus suite: saas-core's isolation, event and Citus tests and the reference app's tests
+# again, on a real Citus cluster (a coordinator and two workers). CITUS_URL names one;
+# otherwise one is started with cluster.sh from ../shared/citus (or $SAAS_CITUS_CLUSTER_SH).
+# Without either it says it skips, except in CI (CI=true), where it never skips. Only for a
+# whole run: extra arguments (a test filter) run the plain suite alone.
+[ "$#" -eq 0 ] || exit 0
+citus_url="${CITUS_URL:-}"
+if [ -z "$citus_url" ]; then
+  cluster_sh=""
+  for candidate in "${SAAS_CITUS_CLUSTER_SH:-}" ../shared/citus/cluster.sh /work/shared/citus/cluster.sh; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then cluster_sh="$candidate"; break; fi
+  done
+  if [ -z "$cluster_sh" ]; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "FAIL: the Citus suite cannot run: set CITUS_URL or SAAS_CITUS_CLUSTER_SH (CI never skips it)" >&2
+      exit 1
+    fi
+    echo "SKIPPED: the Citus suite (no CITUS_URL, no ../shared/citus/cluster.sh)" >&2
+    exit 0
+  fi
+  citus_dir="${SAAS_CITUS_DIR:-/var/tmp/saas-test-citus}"
+  citus_url="$("$cluster_sh" start "$citus_dir" "${SAAS_CITUS_PORT:-9750}" 2 | tail -n 1)"
+fi
+echo "the Citus suite runs against $citus_url" >&2
+CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored citus:: rls:: events::
+# The reference app's tests that place tenants in the schema tier are left out: on Citus that
+# tier answers 422 until it is built as Citus schema-based sharding (saas-core's
+# citus::the_schema_tier_is_refused_with_a_clear_error_on_citus checks the refusal).
+CITUS_URL="$citus_url" cargo test -p taskboard --test it -- \
+  --skip cli::tenants_are_created_moved_and_migrated_from_the_command_line \
+  --skip tiers::a_moved_tenant_keeps_its_data_behind_the_same_routes \
+  --skip tiers::tenants_of_every_tier_share_the_api_and_nothing_else

@@ -18,6 +18,12 @@ pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// The query that tells whether the `citus` extension is installed in the current database
+/// (one `boolean` column, one row): whether the database is a Citus coordinator.
+pub fn citus_present_sql() -> &'static str {
+    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,9 @@ use crate::server::with_database;
 
 /// The coordinator the tests run against, if `CITUS_URL` names one.
 pub fn coordinator_url() -> Option<String> {
-    std::env::var("CITUS_URL").ok().filter(|url| !url.is_empty())
+    std::env::var("CITUS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// Whether test databases are Citus databases (`CITUS_URL` is set).
@@ -73,6 +75,21 @@ pub async fn create_database(server: &str, name: &str) -> anyhow::Result<()> {
 /// registered. What a user does when a database outgrows one server; the framework's next
 /// `migrate` then distributes the tenant tables.
 pub async fn add_citus(server: &str, name: &str) -> anyhow::Result<()> {
+    // One at a time across processes: registering the workers synchronizes roles on them (a
+    // catalog shared by every database), and two at once fail with "tuple concurrently
+    // updated".
+    let mut lock = PgConnection::connect(server)
+        .await
+        .with_context(|| format!("connecting to the Citus coordinator {server}"))?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('saas_testkit.citus_add_node'))")
+        .execute(&mut lock)
+        .await?;
+    let result = register(server, name).await;
+    lock.close().await.ok();
+    result
+}
+
+async fn register(server: &str, name: &str) -> anyhow::Result<()> {
     let workers = workers(server).await?;
     let coordinator = url::Url::parse(server)?;
     let (host, port) = (

@@ -145,9 +145,9 @@ pub(crate) fn enabled() -> bool {
     // Citus databases cannot be cloned from a template (see `crate::citus`).
     !crate::citus::enabled()
         && !matches!(
-        std::env::var("SAAS_TESTKIT_POOL").as_deref(),
-        Ok("off" | "0" | "false" | "no")
-    )
+            std::env::var("SAAS_TESTKIT_POOL").as_deref(),
+            Ok("off" | "0" | "false" | "no")
+        )
 }
 
 /// What a pool did so far.

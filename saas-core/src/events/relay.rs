@@ -296,9 +296,9 @@ impl Relay {
                 "SELECT pg_try_advisory_xact_lock($1)
                    FROM set_config('citus.enable_unsafe_triggers', 'on', true)",
             )
-                .bind(CITUS_RELAY_LOCK)
-                .fetch_one(&mut *tx)
-                .await?;
+            .bind(CITUS_RELAY_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
             if !mine {
                 // Another relay is in its cycle; it publishes what this one would have.
                 tx.commit().await?;
@@ -389,9 +389,7 @@ impl Relay {
             if claim == CLAIM_SQL_CITUS {
                 // Citus runs no STABLE function on a column (nor any non-immutable one in a
                 // CASE) in an UPDATE over several shards: the times are computed here.
-                let now = self
-                    .clock_time()
-                    .unwrap_or_else(OffsetDateTime::now_utc);
+                let now = self.clock_time().unwrap_or_else(OffsetDateTime::now_utc);
                 let available: Vec<OffsetDateTime> = delays
                     .iter()
                     .map(|d| now + Duration::from_secs_f64(*d))

@@ -20,11 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::ModelMeta;
 use crate::sql::{quote_ident, quote_literal};
 
-/// The query that tells whether the `citus` extension is installed in the current database
-/// (one `boolean` column, one row).
-pub fn citus_present_sql() -> &'static str {
-    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
-}
+pub use crate::sql::citus_present_sql;
 
 /// The statements that make the tenant registry a reference table and hash-distribute every
 /// given tenant table by its tenant column, all in one co-location group. Run them on the

@@ -88,12 +88,19 @@ pub(super) fn column_list(columns: &[String]) -> String {
 
 /// Sets the tenant context (and lets the audit log's rows be removed) inside a move's
 /// transaction: the owner is subject to forced row-level security like anyone else.
+/// `SET LOCAL`, not `set_config`: on a Citus coordinator only `SET LOCAL` (propagated) reaches
+/// the workers, where the rows and the policies are; the `citus.*` settings are inert
+/// elsewhere.
 pub(super) async fn as_tenant(conn: &mut PgConnection, id: TenantId) -> ApiResult<()> {
-    sqlx::query("SELECT set_config($1, $2, true), set_config('saas.audit_purge', 'on', true)")
-        .bind(TENANT_SETTING)
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    // The id is a formatted UUID, never client text.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL citus.propagate_set_commands = 'local';
+         SET LOCAL citus.enable_unsafe_triggers = on;
+         SET LOCAL {TENANT_SETTING} = '{id}';
+         SET LOCAL saas.audit_purge = 'on'"
+    )))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

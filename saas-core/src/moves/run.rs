@@ -131,6 +131,7 @@ pub(super) async fn run(
         }
         Plan::Start => {
             let to = wanted.expect("a started move has a target");
+            tenancy.provisioner().check_available(&to).await?;
             let move_id = record_start(tenancy, id, &from, &to).await?;
             options.emit(MoveEvent::Step(MoveStep::Started));
             Move::new(

@@ -9,7 +9,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use super::placement::{Location, Servers};
 use super::pool::TenancyConfig;
 use super::registry::Tenant;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::sql::quote_ident as ddl_quote_ident;
 
 /// Migrates one tenant schema or tenant database to the application's migration set.
@@ -82,6 +82,29 @@ impl Provisioner {
         server: Option<&str>,
     ) -> Location {
         Location::for_new(tenant, tier, server, &self.config.database_prefix)
+    }
+
+    /// Refuses (422) a location this deployment cannot hold: a tenant schema in a primary
+    /// database on Citus (the schema tier as Citus schema-based sharding is not built yet; a
+    /// schema's tables would reference the registry, a reference table, and Citus refuses the
+    /// application's multi-statement migrations there).
+    pub async fn check_available(&self, location: &Location) -> ApiResult<()> {
+        if !matches!(location, Location::Schema(_)) {
+            return Ok(());
+        }
+        let mut conn = self.connect_primary().await?;
+        let citus: bool = sqlx::query_scalar(crate::sql::citus_present_sql())
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await.ok();
+        if citus {
+            return Err(ApiError::Validation(
+                "the schema tier is not available on a Citus cluster: use the shared tier \
+                 (distributed by tenant) or the database tier"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// A new owner connection to the primary database.

@@ -373,6 +373,7 @@ impl Tenants {
                 ))
             })?;
             provisioner.servers().owner(&placement_server(&location))?;
+            provisioner.check_available(&location).await?;
             provisioner.provision(&location).await?;
             migrated = Some(provisioner.fingerprint().to_string());
         } else if new

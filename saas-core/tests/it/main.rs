@@ -11,9 +11,9 @@ mod common;
 
 mod audit;
 mod cache;
-mod citus;
 #[cfg(feature = "redis")]
 mod cache_redis;
+mod citus;
 mod conditional;
 mod edge;
 mod events;
