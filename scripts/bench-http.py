@@ -19,6 +19,7 @@ A run fails (exit 1) when any response is not 2xx, so a fast error can never pas
 answer. Output: a table on stdout and, with --json FILE, every sample.
 """
 import argparse
+import urllib.parse
 import http.client
 import json
 import os
@@ -97,6 +98,38 @@ class Postgres:
         return {int(p) for p in rows.split()}
 
 
+def citus_workers(server):
+    """(host, port) of the workers registered on the coordinator `server` names."""
+    out = Postgres(server).sql(
+        "SELECT nodename || ' ' || nodeport FROM pg_dist_node "
+        "WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeid")
+    return [tuple(line.split()) for line in out.splitlines() if line]
+
+
+def on_node(url, host, port):
+    parts = urllib.parse.urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}{host}:{port}"))
+
+
+def citus_database(server, db):
+    """Makes the coordinator's new database `db` a Citus database: the same database on
+    every worker, the extension everywhere, the workers registered (what the testkit does)."""
+    workers = citus_workers(server)
+    if not workers:
+        sys.exit(f"--citus: {server} has no Citus worker registered")
+    base = server.rsplit("/", 1)[0]
+    for host, port in workers:
+        Postgres(on_node(server, host, port)).sql(f"CREATE DATABASE {db}")
+    for node in [server] + [on_node(server, h, p) for h, p in workers]:
+        Postgres(node.rsplit("/", 1)[0] + "/" + db).sql("CREATE EXTENSION citus")
+    coordinator = urllib.parse.urlsplit(server)
+    pg = Postgres(base + "/" + db)
+    pg.sql(f"SELECT citus_set_coordinator_host('{coordinator.hostname}', {coordinator.port or 5432})")
+    for host, port in workers:
+        pg.sql(f"SELECT citus_add_node('{host}', {port})")
+
+
 def request(port, method, path, headers, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
@@ -140,6 +173,9 @@ def main():
     ap.add_argument("--tenants", type=int, default=20)
     ap.add_argument("--projects", type=int, default=50)
     ap.add_argument("--json", help="write every sample here")
+    ap.add_argument("--citus", action="store_true",
+                    help="--server is a Citus coordinator: the bench database is made a Citus "
+                         "database (PostgreSQL CPU then counts the coordinator's backends only)")
     ap.add_argument("--profile", metavar="ROUTE:MODE:CONNS",
                     help="instead of the matrix: profile both servers under this load")
     ap.add_argument("--profile-dir", default="target/bench-http-profile",
@@ -149,6 +185,8 @@ def main():
     pg = Postgres(args.server)
     db = f"bench_http_{os.getpid()}"
     pg.sql(f"CREATE DATABASE {db}")
+    if args.citus:
+        citus_database(args.server, db)
     url = args.server.rsplit("/", 1)[0] + "/" + db
     procs = []
     work = tempfile.mkdtemp(prefix="bench-http-")
@@ -257,6 +295,10 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         pg.sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        if args.citus:
+            for host, port in citus_workers(args.server):
+                Postgres(on_node(args.server, host, port)).sql(
+                    f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def wrk_cmd(port, route, mode, conns, seconds, lua, tokens):

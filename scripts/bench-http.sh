@@ -6,6 +6,7 @@
 # scripts/bench-http.py for what is measured and how.
 #   usage: scripts/bench-http.sh [--seconds 6] [--rounds 5] [--connections 16,64]
 #          [--routes get,list,create] [--modes one,rotate] [--tenants 20] [--json FILE]
+#          [--citus]  (with BENCH_SERVER=<a Citus coordinator's URL>)
 #          [--profile ROUTE:MODE:CONNS [--profile-dir DIR]]  (flamegraphs, syscalls/request)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ if [[ " $* " == *" --profile "* ]]; then
   command -v strace >/dev/null || apt-get install -y -qq strace >/dev/null
   command -v inferno-flamegraph >/dev/null || cargo install -q --locked inferno --version 0.12.8
 fi
-server="$(scripts/ensure-postgres.sh)"
+# BENCH_SERVER: another server (with --citus, a Citus coordinator: ../shared/citus/cluster.sh).
+server="${BENCH_SERVER:-$(scripts/ensure-postgres.sh)}"
 cargo build -q --release -p taskboard -p bench-baseline
 exec python3 scripts/bench-http.py --server "$server" --target "${CARGO_TARGET_DIR:-target}" "$@"

@@ -39,10 +39,11 @@ if [ -z "$citus_url" ]; then
   citus_url="$("$cluster_sh" start "$citus_dir" "${SAAS_CITUS_PORT:-9750}" 2 | tail -n 1)"
 fi
 echo "the Citus suite runs against $citus_url" >&2
-CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored citus:: rls:: events::
-# The reference app's tests that place tenants in the schema tier are left out: on Citus that
-# tier answers 422 until it is built as Citus schema-based sharding (saas-core's
+# The tests that place tenants in the schema tier are left out: on Citus that tier answers 422
+# until it is built as Citus schema-based sharding (saas-core's
 # citus::the_schema_tier_is_refused_with_a_clear_error_on_citus checks the refusal).
+CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored citus:: rls:: events:: \
+  --skip rls::a_schema_tier_tenants_rows_stay_in_its_schema
 CITUS_URL="$citus_url" cargo test -p taskboard --test it -- \
   --skip cli::tenants_are_created_moved_and_migrated_from_the_command_line \
   --skip tiers::a_moved_tenant_keeps_its_data_behind_the_same_routes \

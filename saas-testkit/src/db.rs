@@ -115,29 +115,21 @@ impl TestDb {
     ) -> anyhow::Result<TestDb> {
         let server = server_url().await?;
         let name = unique_name(prefix);
+        let url = with_database(&server, &name)?;
         if crate::citus::enabled() {
             // No template on Citus: a database of its own, migrated as a template would be.
             crate::citus::create_database(&server, &name).await?;
-            let url = with_database(&server, &name)?;
             crate::template::migrate_as_template(&url, migrations).await?;
-            return Ok(TestDb {
-                name,
-                url,
-                server,
-                role: TEMPLATE_ROLE.into(),
-                own_role: false,
-                recycler: None,
-            });
+        } else {
+            let template = ensure_template(&server, migrations).await?;
+            let mut conn = PgConnection::connect(&server).await?;
+            conn.execute(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            )))
+            .await
+            .context("cloning the template database")?;
+            conn.close().await.ok();
         }
-        let template = ensure_template(&server, migrations).await?;
-        let mut conn = PgConnection::connect(&server).await?;
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-        )))
-        .await
-        .context("cloning the template database")?;
-        conn.close().await.ok();
-        let url = with_database(&server, &name)?;
         Ok(TestDb {
             name,
             url,

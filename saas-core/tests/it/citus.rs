@@ -22,21 +22,6 @@ fn coordinator() -> String {
     saas_testkit::citus::coordinator_url().expect(NEEDS_CITUS)
 }
 
-async fn seed(tenancy: &Tenancy, tenant: TenantId, names: &[&str]) {
-    let mut tx = TenantTx::begin(tenancy, tenant);
-    for name in names {
-        Project::insert(
-            &mut tx,
-            NewProject {
-                name: name.to_string(),
-            },
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-}
-
 /// (table, partition method, distribution column, co-location group) of every table Citus
 /// knows in the database.
 async fn distribution(owner: &sqlx::PgPool) -> Vec<(String, String, Option<String>, i32)> {
@@ -99,8 +84,8 @@ async fn rows_live_on_the_workers_and_each_tenant_sees_only_its_own() {
     coordinator();
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    seed(&env.tenancy, a.id, &["a1", "a2"]).await;
-    seed(&env.tenancy, b.id, &["b1"]).await;
+    seed_projects(&env.tenancy, a.id, &["a1", "a2"]).await;
+    seed_projects(&env.tenancy, b.id, &["b1"]).await;
     // The rows are on the workers' shards, not on the coordinator.
     let on_workers: i64 = sqlx::query_scalar(
         "SELECT sum(result::int8)::int8 FROM run_command_on_placements('projects',
@@ -200,7 +185,7 @@ async fn the_audit_refuses_a_shard_whose_policies_differ_from_the_coordinators()
     coordinator();
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    seed(&env.tenancy, b.id, &["b1"]).await;
+    seed_projects(&env.tenancy, b.id, &["b1"]).await;
     // A policy on the shards only, invisible on the coordinator's table.
     sqlx::query(
         "SELECT run_command_on_placements('projects',
@@ -239,16 +224,15 @@ async fn citus_still_creates_restrictive_policies_as_permissive_on_shards() {
     coordinator();
     let env = Env::new().await;
     let mut owner = env.db.owner_conn().await.unwrap();
-    for statement in [
-        "CREATE TABLE canary (tenant_id uuid NOT NULL, n int)",
-        "SELECT create_distributed_table('canary', 'tenant_id', colocate_with => 'none')",
-        "CREATE POLICY narrow ON canary AS RESTRICTIVE USING (n > 0)",
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
+    run_each(
+        &mut owner,
+        &[
+            "CREATE TABLE canary (tenant_id uuid NOT NULL, n int)",
+            "SELECT create_distributed_table('canary', 'tenant_id', colocate_with => 'none')",
+            "CREATE POLICY narrow ON canary AS RESTRICTIVE USING (n > 0)",
+        ],
+    )
+    .await;
     let kinds: Vec<String> = sqlx::query_scalar(
         "SELECT result FROM run_command_on_placements('canary',
            'SELECT polpermissive::text FROM pg_policy WHERE polrelid = ''%s''::regclass')",
@@ -287,8 +271,8 @@ async fn a_database_that_gains_citus_later_is_distributed_by_its_next_migration(
         .create(NewTenant::new("globex", "Globex"))
         .await
         .unwrap();
-    seed(&plain, a.id, &["a1", "a2"]).await;
-    seed(&plain, b.id, &["b1"]).await;
+    seed_projects(&plain, a.id, &["a1", "a2"]).await;
+    seed_projects(&plain, b.id, &["b1"]).await;
     plain.close().await;
     // Then Citus, and the next start's migration.
     saas_testkit::citus::add_citus(&server, &name)
@@ -308,15 +292,14 @@ async fn a_database_that_gains_citus_later_is_distributed_by_its_next_migration(
     );
     drop(tx);
     distributed.close().await;
-    for statement in [
-        format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
-        format!("DROP ROLE IF EXISTS \"{name}_app\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    run_each(
+        &mut conn,
+        &[
+            format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+            format!("DROP ROLE IF EXISTS \"{name}_app\""),
+        ],
+    )
+    .await;
     saas_testkit::citus::drop_on_workers(&server, &name).await;
 }
 

@@ -270,15 +270,17 @@ async fn the_audit_trail_pages_newest_first_and_retention_purges_old_entries() {
     // Age three entries, then purge what is older than an hour.
     // One statement at a time (Citus propagates DDL by its text, one command per text).
     let mut aging = env.tenancy.owner_pool().begin().await.unwrap();
-    for statement in [
-        "SELECT set_config('citus.enable_unsafe_triggers', 'on', true)",
-        "ALTER TABLE saas_audit_log DISABLE TRIGGER saas_audit_log_append_only",
-        "UPDATE saas_audit_log SET occurred_at = now() - interval '2 days'
-          WHERE (payload->>'n')::int < 3",
-        "ALTER TABLE saas_audit_log ENABLE TRIGGER saas_audit_log_append_only",
-    ] {
-        sqlx::raw_sql(statement).execute(&mut *aging).await.unwrap();
-    }
+    common::run_each(
+        &mut aging,
+        &[
+            "SELECT set_config('citus.enable_unsafe_triggers', 'on', true)",
+            "ALTER TABLE saas_audit_log DISABLE TRIGGER saas_audit_log_append_only",
+            "UPDATE saas_audit_log SET occurred_at = now() - interval '2 days'
+              WHERE (payload->>'n')::int < 3",
+            "ALTER TABLE saas_audit_log ENABLE TRIGGER saas_audit_log_append_only",
+        ],
+    )
+    .await;
     aging.commit().await.unwrap();
     let purged = audit::purge_older_than(env.tenancy.owner_pool(), Duration::from_secs(3600))
         .await
@@ -678,15 +680,14 @@ async fn a_non_superuser_owner_reads_the_audit_log_across_tenants() {
     let mut owner = env.db.owner_conn().await.unwrap();
     let table_owner = format!("{}_owner", env.db.name());
     // LOGIN: on Citus the coordinator reaches the workers as the current role.
-    for statement in [
-        format!("CREATE ROLE \"{table_owner}\" LOGIN"),
-        format!("ALTER TABLE saas_audit_log OWNER TO \"{table_owner}\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
+    common::run_each(
+        &mut owner,
+        &[
+            format!("CREATE ROLE \"{table_owner}\" LOGIN"),
+            format!("ALTER TABLE saas_audit_log OWNER TO \"{table_owner}\""),
+        ],
+    )
+    .await;
     // the migrator follows the new owner
     let audit_log = saas_core::model::registered_models()
         .into_iter()
@@ -704,16 +705,15 @@ async fn a_non_superuser_owner_reads_the_audit_log_across_tenants() {
         .fetch_one(&mut owner)
         .await
         .unwrap();
-    for statement in [
-        "RESET ROLE".to_string(),
-        "ALTER TABLE saas_audit_log OWNER TO CURRENT_USER".to_string(),
-        format!("DROP ROLE \"{table_owner}\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
+    common::run_each(
+        &mut owner,
+        &[
+            "RESET ROLE".to_string(),
+            "ALTER TABLE saas_audit_log OWNER TO CURRENT_USER".to_string(),
+            format!("DROP ROLE \"{table_owner}\""),
+        ],
+    )
+    .await;
     assert_eq!(seen, 2);
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
     let own: i64 = sqlx::query_scalar("SELECT count(*) FROM saas_audit_log")

@@ -5,31 +5,14 @@ use crate::common;
 
 use common::*;
 use saas_core::prelude::*;
-use saas_core::tenancy::pool::Tenancy;
-
-async fn seed(env: &Env, tenancy: &Tenancy, tenant: TenantId, names: &[&str]) {
-    let _ = env;
-    let mut tx = TenantTx::begin(tenancy, tenant);
-    for name in names {
-        Project::insert(
-            &mut tx,
-            NewProject {
-                name: name.to_string(),
-            },
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-}
 
 #[tokio::test]
 async fn raw_select_inside_tenant_tx_returns_only_that_tenants_rows() {
     for bound in [0, 8] {
         let env = Env::with_config(|c| c.bound_tenants(bound)).await;
         let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-        seed(&env, &env.tenancy, a.id, &["a1", "a2"]).await;
-        seed(&env, &env.tenancy, b.id, &["b1"]).await;
+        seed_projects(&env.tenancy, a.id, &["a1", "a2"]).await;
+        seed_projects(&env.tenancy, b.id, &["b1"]).await;
 
         let mut tx = TenantTx::begin(&env.tenancy, a.id);
         let rows: Vec<(Uuid, String)> = sqlx::query_as("SELECT tenant_id, name FROM projects")
@@ -45,7 +28,7 @@ async fn raw_select_inside_tenant_tx_returns_only_that_tenants_rows() {
 async fn raw_select_without_tenant_returns_no_rows() {
     let env = Env::new().await;
     let a = env.tenant("acme").await;
-    seed(&env, &env.tenancy, a.id, &["a1"]).await;
+    seed_projects(&env.tenancy, a.id, &["a1"]).await;
     // The request role, outside any tenant transaction: the policy sees no setting.
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
         .fetch_one(&env.request_pool().await)
@@ -56,32 +39,29 @@ async fn raw_select_without_tenant_returns_no_rows() {
     // bypasses RLS, so hand the table to an ordinary owner role first.)
     let mut owner = env.db.owner_conn().await.unwrap();
     let table_owner = format!("{}_owner", env.db.name());
-    // One statement at a time: Citus propagates DDL by its text, one command per text.
-    for statement in [
-        // LOGIN: on Citus the coordinator reaches the workers as the current role.
-        format!("CREATE ROLE \"{table_owner}\" LOGIN"),
-        format!("ALTER TABLE projects OWNER TO \"{table_owner}\""),
-        format!("SET ROLE \"{table_owner}\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
+    // LOGIN: on Citus the coordinator reaches the workers as the current role.
+    run_each(
+        &mut owner,
+        &[
+            format!("CREATE ROLE \"{table_owner}\" LOGIN"),
+            format!("ALTER TABLE projects OWNER TO \"{table_owner}\""),
+            format!("SET ROLE \"{table_owner}\""),
+        ],
+    )
+    .await;
     let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
         .fetch_one(&mut owner)
         .await
         .unwrap();
-    for statement in [
-        "RESET ROLE".to_string(),
-        "ALTER TABLE projects OWNER TO CURRENT_USER".to_string(),
-        format!("DROP ROLE \"{table_owner}\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
+    run_each(
+        &mut owner,
+        &[
+            "RESET ROLE".to_string(),
+            "ALTER TABLE projects OWNER TO CURRENT_USER".to_string(),
+            format!("DROP ROLE \"{table_owner}\""),
+        ],
+    )
+    .await;
     assert_eq!(seen, 0);
 }
 
@@ -105,7 +85,7 @@ async fn insert_with_another_tenants_id_is_rejected() {
 async fn update_cannot_move_a_row_to_another_tenant() {
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    seed(&env, &env.tenancy, a.id, &["a1"]).await;
+    seed_projects(&env.tenancy, a.id, &["a1"]).await;
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
     let err = sqlx::query("UPDATE projects SET tenant_id = $1")
         .bind(b.id)
@@ -131,7 +111,7 @@ async fn update_cannot_move_a_row_to_another_tenant() {
 async fn update_and_delete_of_another_tenants_rows_touch_nothing() {
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
-    seed(&env, &env.tenancy, a.id, &["a1"]).await;
+    seed_projects(&env.tenancy, a.id, &["a1"]).await;
     let mut tx = TenantTx::begin(&env.tenancy, b.id);
     let conn = tx.conn().await.unwrap();
     let updated = sqlx::query("UPDATE projects SET name = 'pwned'")
@@ -185,7 +165,7 @@ async fn tenant_setting_does_not_survive_the_transaction_on_a_pooled_connection(
     // One connection in the pool: the next user of that connection must see no tenant.
     let env = Env::with_config(|c| c.request_pool_size(1).bound_tenants(0)).await;
     let a = env.tenant("acme").await;
-    seed(&env, &env.tenancy, a.id, &["a1"]).await;
+    seed_projects(&env.tenancy, a.id, &["a1"]).await;
     let setting: Option<String> =
         sqlx::query_scalar("SELECT nullif(current_setting('saas.tenant_id', true), '')")
             .fetch_one(env.tenancy.__request_pool())
@@ -252,7 +232,7 @@ async fn a_write_waits_for_a_fence_to_be_lifted_instead_of_failing() {
         .await
         .unwrap();
     // Another tenant's writes pass the fence meanwhile.
-    seed(&env, &env.tenancy, globex.id, &["not fenced"]).await;
+    seed_projects(&env.tenancy, globex.id, &["not fenced"]).await;
     let lift = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         sqlx::query("DELETE FROM saas.fences WHERE tenant_id = $1")
@@ -286,7 +266,7 @@ async fn a_write_behind_a_fence_that_stays_is_a_503_and_reads_pass() {
     })
     .await;
     let acme = env.tenant("acme").await;
-    seed(&env, &env.tenancy, acme.id, &["before the move"]).await;
+    seed_projects(&env.tenancy, acme.id, &["before the move"]).await;
     // A transaction that began reading before the fence went up passes it before its first
     // write, like one that begins with a write.
     let mut reader = TenantTx::begin(&env.tenancy, acme.id);
@@ -346,7 +326,7 @@ async fn a_schema_tier_tenants_rows_stay_in_its_schema() {
             .await
             .unwrap();
         let other = env.tenant("acme").await;
-        seed(&env, &env.tenancy, tenant.id, &["in its schema"]).await;
+        seed_projects(&env.tenancy, tenant.id, &["in its schema"]).await;
         let mut tx = TenantTx::begin(&env.tenancy, tenant.id);
         let page = Project::list(&mut tx, saas_core::PageRequest::first())
             .await
@@ -378,8 +358,8 @@ async fn a_read_only_request_ends_its_transaction_before_the_connection_serves_a
     let env = Env::with_config(|c| c.request_pool_size(1).bound_tenants(0)).await;
     let a = env.tenant("acme").await;
     let b = env.tenant("globex").await;
-    seed(&env, &env.tenancy, a.id, &["a1", "a2"]).await;
-    seed(&env, &env.tenancy, b.id, &["b1"]).await;
+    seed_projects(&env.tenancy, a.id, &["a1", "a2"]).await;
+    seed_projects(&env.tenancy, b.id, &["b1"]).await;
     let app = env.app().await;
     let (status, page, _) = env
         .call(&app, "GET", "/projects", Some(&env.token(&a)), None)

@@ -220,3 +220,31 @@ pub async fn post_project(client: &saas_testkit::Client<'_>, name: &str) -> Stri
         .expect("the new project's id")
         .to_string()
 }
+
+/// Inserts one project per name for `tenant` and commits.
+pub async fn seed_projects(tenancy: &Tenancy, tenant: TenantId, names: &[&str]) {
+    let mut tx = TenantTx::begin(tenancy, tenant);
+    for name in names {
+        Project::insert(
+            &mut tx,
+            NewProject {
+                name: name.to_string(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Runs each statement on its own, in order (Citus propagates DDL by the statement's text,
+/// and refuses a text holding several commands).
+pub async fn run_each<S: AsRef<str>>(conn: &mut sqlx::PgConnection, statements: &[S]) {
+    for statement in statements {
+        let sql = statement.as_ref().to_string();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
