@@ -6,7 +6,7 @@
 # scripts/bench-http.py for what is measured and how.
 #   usage: scripts/bench-http.sh [--seconds 6] [--rounds 5] [--connections 16,64]
 #          [--routes get,list,create] [--modes one,rotate] [--tenants 20] [--json FILE]
-#          [--citus]  (with BENCH_SERVER=<a Citus coordinator's URL>)
+#          [--citus] [--taskboard-only]  (with BENCH_SERVER=<a Citus coordinator's URL>)
 #          [--profile ROUTE:MODE:CONNS [--profile-dir DIR]]  (flamegraphs, syscalls/request)
 set -euo pipefail
 cd "$(dirname "$0")/.."
