@@ -16,27 +16,20 @@ echo "tests run against $DATABASE_URL" >&2
 cargo test --workspace "$@"
 
 # The Citus suite: saas-core's isolation, event and Citus tests and the reference app's tests
-# again, on a real Citus cluster (a coordinator and two workers). CITUS_URL names one;
-# otherwise one is started with cluster.sh from ../shared/citus (or $SAAS_CITUS_CLUSTER_SH).
-# Without either it says it skips, except in CI (CI=true), where it never skips. Only for a
+# again, on a real Citus cluster (a coordinator and two workers) that scripts/ensure-citus.sh
+# names or starts. Without one it says it skips, except in CI (CI=true), where it never skips. Only for a
 # whole run: extra arguments (a test filter) run the plain suite alone.
 [ "$#" -eq 0 ] || exit 0
-citus_url="${CITUS_URL:-}"
-if [ -z "$citus_url" ]; then
-  cluster_sh=""
-  for candidate in "${SAAS_CITUS_CLUSTER_SH:-}" ../shared/citus/cluster.sh /work/shared/citus/cluster.sh; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then cluster_sh="$candidate"; break; fi
-  done
-  if [ -z "$cluster_sh" ]; then
-    if [ "${CI:-}" = "true" ]; then
-      echo "FAIL: the Citus suite cannot run: set CITUS_URL or SAAS_CITUS_CLUSTER_SH (CI never skips it)" >&2
-      exit 1
-    fi
-    echo "SKIPPED: the Citus suite (no CITUS_URL, no ../shared/citus/cluster.sh)" >&2
-    exit 0
-  fi
-  citus_dir="${SAAS_CITUS_DIR:-/var/tmp/saas-test-citus}"
-  citus_url="$("$cluster_sh" start "$citus_dir" "${SAAS_CITUS_PORT:-9750}" 2 | tail -n 1)"
+set +e
+citus_url="$(scripts/ensure-citus.sh)"
+status=$?
+set -e
+if [ "$status" -eq 3 ] && [ "${CI:-}" != "true" ]; then
+  echo "SKIPPED: the Citus suite (no CITUS_URL, no ../shared/citus/cluster.sh)" >&2
+  exit 0
+elif [ "$status" -ne 0 ]; then
+  echo "FAIL: the Citus suite cannot run (scripts/ensure-citus.sh exited $status; CI never skips it)" >&2
+  exit 1
 fi
 echo "the Citus suite runs against $citus_url" >&2
 # The tests that place tenants in the schema tier are left out: on Citus that tier answers 422
