@@ -98,12 +98,15 @@ pub async fn grant_table(conn: &mut PgConnection, table: &str, role: &str) -> Ap
     Ok(())
 }
 
-/// Lets the request role pass the write fence (`saas.enter`), nothing else in schema `saas`.
+/// Lets the request role pass the write fence (`saas.enter`) and set its tenant on Citus
+/// (`saas.set_tenant`), nothing else in schema `saas`.
 pub async fn grant_fence(conn: &mut PgConnection, role: &str) -> ApiResult<()> {
     let sql = format!(
         "GRANT USAGE ON SCHEMA saas TO {role};
          REVOKE ALL ON FUNCTION saas.enter(uuid, text) FROM PUBLIC;
-         GRANT EXECUTE ON FUNCTION saas.enter(uuid, text) TO {role};",
+         GRANT EXECUTE ON FUNCTION saas.enter(uuid, text) TO {role};
+         REVOKE ALL ON FUNCTION saas.set_tenant(uuid) FROM PUBLIC;
+         GRANT EXECUTE ON FUNCTION saas.set_tenant(uuid) TO {role};",
         role = quote_ident(role),
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))

@@ -23,10 +23,11 @@ const MIGRATION_LOCK: i64 = 0x5a_a5_c0_de;
 
 /// A fingerprint of the schema the framework itself creates (registry, fences, event
 /// tables): test templates built from an older framework schema are rebuilt when it changes.
-pub fn framework_schema_fingerprint() -> [&'static str; 3] {
+pub fn framework_schema_fingerprint() -> [&'static str; 4] {
     [
         registry::REGISTRY_DDL,
         registry::FENCE_DDL,
+        registry::SET_TENANT_DDL,
         crate::events::schema::EVENTS_DDL,
     ]
 }
@@ -187,6 +188,7 @@ async fn apply(
         Target::Primary | Target::TenantDatabase => &[
             registry::REGISTRY_DDL,
             registry::FENCE_DDL,
+            registry::SET_TENANT_DDL,
             crate::events::schema::EVENTS_DDL,
         ],
         Target::TenantSchema(_) => &[],

@@ -219,6 +219,21 @@ END
 $saas$;
 "#;
 
+/// `saas.set_tenant(uuid)`: `SET LOCAL saas.tenant_id`, for Citus. Citus sends a `SET LOCAL` to
+/// the workers (with `citus.propagate_set_commands = 'local'`) by the text of the query that
+/// held it; inside this function that text is the `SET` alone, where the request's one-round-
+/// trip `BEGIN` batch would be replayed whole on every worker (a nested `BEGIN`, a warning per
+/// transaction). Not `SECURITY DEFINER`: it sets the caller's own transaction setting.
+pub(crate) const SET_TENANT_DDL: &str = r#"
+CREATE OR REPLACE FUNCTION saas.set_tenant(p_tenant uuid) RETURNS boolean
+LANGUAGE plpgsql AS $saas$
+BEGIN
+  EXECUTE format('SET LOCAL saas.tenant_id = %L', p_tenant);
+  RETURN true;
+END
+$saas$;
+"#;
+
 /// The first key of the per-tenant advisory lock `saas.enter` and the mover share.
 pub(crate) const FENCE_LOCK: i32 = 1935763310;
 

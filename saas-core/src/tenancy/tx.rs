@@ -171,10 +171,11 @@ impl TenantTx {
         let tenant = self.tenant;
         let mut sql = if self.tenancy.distributed() {
             // Citus sends `SET LOCAL` (not `set_config`) to the workers the transaction
-            // touches, when told to; both settings end with the transaction.
+            // touches, when told to; `saas.set_tenant` holds the `SET LOCAL` (see its DDL).
+            // Both settings end with the transaction.
             format!(
                 "{begin}; SET LOCAL citus.propagate_set_commands = 'local'; \
-                 SET LOCAL {TENANT_SETTING} = '{tenant}'; SELECT true"
+                 SELECT saas.set_tenant('{tenant}')"
             )
         } else {
             format!("{begin}; SELECT set_config('{TENANT_SETTING}', '{tenant}', true)")
