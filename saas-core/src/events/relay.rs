@@ -288,7 +288,8 @@ impl Relay {
     /// One cycle: claim, publish, record, commit. See the module documentation.
     pub async fn run_once(&self) -> crate::Result<CycleOutcome> {
         let mut tx = self.pool.begin().await?;
-        let claim = if self.citus(&mut tx).await? {
+        let citus = self.citus(&mut tx).await?;
+        let claim = if citus {
             // The outbox has a trigger; Citus writes to such tables only with this setting
             // (set for the database by the migrator; here too, for connections older than
             // that).
@@ -386,7 +387,7 @@ impl Relay {
                 .iter()
                 .map(|f| self.backoff(f.1).as_secs_f64())
                 .collect();
-            if claim == CLAIM_SQL_CITUS {
+            if citus {
                 // Citus runs no STABLE function on a column (nor any non-immutable one in a
                 // CASE) in an UPDATE over several shards: the times are computed here.
                 let now = self.clock_time().unwrap_or_else(OffsetDateTime::now_utc);
