@@ -3,6 +3,7 @@
 //! [`tenants::migrate_tenants`], to every tenant schema and tenant database.
 
 mod location;
+mod statements;
 pub mod tenants;
 
 pub(crate) use location::AppMigrations;
@@ -198,13 +199,22 @@ async fn apply(
             .execute(&mut *conn)
             .await?;
     }
+    let citus: bool = sqlx::query_scalar(crate::sql::citus_present_sql())
+        .fetch_one(&mut *conn)
+        .await?;
     if let Some(migrator) = migrations {
         // `run_direct` rather than `run`: `run`'s `Acquire` bound makes the future
         // non-Send (sqlx documents this workaround on `run_direct`). Its ledger
         // (`_sqlx_migrations`) is created in the target's schema: one ledger per tenant.
-        migrator
-            .run_direct(None, &mut *conn, false)
-            .await
+        // On Citus each statement of a migration goes on its own (see `statements`).
+        let applied = if citus {
+            migrator
+                .run_direct(None, &mut statements::StatementWise(&mut *conn), false)
+                .await
+        } else {
+            migrator.run_direct(None, &mut *conn, false).await
+        };
+        applied
             .map_err(|e| Error::migration(None, format!("application migration failed: {e}")))?;
     }
     match target {
@@ -233,6 +243,9 @@ async fn apply(
     }
     for model in models_for(target) {
         protect_model(conn, model, &config.request_role).await?;
+    }
+    if let (Target::TenantSchema(schema), true) = (target, citus) {
+        distribute_schema(conn, schema).await?;
     }
     if !matches!(target, Target::TenantSchema(_)) {
         crate::events::schema::restrict_request_role(conn, &config.request_role).await?;
@@ -264,6 +277,24 @@ async fn distribute_if_citus(conn: &mut PgConnection) -> Result<()> {
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// Makes a tenant schema on a Citus coordinator a distributed schema (Citus's schema-based
+/// sharding): its tables become single-shard tables placed together on one node, with their
+/// policies, keys and grants, and statements naming them are routed there. Tables a later
+/// migration adds to it are created distributed (by top-level statements, see `statements`).
+/// A schema that is already distributed is left as it is.
+async fn distribute_schema(conn: &mut PgConnection, schema: &str) -> Result<()> {
+    sqlx::query(
+        "SELECT citus_schema_distribute(n.oid::regnamespace)
+           FROM pg_namespace n
+          WHERE n.nspname = $1
+            AND NOT EXISTS (SELECT 1 FROM pg_dist_schema s WHERE s.schemaid = n.oid)",
+    )
+    .bind(schema)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -85,22 +85,24 @@ impl Provisioner {
     }
 
     /// Refuses (422) a location this deployment cannot hold: a tenant schema in a primary
-    /// database on Citus (the schema tier as Citus schema-based sharding is not built yet; a
-    /// schema's tables would reference the registry, a reference table, and Citus refuses the
-    /// application's multi-statement migrations there).
+    /// database on a Citus cluster too old for schema-based sharding (before Citus 12.0),
+    /// which is how the schema tier runs on Citus.
     pub async fn check_available(&self, location: &Location) -> ApiResult<()> {
         if !matches!(location, Location::Schema(_)) {
             return Ok(());
         }
         let mut conn = self.connect_primary().await?;
-        let citus: bool = sqlx::query_scalar(crate::sql::citus_present_sql())
-            .fetch_one(&mut conn)
-            .await?;
+        let refused: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')
+                    AND to_regproc('pg_catalog.citus_schema_distribute') IS NULL",
+        )
+        .fetch_one(&mut conn)
+        .await?;
         conn.close().await.ok();
-        if citus {
+        if refused {
             return Err(ApiError::Validation(
-                "the schema tier is not available on a Citus cluster: use the shared tier \
-                 (distributed by tenant) or the database tier"
+                "the schema tier on a Citus cluster needs Citus 12.0 or later (schema-based \
+                 sharding): use the shared tier (distributed by tenant) or the database tier"
                     .into(),
             ));
         }

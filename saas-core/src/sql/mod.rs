@@ -2,7 +2,12 @@
 //!
 //! A leaf module: everything that writes DDL or dynamic SQL (models, migrations, tenancy,
 //! moves, the isolation audit) quotes through these two functions, so a tenant schema named
-//! `a"b` or a role named `o'neil` is quoted the same way everywhere.
+//! `a"b` or a role named `o'neil` is quoted the same way everywhere; and the lexing that cuts
+//! a migration into statements ([`split_statements`]).
+
+mod split;
+
+pub use split::split_statements;
 
 /// Quotes an identifier for PostgreSQL: `a"b` becomes `"a""b"`.
 pub fn quote_ident(ident: &str) -> String {
