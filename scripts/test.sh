@@ -15,7 +15,7 @@ export REDIS_URL
 echo "tests run against $DATABASE_URL" >&2
 cargo test --workspace "$@"
 
-# The Citus suite: saas-core's isolation, event and Citus tests and the reference app's tests
+# The Citus suite: saas-core's isolation, event, tier, move and Citus tests and the reference app's tests
 # again, on a real Citus cluster (a coordinator and two workers) that scripts/ensure-citus.sh
 # names or starts. Without one it says it skips, except in CI (CI=true), where it never skips. Only for a
 # whole run: extra arguments (a test filter) run the plain suite alone.
@@ -32,12 +32,6 @@ elif [ "$status" -ne 0 ]; then
   exit 1
 fi
 echo "the Citus suite runs against $citus_url" >&2
-# The tests that place tenants in the schema tier are left out: on Citus that tier answers 422
-# until it is built as Citus schema-based sharding (saas-core's
-# citus::the_schema_tier_is_refused_with_a_clear_error_on_citus checks the refusal).
-CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored citus:: rls:: events:: \
-  --skip rls::a_schema_tier_tenants_rows_stay_in_its_schema
-CITUS_URL="$citus_url" cargo test -p taskboard --test it -- \
-  --skip cli::tenants_are_created_moved_and_migrated_from_the_command_line \
-  --skip tiers::a_moved_tenant_keeps_its_data_behind_the_same_routes \
-  --skip tiers::tenants_of_every_tier_share_the_api_and_nothing_else
+CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored \
+  citus:: rls:: events:: moves:: tiers::
+CITUS_URL="$citus_url" cargo test -p taskboard --test it

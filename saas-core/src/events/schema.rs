@@ -98,7 +98,12 @@ $saas$;
 CREATE OR REPLACE FUNCTION saas.outbox_notify() RETURNS trigger
 LANGUAGE plpgsql AS $saas$
 BEGIN
-  PERFORM pg_notify('saas_outbox', '');
+  -- On a Citus worker the trigger fires on a shard (saas_outbox_<shard id>): a NOTIFY there
+  -- wakes nobody (relays listen on the coordinator, where `emit` notifies instead) and a
+  -- transaction that wrote on two workers could not commit (PREPARE refuses a NOTIFY).
+  IF TG_TABLE_NAME = 'saas_outbox' THEN
+    PERFORM pg_notify('saas_outbox', '');
+  END IF;
   RETURN NULL;
 END
 $saas$;

@@ -309,9 +309,27 @@ async fn events_recorded_on_shards_reach_the_relay() {
     coordinator();
     let env = Env::new().await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    // A schema-tier tenant's events go to the shared (distributed) event tables, on another
+    // worker than its schema: the event's transaction is committed on two workers (two-phase),
+    // which refused the outbox shard's NOTIFY until the trigger skipped it on shards.
+    let c = schema_tenant_apart_from_its_outbox(&env).await;
     for tenant in [&a, &b] {
         common::events::emit_note(&env.tenancy, tenant.id, 1).await;
     }
+    let mut tx = TenantTx::begin(&env.tenancy, c.id);
+    sqlx::query("INSERT INTO projects (tenant_id, name) VALUES ($1, 'with its event')")
+        .bind(c.id)
+        .execute(tx.conn().await.unwrap())
+        .await
+        .unwrap();
+    let noted = common::events::Noted {
+        aggregate: Uuid::new_v4(),
+        n: 1,
+    };
+    saas_core::events::emit(&mut tx, &noted).await.unwrap();
+    tx.commit()
+        .await
+        .expect("a write in the schema and its event on another worker commit together");
     let recorder = Recorder::new();
     let relay = Relay::new(
         env.tenancy.owner_pool(),
@@ -325,10 +343,10 @@ async fn events_recorded_on_shards_reach_the_relay() {
         RelayConfig::default(),
     );
     let (one, two) = tokio::join!(relay.drain(), other.drain());
-    assert_eq!(one.unwrap() + two.unwrap(), 2);
+    assert_eq!(one.unwrap() + two.unwrap(), 3);
     let mut tenants: Vec<TenantId> = recorder.events().iter().map(|e| e.tenant_id).collect();
     tenants.sort();
-    let mut expected = vec![a.id, b.id];
+    let mut expected = vec![a.id, b.id, c.id];
     expected.sort();
     assert_eq!(tenants, expected);
     // Tenant A's audit trail holds its event only.
@@ -337,6 +355,35 @@ async fn events_recorded_on_shards_reach_the_relay() {
         .await
         .unwrap();
     assert_eq!(trail.items.len(), 1);
+}
+
+/// A schema-tier tenant whose schema is on another worker than its rows of the (hash
+/// distributed) outbox.
+async fn schema_tenant_apart_from_its_outbox(env: &Env) -> saas_core::tenancy::registry::Tenant {
+    for i in 0..12 {
+        let tenant = env
+            .tenancy
+            .tenants()
+            .create(NewTenant::new(&format!("schemed-{i}"), "Schemed").tier(Tier::Schema))
+            .await
+            .unwrap();
+        let schema = tenant.placement.schema.clone().unwrap();
+        let apart: bool = sqlx::query_scalar(
+            "SELECT (SELECT nodeport FROM citus_shards
+                      WHERE shardid = get_shard_id_for_distribution_column('saas_outbox', $1))
+                    <> (SELECT min(s.nodeport) FROM citus_shards s JOIN pg_class c ON c.oid = s.table_name
+                         WHERE c.relnamespace = to_regnamespace($2))",
+        )
+        .bind(tenant.id)
+        .bind(&schema)
+        .fetch_one(env.tenancy.owner_pool())
+        .await
+        .unwrap();
+        if apart {
+            return tenant;
+        }
+    }
+    panic!("twelve schema-tier tenants, each on the worker of its outbox shard");
 }
 
 /// Where Citus keeps a tenant schema's tables: (table, citus_table_type, node port) of each

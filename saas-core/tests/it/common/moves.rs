@@ -51,7 +51,9 @@ pub async fn project_ids(tenancy: &Tenancy, tenant: TenantId) -> BTreeSet<Uuid> 
     let conn = tx.scoped_conn(Access::Read).await.unwrap();
     // One statement, one snapshot (writers may be committing meanwhile).
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT p.id, (SELECT count(*) FROM tasks t WHERE t.project_id = p.id) FROM projects p",
+        "SELECT p.id, (SELECT count(*) FROM tasks t
+                        WHERE t.tenant_id = p.tenant_id AND t.project_id = p.id)
+           FROM projects p",
     )
     .fetch_all(&mut *conn)
     .await
