@@ -78,7 +78,7 @@ check "projects, tasks and the event tables are hash-distributed in one co-locat
 admin_call() { curl -fsS --max-time 10 -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "$@"; }
 token_for() {
   local id
-  id="$(admin_call -d "{\"slug\":\"$1\",\"name\":\"$1\",\"tier\":\"shared\"}" "$base/admin/tenants" | jq -r .id)"
+  id="$(admin_call -d "{\"slug\":\"$1\",\"name\":\"$1\",\"tier\":\"${2:-shared}\"}" "$base/admin/tenants" | jq -r .id)"
   admin_call -d '{"subject":"e2e","ttl_seconds":3600}' "$base/admin/tenants/$id/tokens" | jq -r .token
 }
 a="$(token_for acme)" b="$(token_for globex)"
@@ -91,6 +91,18 @@ status "$b" "$base/v2/projects" >/dev/null
 check "tenant B's list does not hold it" [ "$(jq '.items | length' "$tmp/body")" = 0 ]
 check "tenant B cannot delete it (404)" [ "$(status "$b" -X DELETE "$base/v2/projects/$project")" = 404 ]
 check "tenant A still reads it" [ "$(status "$a" "$base/v2/projects/$project")" = 200 ]
+
+# The schema tier: a distributed schema (Citus schema-based sharding) on one worker.
+s="$(token_for initech schema)"
+schema_project="$(curl -fsS --max-time 10 -H "Authorization: Bearer $s" -H 'Content-Type: application/json' \
+  -d '{"name":"in its own schema"}' "$base/v2/projects" | jq -r .id)"
+schema_tables="$(psql "$coordinator_db" -XAtc "select count(*) from pg_dist_partition p join pg_class c on c.oid = p.logicalrelid join pg_dist_schema s on s.schemaid = c.relnamespace where c.relname in ('projects', 'tasks')")"
+check "the schema-tier tenant's tables are in a distributed schema ($schema_tables of 2)" [ "$schema_tables" = 2 ]
+check "the schema-tier tenant reads its project" [ "$(status "$s" "$base/v2/projects/$schema_project")" = 200 ]
+check "tenant A gets 404 for it" [ "$(status "$a" "$base/v2/projects/$schema_project")" = 404 ]
+check "the schema-tier tenant gets 404 for A's project" [ "$(status "$s" "$base/v2/projects/$project")" = 404 ]
+status "$s" "$base/v2/projects" >/dev/null
+check "the schema-tier tenant's list holds its project only" [ "$(jq -c '[.items[].id]' "$tmp/body")" = "[\"$schema_project\"]" ]
 
 python3 scripts/e2e/hostile_inputs.py --base-url "$base" --token "$a" | tee "$tmp/hostile.out" || true
 passed=$((passed + $(grep -c '^ok - ' "$tmp/hostile.out" || true)))
