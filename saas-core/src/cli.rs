@@ -132,6 +132,7 @@ pub async fn resume_moves(tenancy: &Tenancy, list_only: bool) -> anyhow::Result<
                     crate::tenancy::Location::Database { server, .. } => Some(server.clone()),
                     _ => None,
                 },
+                node: None,
             };
             move_tenant(tenancy, &tenant, &request).await?;
         }

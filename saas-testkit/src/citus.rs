@@ -131,6 +131,17 @@ async fn register(server: &str, name: &str) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("registering worker {worker_host}:{worker_port}"))?;
     }
+    // Citus names the replication slots, publications' roles and subscriptions of its online
+    // shard operations after an operation id that every database counts from 1, but slots and
+    // roles are the whole cluster's: two test databases splitting or moving shards at once
+    // (or one after a killed run) would collide ("replication slot ... already exists").
+    // Each test database counts from a random point instead.
+    let start = 1 + (uuid::Uuid::new_v4().as_u128() % (1u128 << 40)) as i64;
+    sqlx::query("SELECT setval('pg_catalog.pg_dist_operationid_seq', $1)")
+        .bind(start)
+        .execute(&mut conn)
+        .await
+        .context("spreading the shard operation ids")?;
     conn.close().await.ok();
     Ok(())
 }

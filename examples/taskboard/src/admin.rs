@@ -82,6 +82,9 @@ pub struct MoveTenant {
     pub tier: String,
     #[serde(default)]
     pub server: Option<String>,
+    /// The Citus worker (`host:port`) of a dedicated-tier target.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// Moves a tenant online to another tier; answers once the registry points at the new
@@ -97,6 +100,7 @@ async fn move_tenant(
     let request = MoveRequest {
         tier: input.tier.parse()?,
         server: input.server,
+        node: input.node,
     };
     let tenant = state.tenancy.tenants().get(TenantId::from_uuid(id)).await?;
     let options = MoveOptions {

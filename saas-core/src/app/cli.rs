@@ -236,12 +236,15 @@ enum TenantsCommand {
     Move {
         /// The tenant's slug.
         slug: String,
-        /// shared, schema or database.
+        /// shared, schema, database or dedicated (Citus: shards of its own on one worker).
         #[arg(long)]
         to: String,
         /// The server of a database-tier target.
         #[arg(long)]
         server: Option<String>,
+        /// The Citus worker (host:port) of a dedicated-tier target.
+        #[arg(long)]
+        node: Option<String>,
     },
     /// Resume every interrupted move (or list them with --list).
     Moves {
@@ -300,11 +303,17 @@ async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Resu
                 .await?;
             println!("{}\t{}\t{}", tenant.id, tenant.slug, tenant.tier);
         }
-        TenantsCommand::Move { slug, to, server } => {
+        TenantsCommand::Move {
+            slug,
+            to,
+            server,
+            node,
+        } => {
             let tenant = tenants.get_by_slug(&slug).await?;
             let request = crate::moves::MoveRequest {
                 tier: to.parse()?,
                 server,
+                node,
             };
             crate::cli::move_tenant(tenancy, &tenant, &request).await?;
         }

@@ -55,7 +55,7 @@ pub async fn run_tenant_locations(
         let location = Location::of(tenant)?;
         let mut found = AuditReport::default();
         match &location {
-            Location::Shared => continue,
+            Location::Shared | Location::Dedicated => continue,
             Location::Schema(schema) => {
                 if schema_pool.is_none() {
                     let options = tenancy

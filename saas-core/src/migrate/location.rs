@@ -52,7 +52,7 @@ impl LocationMigrator for AppMigrations {
     ) -> BoxFuture<'a, Result<()>> {
         async move {
             match location {
-                Location::Shared => Err(Error::Internal(anyhow::anyhow!(
+                Location::Shared | Location::Dedicated => Err(Error::Internal(anyhow::anyhow!(
                     "the shared schema is migrated by migrate_all"
                 ))),
                 Location::Schema(schema) => {

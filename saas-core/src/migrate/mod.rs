@@ -271,7 +271,10 @@ async fn distribute_if_citus(conn: &mut PgConnection) -> Result<()> {
         )
         .execute(&mut *conn)
         .await?;
-        for statement in crate::model::citus_ddl(&registered_models()) {
+        let statements = crate::model::citus_ddl(&registered_models())
+            .into_iter()
+            .chain(crate::model::dedicated_strategy_ddl());
+        for statement in statements {
             sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *conn)
                 .await?;

@@ -196,7 +196,7 @@ async fn migrate_one(
     let location = Location::of(&tenant).map_err(|e| fail(e.into()))?;
     let provisioner = tenancy.provisioner();
     match tenant.tier {
-        Tier::Shared => return Ok(slug),
+        Tier::Shared | Tier::Dedicated => return Ok(slug),
         Tier::Schema => {
             if primary.is_none() {
                 *primary = Some(

@@ -184,6 +184,63 @@ fn distribution_order<'a>(models: &[&'a ModelMeta]) -> Vec<&'a ModelMeta> {
     ordered
 }
 
+/// The name of the rebalance strategy that keeps dedicated-tier tenants where they are.
+pub const DEDICATED_STRATEGY: &str = "saas_dedicated";
+
+/// The rebalance strategy for the dedicated tier, installed by the migrator on Citus.
+///
+/// Citus's rebalancer asks a strategy's `shard_allowed_on_node(shard, node)` before it places a
+/// shard. `saas.shard_allowed_on_node` answers: a shard of a dedicated-tier tenant (a shard
+/// of a single hash value that a `dedicated` tenant of the registry hashes to) stays on the
+/// worker it is on; every other shard is allowed anywhere except on the workers of dedicated
+/// tenants. Costs and capacities are Citus's `by_shard_count` ones. A rebalance therefore
+/// never moves a dedicated tenant and moves other tenants' shards off its worker, giving it
+/// the worker to itself. The strategy becomes the database's default only where the default
+/// is still Citus's own `by_shard_count` (an operator's choice is left alone).
+pub fn dedicated_strategy_ddl() -> Vec<String> {
+    vec![
+        r#"CREATE OR REPLACE FUNCTION saas.shard_allowed_on_node(p_shard bigint, p_node int)
+RETURNS boolean LANGUAGE sql STABLE AS $saas$
+  WITH shard AS (
+    SELECT s.logicalrelid,
+           s.shardminvalue = s.shardmaxvalue
+             AND s.shardminvalue IN (SELECT worker_hash(t.id)::text FROM saas.tenants t
+                                      WHERE t.tier = 'dedicated') AS dedicated,
+           (SELECT p.groupid FROM pg_dist_placement p WHERE p.shardid = s.shardid LIMIT 1) AS home
+      FROM pg_dist_shard s
+     WHERE s.shardid = p_shard
+  ), node AS (
+    SELECT n.groupid FROM pg_dist_node n WHERE n.nodeid = p_node
+  ), dedicated_groups AS (
+    SELECT p.groupid
+      FROM pg_dist_shard s
+      JOIN pg_dist_placement p ON p.shardid = s.shardid
+     WHERE s.logicalrelid = (SELECT logicalrelid FROM shard)
+       AND s.shardminvalue = s.shardmaxvalue
+       AND s.shardminvalue IN (SELECT worker_hash(t.id)::text FROM saas.tenants t
+                                WHERE t.tier = 'dedicated')
+  )
+  SELECT CASE
+           WHEN (SELECT dedicated FROM shard) THEN (SELECT groupid FROM node) = (SELECT home FROM shard)
+           ELSE (SELECT groupid FROM node) NOT IN (SELECT groupid FROM dedicated_groups)
+         END
+$saas$"#
+            .to_string(),
+        format!(
+            "SELECT citus_add_rebalance_strategy({name}, 'citus_shard_cost_1', 'citus_node_capacity_1',
+                    'saas.shard_allowed_on_node', 0)
+              WHERE NOT EXISTS (SELECT 1 FROM pg_dist_rebalance_strategy WHERE name = {name})",
+            name = quote_literal(DEDICATED_STRATEGY)
+        ),
+        format!(
+            "SELECT citus_set_default_rebalance_strategy({})
+              WHERE EXISTS (SELECT 1 FROM pg_dist_rebalance_strategy
+                             WHERE default_strategy AND name = 'by_shard_count')",
+            quote_literal(DEDICATED_STRATEGY)
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

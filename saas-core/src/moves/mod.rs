@@ -29,6 +29,7 @@
 //! and verifies the rows.
 
 mod copy;
+mod dedicated;
 mod run;
 mod site;
 
@@ -53,6 +54,21 @@ pub struct MoveRequest {
     pub tier: Tier,
     /// The server of a database-tier target (default `primary`).
     pub server: Option<String>,
+    /// The Citus worker (`host:port`, as in `pg_dist_node`) of a dedicated-tier target
+    /// (default: the worker holding the fewest of the tenant tables' shards).
+    pub node: Option<String>,
+}
+
+impl MoveRequest {
+    /// A move to `tier` (on the primary server; for the dedicated tier, to the worker the
+    /// framework picks).
+    pub fn to(tier: Tier) -> MoveRequest {
+        MoveRequest {
+            tier,
+            server: None,
+            node: None,
+        }
+    }
 }
 
 /// The steps of a move, in order.
@@ -242,6 +258,12 @@ pub async fn move_tenant(
         }
         tenancy.provisioner().servers().owner(server)?;
     }
+    if request.node.is_some() && request.tier != Tier::Dedicated {
+        return Err(ApiError::Validation(
+            "only dedicated-tier tenants are placed on a Citus worker (node)".into(),
+        )
+        .into());
+    }
     let current = Location::of(&tenancy.tenants().get(tenant).await?)?;
     let target =
         tenancy
@@ -251,9 +273,29 @@ pub async fn move_tenant(
     let Some(lock) = move_lock(tenancy, tenant, false).await? else {
         return Err(ApiError::Conflict("another move of this tenant is running".into()).into());
     };
-    let result = run::run(tenancy, tenant, Some(request), options, started).await;
+    let result = match (&current, &target) {
+        // Between the shared and the dedicated tier the rows stay in the same tables: only
+        // Citus's shards move (see `dedicated`). Into the dedicated tier from a schema or a
+        // database: to the shared tables first, then to shards of its own.
+        (Location::Dedicated, Location::Shared) => dedicated::leave(tenancy, tenant, started).await,
+        (_, Location::Dedicated) => {
+            let node = request.node.as_deref();
+            if current.in_shared_tables() {
+                dedicated::place(tenancy, tenant, current, node, options, started).await
+            } else {
+                let to_shared = MoveRequest::to(Tier::Shared);
+                match run::run(tenancy, tenant, Some(&to_shared), options, started).await {
+                    Ok(first) => {
+                        dedicated::place(tenancy, tenant, first.from, node, options, started).await
+                    }
+                    Err(err) => Err(err.into()),
+                }
+            }
+        }
+        _ => Ok(run::run(tenancy, tenant, Some(request), options, started).await?),
+    };
     lock.close().await.ok();
-    Ok(result?)
+    result
 }
 
 /// Runs [`move_tenant`] on a task tracked by the runtime ([`Tenancy::background`]): the move
@@ -356,6 +398,7 @@ pub async fn resume(
             Location::Database { server, .. } => Some(server.clone()),
             _ => None,
         },
+        node: None,
     };
     move_tenant(tenancy, tenant, &request, options)
         .await

@@ -52,7 +52,7 @@ pub(super) async fn connect(tenancy: &Tenancy, location: &Location) -> ApiResult
     let mut conn = tenancy.provisioner().connect(location).await?;
     let shared = tenancy.shared_schema().to_string();
     let (models, events) = match location {
-        Location::Shared => (shared.clone(), shared),
+        Location::Shared | Location::Dedicated => (shared.clone(), shared),
         Location::Schema(schema) => {
             // Statements are qualified; the path is set as for the tenant's requests only for
             // what the application's triggers and functions resolve.
@@ -171,13 +171,13 @@ pub(super) async fn remove_copy(
     other: &Location,
 ) -> ApiResult<()> {
     match location {
-        Location::Shared | Location::Schema(_) => {
+        Location::Shared | Location::Dedicated | Location::Schema(_) => {
             // Rows in the shared schema: the models' (shared tier), and the event tables'
             // when they moved to another database.
             let tables: Vec<&'static ModelMeta> = tables_to_copy(location, other)
                 .into_iter()
                 .filter(|m| {
-                    *location == Location::Shared || crate::events::schema::is_event_table(m.table)
+                    location.in_shared_tables() || crate::events::schema::is_event_table(m.table)
                 })
                 .collect();
             let mut shared = connect(tenancy, &Location::Shared).await?;

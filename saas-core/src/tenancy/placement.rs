@@ -7,6 +7,8 @@
 //!   transaction like the tenant context; row-level security stays on inside the schema as
 //!   defense in depth. The event tables (outbox, audit log) stay in the shared schema, which
 //!   follows the tenant's schema on the path.
+//! - `dedicated` (Citus only): the shared tables, but the tenant's rows in shards of their own
+//!   (`isolate_tenant_to_new_shard`) on a worker chosen for it; routed like `shared`.
 //! - `database`: a database of its own (`tenant_<id>`) on a named server, with its own event
 //!   tables. Its request pool comes from a bounded cache ([`DatabasePools`]).
 //!
@@ -59,6 +61,9 @@ pub enum Location {
     Shared,
     /// A schema of the primary database.
     Schema(String),
+    /// The shared schema of the primary database, the tenant's rows in shards of their own
+    /// (Citus): reached, copied and isolated exactly like [`Location::Shared`].
+    Dedicated,
     /// A database on a named server.
     Database {
         /// The server's configured name.
@@ -83,6 +88,7 @@ impl Location {
         };
         Ok(match tier {
             Tier::Shared => Location::Shared,
+            Tier::Dedicated => Location::Dedicated,
             Tier::Schema => {
                 Location::Schema(placement.schema.clone().ok_or_else(|| missing("schema"))?)
             }
@@ -107,6 +113,7 @@ impl Location {
         let id = tenant.as_uuid().simple();
         match tier {
             Tier::Shared => Location::Shared,
+            Tier::Dedicated => Location::Dedicated,
             Tier::Schema => Location::Schema(format!("tenant_{id}")),
             Tier::Database => Location::Database {
                 server: server.unwrap_or(PRIMARY_SERVER).to_string(),
@@ -119,6 +126,7 @@ impl Location {
     pub fn tier(&self) -> Tier {
         match self {
             Location::Shared => Tier::Shared,
+            Location::Dedicated => Tier::Dedicated,
             Location::Schema(_) => Tier::Schema,
             Location::Database { .. } => Tier::Database,
         }
@@ -127,7 +135,7 @@ impl Location {
     /// The placement recorded in the registry for this location.
     pub fn placement(&self) -> Placement {
         match self {
-            Location::Shared => Placement::default(),
+            Location::Shared | Location::Dedicated => Placement::default(),
             Location::Schema(schema) => Placement {
                 schema: Some(schema.clone()),
                 ..Placement::default()
@@ -140,13 +148,19 @@ impl Location {
         }
     }
 
-    /// The label write fences use for this location.
+    /// The label write fences use for this location (the dedicated tier's rows are the
+    /// shared tables' rows: one label).
     pub fn label(&self) -> String {
         match self {
-            Location::Shared => "shared".into(),
+            Location::Shared | Location::Dedicated => "shared".into(),
             Location::Schema(schema) => format!("schema:{schema}"),
             Location::Database { server, database } => format!("database:{server}/{database}"),
         }
+    }
+
+    /// Whether the tenant's rows are in the shared tables (the shared and dedicated tiers).
+    pub fn in_shared_tables(&self) -> bool {
+        matches!(self, Location::Shared | Location::Dedicated)
     }
 
     /// Whether both locations are in the same database (so they share the event tables).

@@ -371,7 +371,7 @@ impl Tenancy {
     pub(crate) fn route(&self, tenant: &Tenant) -> ApiResult<Route> {
         let location = Location::of(tenant)?;
         let (search_path, database) = match &location {
-            Location::Shared => (None, None),
+            Location::Shared | Location::Dedicated => (None, None),
             Location::Schema(schema) => (
                 Some(tenant_search_path(schema, &self.inner.shared_schema)),
                 None,

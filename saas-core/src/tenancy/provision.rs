@@ -128,7 +128,7 @@ impl Provisioner {
     /// Creates (if missing) and migrates a tenant schema or database. Idempotent.
     pub async fn provision(&self, location: &Location) -> crate::Result<()> {
         match location {
-            Location::Shared => Ok(()),
+            Location::Shared | Location::Dedicated => Ok(()),
             Location::Schema(_) => {
                 if let Some(owner) = &self.owner {
                     let mut conn = owner.acquire().await?;
@@ -177,7 +177,7 @@ impl Provisioner {
 
     /// Migrates a provisioned location over an owner connection to its database.
     pub async fn migrate(&self, conn: &mut PgConnection, location: &Location) -> crate::Result<()> {
-        if *location == Location::Shared {
+        if location.in_shared_tables() {
             return Err(crate::Error::Internal(anyhow::anyhow!(
                 "the shared schema is migrated by migrate_all"
             )));
@@ -218,7 +218,7 @@ impl Provisioner {
     /// Drops a tenant schema or database with everything in it.
     pub async fn deprovision(&self, location: &Location) -> ApiResult<()> {
         match location {
-            Location::Shared => Ok(()),
+            Location::Shared | Location::Dedicated => Ok(()),
             Location::Schema(schema) => {
                 let mut conn = self.connect_primary().await?;
                 let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", ddl_quote_ident(schema));

@@ -29,6 +29,10 @@ pub enum Tier {
     Schema,
     /// A database of its own.
     Database,
+    /// The shared tables, in shards of its own on a Citus worker chosen for it (Citus only):
+    /// routed and isolated like the shared tier. Reached by moving a tenant (see
+    /// `saas_core::moves`), not by creating one.
+    Dedicated,
 }
 
 impl Tier {
@@ -38,6 +42,7 @@ impl Tier {
             Tier::Shared => "shared",
             Tier::Schema => "schema",
             Tier::Database => "database",
+            Tier::Dedicated => "dedicated",
         }
     }
 }
@@ -56,8 +61,9 @@ impl FromStr for Tier {
             "shared" => Ok(Tier::Shared),
             "schema" => Ok(Tier::Schema),
             "database" => Ok(Tier::Database),
+            "dedicated" => Ok(Tier::Dedicated),
             other => Err(ApiError::Validation(format!(
-                "unknown tier {other:?}: expected one of shared, schema, database"
+                "unknown tier {other:?}: expected one of shared, schema, database, dedicated"
             ))),
         }
     }
@@ -167,7 +173,7 @@ CREATE TABLE IF NOT EXISTS saas.tenants (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z][a-z0-9-]{1,62}$'),
     name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-    tier text NOT NULL DEFAULT 'shared' CHECK (tier IN ('shared', 'schema', 'database')),
+    tier text NOT NULL DEFAULT 'shared' CHECK (tier IN ('shared', 'schema', 'database', 'dedicated')),
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     created_at timestamptz NOT NULL DEFAULT now()
 );
@@ -179,11 +185,11 @@ ALTER TABLE saas.tenants ADD COLUMN IF NOT EXISTS plan text NOT NULL DEFAULT 'de
 CREATE TABLE IF NOT EXISTS saas.tenant_moves (
     tenant_id uuid PRIMARY KEY REFERENCES saas.tenants (id) ON DELETE CASCADE,
     move_id uuid NOT NULL DEFAULT gen_random_uuid(),
-    to_tier text NOT NULL CHECK (to_tier IN ('shared', 'schema', 'database')),
+    to_tier text NOT NULL CHECK (to_tier IN ('shared', 'schema', 'database', 'dedicated')),
     to_server text NOT NULL,
     to_db text,
     to_schema text,
-    from_tier text NOT NULL CHECK (from_tier IN ('shared', 'schema', 'database')),
+    from_tier text NOT NULL CHECK (from_tier IN ('shared', 'schema', 'database', 'dedicated')),
     from_server text NOT NULL,
     from_db text,
     from_schema text,
@@ -191,6 +197,26 @@ CREATE TABLE IF NOT EXISTS saas.tenant_moves (
     started_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- Registries made before the dedicated tier: widen their tier checks (once).
+DO $saas$
+DECLARE
+  c record;
+BEGIN
+  FOR c IN SELECT * FROM (VALUES ('saas.tenants', 'tenants_tier_check', 'tier'),
+                                 ('saas.tenant_moves', 'tenant_moves_to_tier_check', 'to_tier'),
+                                 ('saas.tenant_moves', 'tenant_moves_from_tier_check', 'from_tier'))
+                         AS t (rel, name, col)
+  LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                    WHERE conrelid = c.rel::regclass AND conname = c.name
+                      AND pg_get_constraintdef(oid) LIKE '%dedicated%') THEN
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', c.rel, c.name);
+      EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IN (%L, %L, %L, %L))',
+                     c.rel, c.name, c.col, 'shared', 'schema', 'database', 'dedicated');
+    END IF;
+  END LOOP;
+END
+$saas$;
 "#;
 
 /// Write fences, created in every database that holds tenant data (the primary database and
@@ -367,6 +393,13 @@ impl Tenants {
             ));
         }
         let tier = new.tier.unwrap_or(Tier::Shared);
+        if tier == Tier::Dedicated {
+            return Err(ApiError::Validation(
+                "a tenant is not created in the dedicated tier: create it in the shared tier, \
+                 then move it to the dedicated tier (shards of its own on a Citus worker)"
+                    .into(),
+            ));
+        }
         let taken: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM saas.tenants WHERE slug = $1)")
                 .bind(&new.slug)
@@ -561,6 +594,27 @@ impl Tenants {
             ),
             id,
             plan,
+        )
+        .await
+    }
+
+    /// Records a tenant of the shared tables as `shared` or `dedicated` (the two tiers whose
+    /// rows are in the same tables: only Citus's shard placement differs). For
+    /// `crate::moves`; other tiers change by moving the data.
+    pub(crate) async fn set_tier(&self, id: TenantId, tier: Tier) -> ApiResult<Tenant> {
+        if !matches!(tier, Tier::Shared | Tier::Dedicated) {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "the {tier} tier is reached by moving the tenant's data"
+            )));
+        }
+        self.update(
+            concat!(
+                "UPDATE saas.tenants SET tier = $2 WHERE id = $1 AND tier IN ('shared', 'dedicated') RETURNING ",
+                columns!(),
+                ""
+            ),
+            id,
+            tier.as_str(),
         )
         .await
     }

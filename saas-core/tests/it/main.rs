@@ -14,6 +14,7 @@ mod cache;
 #[cfg(feature = "redis")]
 mod cache_redis;
 mod citus;
+mod citus_dedicated;
 mod conditional;
 mod edge;
 mod events;

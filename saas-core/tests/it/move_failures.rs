@@ -39,7 +39,7 @@ async fn rows_at(tenancy: &Tenancy, location: &Location, tenant: TenantId) -> i6
 /// Whether a tenant schema or database exists at all.
 async fn location_exists(tenancy: &Tenancy, location: &Location) -> bool {
     match location {
-        Location::Shared => true,
+        Location::Shared | Location::Dedicated => true,
         Location::Schema(schema) => {
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
                 .bind(schema)
@@ -77,7 +77,7 @@ fn failing_after(step: MoveStep) -> MoveOptions {
 }
 
 fn to(tier: Tier) -> MoveRequest {
-    MoveRequest { tier, server: None }
+    MoveRequest::to(tier)
 }
 
 /// Asserts that a tenant is whole where it was: every acknowledged project readable, the
@@ -268,6 +268,7 @@ async fn two_server_names_for_one_cluster_are_refused_before_anything_moves() {
     let alias = MoveRequest {
         tier: Tier::Database,
         server: Some("alias".into()),
+        node: None,
     };
     for (tenant, from, written) in [
         (&placed, Tier::Database, &mut placed_rows),

@@ -110,6 +110,7 @@ async fn moves_through_every_tier_keep_every_acknowledged_write() {
         let request = MoveRequest {
             tier,
             server: server.map(str::to_string),
+            node: None,
         };
         let report = moves::move_tenant(&tenancy, mover.id, &request, &quick())
             .await
@@ -175,6 +176,7 @@ async fn a_move_to_where_the_tenant_is_changes_nothing_and_bad_targets_are_refus
     let request = MoveRequest {
         tier: Tier::Schema,
         server: None,
+        node: None,
     };
     let report = moves::move_tenant(&env.tenancy, tenant.id, &request, &quick())
         .await
@@ -183,6 +185,7 @@ async fn a_move_to_where_the_tenant_is_changes_nothing_and_bad_targets_are_refus
     let bad = MoveRequest {
         tier: Tier::Database,
         server: Some("nowhere".into()),
+        node: None,
     };
     let err = moves::move_tenant(&env.tenancy, tenant.id, &bad, &quick())
         .await
@@ -232,7 +235,7 @@ async fn move_child_process() {
         })),
         ..MoveOptions::default()
     };
-    let request = MoveRequest { tier, server: None };
+    let request = MoveRequest::to(tier);
     moves::move_tenant(&tenancy, tenant, &request, &options)
         .await
         .unwrap();
@@ -371,6 +374,7 @@ async fn pending_events_follow_the_tenant_to_its_database_once() {
     let request = MoveRequest {
         tier: Tier::Database,
         server: None,
+        node: None,
     };
     moves::move_tenant(&tenancy, tenant.id, &request, &quick())
         .await
