@@ -33,5 +33,5 @@ elif [ "$status" -ne 0 ]; then
 fi
 echo "the Citus suite runs against $citus_url" >&2
 CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored \
-  citus:: rls:: events:: moves:: tiers::
+  citus:: citus_dedicated:: rls:: events:: moves:: tiers::
 CITUS_URL="$citus_url" cargo test -p taskboard --test it

@@ -110,6 +110,21 @@ pub async fn move_tenant(
     Ok(())
 }
 
+/// Rebalances the Citus shards (see [`moves::rebalance`]), with a spinner while it runs.
+pub async fn rebalance(tenancy: &Tenancy) -> anyhow::Result<()> {
+    let progress = ProgressBar::new_spinner();
+    progress.set_message("rebalancing the shards (online)");
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = moves::rebalance(tenancy).await;
+    progress.finish_and_clear();
+    let report = report?;
+    println!(
+        "rebalanced: {} shard moves in {:.2?}",
+        report.moves, report.elapsed
+    );
+    Ok(())
+}
+
 /// Lists or resumes every interrupted move.
 pub async fn resume_moves(tenancy: &Tenancy, list_only: bool) -> anyhow::Result<()> {
     let pending = moves::all_pending(tenancy).await?;

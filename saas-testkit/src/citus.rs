@@ -137,6 +137,15 @@ async fn register(server: &str, name: &str) -> anyhow::Result<()> {
     // (or one after a killed run) would collide ("replication slot ... already exists").
     // Each test database counts from a random point instead.
     let start = 1 + (uuid::Uuid::new_v4().as_u128() % (1u128 << 40)) as i64;
+    // Eight shards per table rather than Citus's 32: the same layout (several shards on every
+    // worker), a quarter of the shards to create and to move in the rebalancing tests.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET citus.shard_count = 8",
+        saas_core::sql::quote_ident(name)
+    )))
+    .execute(&mut conn)
+    .await
+    .context("setting the test database's shard count")?;
     sqlx::query("SELECT setval('pg_catalog.pg_dist_operationid_seq', $1)")
         .bind(start)
         .execute(&mut conn)

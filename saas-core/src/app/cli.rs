@@ -246,6 +246,9 @@ enum TenantsCommand {
         #[arg(long)]
         node: Option<String>,
     },
+    /// Rebalance the Citus shards online: dedicated-tier tenants stay, other tenants' shards
+    /// leave their workers (Citus only).
+    Rebalance,
     /// Resume every interrupted move (or list them with --list).
     Moves {
         /// Only list them.
@@ -317,6 +320,7 @@ async fn run_tenants(tenancy: &Tenancy, command: TenantsCommand) -> anyhow::Resu
             };
             crate::cli::move_tenant(tenancy, &tenant, &request).await?;
         }
+        TenantsCommand::Rebalance => crate::cli::rebalance(tenancy).await?,
         TenantsCommand::Moves { list } => {
             crate::cli::resume_moves(tenancy, list).await?;
         }

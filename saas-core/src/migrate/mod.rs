@@ -233,6 +233,40 @@ async fn apply(
             .await?
         }
     }
+    let shard_lock = target == Target::Primary && citus;
+    if shard_lock {
+        // A shard operation of the framework (a dedicated-tier move, a rebalance) has lifted
+        // FORCE ROW LEVEL SECURITY for its length: wait for it rather than force it again
+        // under it (see `SHARD_OPERATION_LOCK`).
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(crate::model::SHARD_OPERATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let protected = protect_all(conn, target, config).await;
+    if shard_lock {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(crate::model::SHARD_OPERATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    protected?;
+    if let (Target::TenantSchema(schema), true) = (target, citus) {
+        distribute_schema(conn, schema).await?;
+    }
+    if !matches!(target, Target::TenantSchema(_)) {
+        crate::events::schema::restrict_request_role(conn, &config.request_role).await?;
+        roles::grant_fence(conn, &config.request_role).await?;
+    }
+    Ok(())
+}
+
+/// Distributes (on Citus) and protects every model table of `target`.
+async fn protect_all(
+    conn: &mut PgConnection,
+    target: Target<'_>,
+    config: &TenancyConfig,
+) -> Result<()> {
     if target == Target::Primary {
         // Before the policies: distributing a table Citus had made "Citus-local" (by its
         // foreign key to the registry) rebuilds it and turns its RESTRICTIVE policies into
@@ -243,13 +277,6 @@ async fn apply(
     }
     for model in models_for(target) {
         protect_model(conn, model, &config.request_role).await?;
-    }
-    if let (Target::TenantSchema(schema), true) = (target, citus) {
-        distribute_schema(conn, schema).await?;
-    }
-    if !matches!(target, Target::TenantSchema(_)) {
-        crate::events::schema::restrict_request_role(conn, &config.request_role).await?;
-        roles::grant_fence(conn, &config.request_role).await?;
     }
     Ok(())
 }

@@ -184,6 +184,18 @@ fn distribution_order<'a>(models: &[&'a ModelMeta]) -> Vec<&'a ModelMeta> {
     ordered
 }
 
+/// The advisory lock (on the coordinator's database) held by the framework's Citus shard
+/// operations — a tenant's move to the dedicated tier, a rebalance — and by the migrator while
+/// it distributes and protects the tenant tables.
+///
+/// Citus copies shards online by logical replication, into which PostgreSQL 15+ refuses to
+/// apply rows of a table whose row-level security holds the subscription's owner (a member of
+/// the table owner's role, so held exactly when RLS is `FORCE`d). The shard operations
+/// therefore lift `FORCE` for their length; a migrator starting meanwhile would force it again
+/// and leave the operation waiting on its replication until Citus's timeout (two hours by
+/// default). With this lock it waits for the operation instead.
+pub const SHARD_OPERATION_LOCK: i64 = 0x5a_a5_de_d1;
+
 /// The name of the rebalance strategy that keeps dedicated-tier tenants where they are.
 pub const DEDICATED_STRATEGY: &str = "saas_dedicated";
 
@@ -193,10 +205,12 @@ pub const DEDICATED_STRATEGY: &str = "saas_dedicated";
 /// shard. `saas.shard_allowed_on_node` answers: a shard of a dedicated-tier tenant (a shard
 /// of a single hash value that a `dedicated` tenant of the registry hashes to) stays on the
 /// worker it is on; every other shard is allowed anywhere except on the workers of dedicated
-/// tenants. Costs and capacities are Citus's `by_shard_count` ones. A rebalance therefore
-/// never moves a dedicated tenant and moves other tenants' shards off its worker, giving it
-/// the worker to itself. The strategy becomes the database's default only where the default
-/// is still Citus's own `by_shard_count` (an operator's choice is left alone).
+/// tenants. Costs, capacities and thresholds are copied from the database's default strategy
+/// when the strategy is first made. A rebalance therefore never moves a dedicated tenant and
+/// moves other tenants' shards off its worker, giving it the worker to itself. The strategy
+/// becomes the database's default only where the default is still one of Citus's own
+/// (`by_disk_size`, `by_shard_count`): an operator's own strategy is left alone (give it
+/// `saas.shard_allowed_on_node` to keep dedicated tenants in place).
 pub fn dedicated_strategy_ddl() -> Vec<String> {
     vec![
         r#"CREATE OR REPLACE FUNCTION saas.shard_allowed_on_node(p_shard bigint, p_node int)
@@ -227,16 +241,23 @@ RETURNS boolean LANGUAGE sql STABLE AS $saas$
 $saas$"#
             .to_string(),
         format!(
-            "SELECT citus_add_rebalance_strategy({name}, 'citus_shard_cost_1', 'citus_node_capacity_1',
-                    'saas.shard_allowed_on_node', 0)
-              WHERE NOT EXISTS (SELECT 1 FROM pg_dist_rebalance_strategy WHERE name = {name})",
+            "DO $saas$
+DECLARE
+  d record;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_dist_rebalance_strategy WHERE name = {name}) THEN
+    SELECT * INTO d FROM pg_dist_rebalance_strategy WHERE default_strategy;
+    PERFORM citus_add_rebalance_strategy({name}, d.shard_cost_function, d.node_capacity_function,
+              'saas.shard_allowed_on_node'::regproc, d.default_threshold, d.minimum_threshold,
+              d.improvement_threshold);
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_dist_rebalance_strategy
+              WHERE default_strategy AND name IN ('by_shard_count', 'by_disk_size')) THEN
+    PERFORM citus_set_default_rebalance_strategy({name});
+  END IF;
+END
+$saas$",
             name = quote_literal(DEDICATED_STRATEGY)
-        ),
-        format!(
-            "SELECT citus_set_default_rebalance_strategy({})
-              WHERE EXISTS (SELECT 1 FROM pg_dist_rebalance_strategy
-                             WHERE default_strategy AND name = 'by_shard_count')",
-            quote_literal(DEDICATED_STRATEGY)
         ),
     ]
 }

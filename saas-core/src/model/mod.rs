@@ -17,7 +17,9 @@ use std::future::Future;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{FromRow, Postgres};
 
-pub use citus::{DEDICATED_STRATEGY, citus_ddl, citus_present_sql, dedicated_strategy_ddl};
+pub use citus::{
+    DEDICATED_STRATEGY, SHARD_OPERATION_LOCK, citus_ddl, citus_present_sql, dedicated_strategy_ddl,
+};
 pub use ddl::{
     ACCESS_POLICY_NAME, OWNER_WIDE_TABLES, POLICY_NAME, owner_wide, policy_predicate, rls_ddl,
     table_ddl_statements, tenant_policy_expression,

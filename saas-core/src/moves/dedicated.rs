@@ -38,6 +38,7 @@ use sqlx::{Connection, PgConnection};
 use super::{MoveEvent, MoveOptions, MoveReport, MoveStep};
 use crate::error::{ApiError, ApiResult};
 use crate::events::schema::OUTBOX_TABLE;
+use crate::model::SHARD_OPERATION_LOCK;
 use crate::tenancy::TenantId;
 use crate::tenancy::placement::Location;
 use crate::tenancy::pool::Tenancy;
@@ -66,7 +67,7 @@ pub(super) async fn place(
     options: &MoveOptions,
     started: Instant,
 ) -> crate::Result<MoveReport> {
-    let mut conn = tenancy.provisioner().connect_primary().await?;
+    let mut conn = shard_operation(tenancy).await?;
     let result = place_on(&mut conn, tenancy, id, node, options).await;
     conn.close().await.ok();
     result?;
@@ -83,6 +84,67 @@ pub(super) async fn place(
     })
 }
 
+/// An owner connection to the coordinator holding [`SHARD_OPERATION_LOCK`]: one shard
+/// operation at a time per database (Citus's shard split also keeps its replication state in
+/// one shared-memory slot per node: two splits at once broke each other on 13.2, "could not
+/// attach to dynamic shared memory segment", the split then waiting forever), and no migrator
+/// forcing row-level security again meanwhile. Closing the connection releases it.
+async fn shard_operation(tenancy: &Tenancy) -> ApiResult<PgConnection> {
+    let mut conn = tenancy.provisioner().connect_primary().await?;
+    require_citus(&mut conn).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(SHARD_OPERATION_LOCK)
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
+/// What a rebalance did.
+#[derive(Debug, Clone)]
+pub struct RebalanceReport {
+    /// Shard moves the rebalancer planned and made (each moves a shard with its co-located
+    /// shards).
+    pub moves: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Rebalances the shards of every distributed table with the database's default strategy
+/// ([`crate::model::DEDICATED_STRATEGY`] where the migrator installed it: dedicated-tier
+/// tenants stay, other shards leave their workers), online (`force_logical`).
+///
+/// Use this rather than calling Citus's `rebalance_table_shards` or `citus_rebalance_start`
+/// directly: their online moves cannot copy the framework's tables while row-level security
+/// is forced (see [`crate::model::SHARD_OPERATION_LOCK`]) and wait for Citus's replication
+/// timeout instead; this lifts `FORCE` for the length of the rebalance and restores it.
+pub async fn rebalance(tenancy: &Tenancy) -> crate::Result<RebalanceReport> {
+    let started = Instant::now();
+    let mut conn = shard_operation(tenancy).await?;
+    let result = async {
+        let planned: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM get_rebalance_table_shards_plan()")
+                .fetch_one(&mut conn)
+                .await?;
+        let forced = forced_tables(&mut conn).await?;
+        set_forced(&mut conn, &forced, false).await?;
+        let moved =
+            sqlx::query("SELECT rebalance_table_shards(shard_transfer_mode => 'force_logical')")
+                .execute(&mut conn)
+                .await
+                .map_err(online_shard_error);
+        let restored = set_forced(&mut conn, &forced, true).await;
+        moved?;
+        restored?;
+        Ok::<_, ApiError>(RebalanceReport {
+            moves: usize::try_from(planned).unwrap_or(0),
+            elapsed: started.elapsed(),
+        })
+    }
+    .await;
+    conn.close().await.ok();
+    Ok(result?)
+}
+
 async fn place_on(
     conn: &mut PgConnection,
     tenancy: &Tenancy,
@@ -90,7 +152,6 @@ async fn place_on(
     node: Option<&str>,
     options: &MoveOptions,
 ) -> ApiResult<()> {
-    require_citus(conn).await?;
     options.emit(MoveEvent::Step(MoveStep::Started));
     let forced = forced_tables(conn).await?;
     set_forced(conn, &forced, false).await?;

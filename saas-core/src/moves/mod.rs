@@ -46,6 +46,7 @@ use crate::tenancy::pool::Tenancy;
 use crate::tenancy::registry::{FENCE_LOCK, Tenant, Tier};
 
 pub use copy::tables_to_copy;
+pub use dedicated::{RebalanceReport, rebalance};
 
 /// Where a tenant should go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,7 +140,9 @@ fn dollar_tag(text: &str) -> Option<&str> {
     let tag = &rest[..end];
     let valid = tag.is_empty()
         || (!tag.as_bytes()[0].is_ascii_digit()
-            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80));
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80));
     valid.then(|| &text[..end + 2])
 }
 
@@ -179,15 +181,23 @@ mod tests {
         );
         // `name'…'` is not an escape string just because the identifier ends in e.
         assert_eq!(
-            split_statements("SELECT type'x\\'; SELECT 2").unwrap().len(),
+            split_statements("SELECT type'x\\'; SELECT 2")
+                .unwrap()
+                .len(),
             2
         );
     }
 
     #[test]
     fn comments_and_blanks_alone_are_no_statement() {
-        assert_eq!(split_statements("  -- nothing\n/* here */ ;\n;").unwrap(), Vec::<&str>::new());
-        assert_eq!(split_statements("SELECT 1 -- trailing").unwrap(), vec!["SELECT 1 -- trailing"]);
+        assert_eq!(
+            split_statements("  -- nothing\n/* here */ ;\n;").unwrap(),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            split_statements("SELECT 1 -- trailing").unwrap(),
+            vec!["SELECT 1 -- trailing"]
+        );
     }
 
     #[test]

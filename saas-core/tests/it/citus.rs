@@ -420,23 +420,29 @@ async fn a_schema_tier_tenant_is_a_distributed_schema_on_one_worker_and_sees_onl
     let schema = schemed.placement.schema.clone().expect("its schema");
     // Citus's schema-based sharding: every table of the schema (the application's and the
     // migration ledger) is a single-shard "schema" table, all on one worker.
-    let distributed: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_dist_schema WHERE schemaid = to_regnamespace($1))")
-            .bind(&schema)
-            .fetch_one(env.tenancy.owner_pool())
-            .await
-            .unwrap();
+    let distributed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_dist_schema WHERE schemaid = to_regnamespace($1))",
+    )
+    .bind(&schema)
+    .fetch_one(env.tenancy.owner_pool())
+    .await
+    .unwrap();
     assert!(distributed, "{schema} is not a distributed schema");
     let placements = schema_placements(env.tenancy.owner_pool(), &schema).await;
     for model in ["projects", "tasks", "memberships"] {
         assert!(
-            placements.iter().any(|(t, kind, _)| t.ends_with(&format!(".{model}")) && kind == "schema"),
+            placements
+                .iter()
+                .any(|(t, kind, _)| t.ends_with(&format!(".{model}")) && kind == "schema"),
             "{model} is not a schema table: {placements:?}"
         );
     }
     let nodes: std::collections::BTreeSet<i32> = placements.iter().map(|p| p.2).collect();
     assert_eq!(nodes.len(), 1, "one node holds the schema: {placements:?}");
-    assert!(!nodes.contains(&port), "the schema is on a worker: {placements:?}");
+    assert!(
+        !nodes.contains(&port),
+        "the schema is on a worker: {placements:?}"
+    );
 
     seed_projects(&env.tenancy, schemed.id, &["s1"]).await;
     seed_projects(&env.tenancy, shared.id, &["a1", "a2"]).await;
@@ -455,17 +461,25 @@ async fn a_schema_tier_tenant_is_a_distributed_schema_on_one_worker_and_sees_onl
         async move {
             let mut tx = TenantTx::begin(&tenancy, tenant);
             let conn = tx.conn().await.unwrap();
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&mut *conn)
-                .await
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table}"
+            )))
+            .fetch_one(&mut *conn)
+            .await
         }
     };
     assert_eq!(count(schemed.id, "projects".into()).await.unwrap(), 1);
     assert_eq!(count(shared.id, "projects".into()).await.unwrap(), 2);
     let theirs = count(shared.id, format!("\"{schema}\".projects")).await;
-    assert!(!matches!(theirs, Ok(n) if n > 0), "the shared tenant read the schema: {theirs:?}");
+    assert!(
+        !matches!(theirs, Ok(n) if n > 0),
+        "the shared tenant read the schema: {theirs:?}"
+    );
     let shared_rows = count(schemed.id, "public.projects".into()).await;
-    assert!(!matches!(shared_rows, Ok(n) if n > 0), "the schema tenant read shared rows: {shared_rows:?}");
+    assert!(
+        !matches!(shared_rows, Ok(n) if n > 0),
+        "the schema tenant read shared rows: {shared_rows:?}"
+    );
     // Without a tenant context, the schema's table shows nothing either.
     let pool = env.request_pool().await;
     let bare = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
@@ -473,7 +487,10 @@ async fn a_schema_tier_tenant_is_a_distributed_schema_on_one_worker_and_sees_onl
     )))
     .fetch_one(&pool)
     .await;
-    assert!(!matches!(bare, Ok(n) if n > 0), "no context read the schema: {bare:?}");
+    assert!(
+        !matches!(bare, Ok(n) if n > 0),
+        "no context read the schema: {bare:?}"
+    );
 
     // The boot audit, shards included, accepts the layout.
     env.tenancy.close().await;
@@ -527,8 +544,14 @@ async fn a_later_migration_of_several_statements_applies_to_the_shared_tier_and_
         .expect("and to the tenant schema");
     assert!(summary.failed.is_empty(), "{summary:?}");
     for (ledger, table) in [
-        ("public._sqlx_migrations".to_string(), "public.labels".to_string()),
-        (format!("\"{schema}\"._sqlx_migrations"), format!("\"{schema}\".labels")),
+        (
+            "public._sqlx_migrations".to_string(),
+            "public.labels".to_string(),
+        ),
+        (
+            format!("\"{schema}\"._sqlx_migrations"),
+            format!("\"{schema}\".labels"),
+        ),
     ] {
         let recorded: Vec<u8> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT checksum FROM {ledger} WHERE version = 2 AND success"
@@ -536,7 +559,11 @@ async fn a_later_migration_of_several_statements_applies_to_the_shared_tier_and_
         .fetch_one(tenancy.owner_pool())
         .await
         .unwrap();
-        assert_eq!(recorded, checksum.to_vec(), "{ledger} records sqlx's checksum");
+        assert_eq!(
+            recorded,
+            checksum.to_vec(),
+            "{ledger} records sqlx's checksum"
+        );
         let (index, comment): (bool, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'labels_by_name'
                              AND format('%I.%I', schemaname, tablename)::regclass = '{table}'::regclass),
@@ -546,11 +573,16 @@ async fn a_later_migration_of_several_statements_applies_to_the_shared_tier_and_
         .await
         .unwrap();
         assert!(index, "{table} has its index");
-        assert_eq!(comment.as_deref(), Some("added later; by a second migration"));
+        assert_eq!(
+            comment.as_deref(),
+            Some("added later; by a second migration")
+        );
     }
     let placements = schema_placements(tenancy.owner_pool(), &schema).await;
     assert!(
-        placements.iter().any(|(t, kind, _)| t.ends_with(".labels") && kind == "schema"),
+        placements
+            .iter()
+            .any(|(t, kind, _)| t.ends_with(".labels") && kind == "schema"),
         "the new table joined the distributed schema: {placements:?}"
     );
 }

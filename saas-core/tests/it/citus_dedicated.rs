@@ -14,11 +14,16 @@ use common::moves::write_pair;
 use common::*;
 use saas_core::moves::{self, MoveOptions, MoveRequest};
 use saas_core::prelude::*;
+use saas_core::tenancy::Location;
 use saas_core::tenancy::pool::Tenancy;
 use saas_core::tenancy::registry::Tier;
-use saas_core::tenancy::Location;
 
 const NEEDS_CITUS: &str = "needs a Citus cluster: CITUS_URL (scripts/test.sh starts one)";
+
+/// One test at a time: Citus's shard split keeps its replication state in one shared-memory
+/// slot per node, and two splits at once in two test databases break each other (the
+/// framework serializes them per database only).
+static SPLITS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Writers and a reader on `tenant` until stopped: the writers' acknowledged project ids, the
 /// count of failed writes, and the reader's failures.
@@ -123,7 +128,10 @@ async fn seed_many(tenancy: &Tenancy, tenant: TenantId, n: usize) {
         let rows: Vec<String> = (start..n.min(start + 1_000))
             .map(|i| format!("($1, 'seed {i}')"))
             .collect();
-        let sql = format!("INSERT INTO projects (tenant_id, name) VALUES {}", rows.join(", "));
+        let sql = format!(
+            "INSERT INTO projects (tenant_id, name) VALUES {}",
+            rows.join(", ")
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant)
             .execute(tx.conn().await.unwrap())
@@ -160,7 +168,11 @@ async fn assert_whole(
         let seen = ids_of(tenancy, tenant).await;
         let lost = mine.difference(&seen).count();
         assert_eq!(lost, 0, "{lost} acknowledged writes of {tenant} lost");
-        assert_eq!(seen.len(), rows + mine.len(), "{tenant} sees other rows than its own");
+        assert_eq!(
+            seen.len(),
+            rows + mine.len(),
+            "{tenant} sees other rows than its own"
+        );
     }
 }
 
@@ -183,6 +195,7 @@ fn dedicated(node: Option<String>) -> MoveRequest {
 #[ignore = "needs a Citus cluster: CITUS_URL (scripts/test.sh starts one)"]
 async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
     saas_testkit::citus::coordinator_url().expect(NEEDS_CITUS);
+    let _one_at_a_time = SPLITS.lock().await;
     let env = Env::new().await;
     let tenancy = env.tenancy.clone();
     let (big, neighbour) = (env.tenant("big").await, env.tenant("neighbour").await);
@@ -202,7 +215,12 @@ async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
     assert_eq!(report.tenant.tier, Tier::Dedicated);
     assert_eq!(report.from, Location::Shared);
     assert_eq!(report.to, Location::Dedicated);
-    assert_whole(&tenancy, &acknowledged, &[(big.id, 2_000), (neighbour.id, 3)]).await;
+    assert_whole(
+        &tenancy,
+        &acknowledged,
+        &[(big.id, 2_000), (neighbour.id, 3)],
+    )
+    .await;
 
     // Every tenant table's shard of the tenant holds its hash value alone, all on one worker
     // (not the coordinator), and the tenant's rows are all there.
@@ -231,7 +249,10 @@ async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
         .fetch_one(tx.conn().await.unwrap())
         .await
         .unwrap();
-    assert_eq!(theirs, 0, "the neighbour reads the dedicated tenant's shard");
+    assert_eq!(
+        theirs, 0,
+        "the neighbour reads the dedicated tenant's shard"
+    );
     drop(tx);
     let pool = env.request_pool().await;
     let bare: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
@@ -256,11 +277,21 @@ async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
     .await
     .unwrap();
     let named = format!("{}:{}", other.0, other.1);
-    moves::move_tenant(&tenancy, big.id, &dedicated(Some(named)), &MoveOptions::default())
-        .await
-        .expect("a move to a named worker");
+    moves::move_tenant(
+        &tenancy,
+        big.id,
+        &dedicated(Some(named)),
+        &MoveOptions::default(),
+    )
+    .await
+    .expect("a move to a named worker");
     let moved = tenant_shards(tenancy.owner_pool(), big.id).await;
-    assert!(moved.iter().all(|(_, port, single)| *port == other.1 && *single), "{moved:?}");
+    assert!(
+        moved
+            .iter()
+            .all(|(_, port, single)| *port == other.1 && *single),
+        "{moved:?}"
+    );
     let unknown = moves::move_tenant(
         &tenancy,
         big.id,
@@ -269,7 +300,10 @@ async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
     )
     .await
     .expect_err("an unknown worker");
-    assert!(unknown.to_string().contains("unknown Citus worker"), "{unknown}");
+    assert!(
+        unknown.to_string().contains("unknown Citus worker"),
+        "{unknown}"
+    );
 
     // The boot audit compares every placement's policies, the new shards' included.
     env.tenancy.close().await;
@@ -277,9 +311,14 @@ async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
         .await
         .expect("the audit accepts the dedicated shards");
     // Back to the shared tier: the registry only; the rows stay.
-    let back = moves::move_tenant(&restarted, big.id, &MoveRequest::to(Tier::Shared), &MoveOptions::default())
-        .await
-        .unwrap();
+    let back = moves::move_tenant(
+        &restarted,
+        big.id,
+        &MoveRequest::to(Tier::Shared),
+        &MoveOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(back.tenant.tier, Tier::Shared);
     assert_eq!(count_projects(&restarted, big.id).await, rows_on_shard);
 }
@@ -288,13 +327,19 @@ async fn a_tenant_moves_to_shards_of_its_own_online_without_losing_a_write() {
 #[ignore = "needs a Citus cluster: CITUS_URL (scripts/test.sh starts one)"]
 async fn a_schema_tier_tenant_moves_to_the_dedicated_tier_through_the_shared_tables() {
     saas_testkit::citus::coordinator_url().expect(NEEDS_CITUS);
+    let _one_at_a_time = SPLITS.lock().await;
     let env = Env::new().await;
     let schemed = common::moves::create(&env.tenancy, "schemed", Tier::Schema).await;
     seed_projects(&env.tenancy, schemed.id, &["s1", "s2"]).await;
-    let report = moves::move_tenant(&env.tenancy, schemed.id, &dedicated(None), &MoveOptions {
-        grace: Some(Duration::from_millis(10)),
-        ..MoveOptions::default()
-    })
+    let report = moves::move_tenant(
+        &env.tenancy,
+        schemed.id,
+        &dedicated(None),
+        &MoveOptions {
+            grace: Some(Duration::from_millis(10)),
+            ..MoveOptions::default()
+        },
+    )
     .await
     .expect("schema -> dedicated");
     assert_eq!(report.tenant.tier, Tier::Dedicated);
@@ -302,10 +347,15 @@ async fn a_schema_tier_tenant_moves_to_the_dedicated_tier_through_the_shared_tab
     let shards = tenant_shards(env.tenancy.owner_pool(), schemed.id).await;
     assert!(shards.iter().all(|(_, _, single)| *single), "{shards:?}");
     // And out again to its own schema: an ordinary move from the shared tables.
-    let out = moves::move_tenant(&env.tenancy, schemed.id, &MoveRequest::to(Tier::Schema), &MoveOptions {
-        grace: Some(Duration::from_millis(10)),
-        ..MoveOptions::default()
-    })
+    let out = moves::move_tenant(
+        &env.tenancy,
+        schemed.id,
+        &MoveRequest::to(Tier::Schema),
+        &MoveOptions {
+            grace: Some(Duration::from_millis(10)),
+            ..MoveOptions::default()
+        },
+    )
     .await
     .expect("dedicated -> schema");
     assert_eq!(out.from, Location::Dedicated);
@@ -316,6 +366,7 @@ async fn a_schema_tier_tenant_moves_to_the_dedicated_tier_through_the_shared_tab
 #[ignore = "needs a Citus cluster: CITUS_URL (scripts/test.sh starts one)"]
 async fn the_rebalancer_keeps_a_dedicated_tenant_and_clears_its_worker_under_running_requests() {
     saas_testkit::citus::coordinator_url().expect(NEEDS_CITUS);
+    let _one_at_a_time = SPLITS.lock().await;
     let env = Env::new().await;
     let tenancy = env.tenancy.clone();
     let big = env.tenant("big").await;
@@ -341,34 +392,39 @@ async fn the_rebalancer_keeps_a_dedicated_tenant_and_clears_its_worker_under_run
     // The plan moves every other shard of the group off the dedicated tenant's worker and
     // never the tenant's own.
     let plan: Vec<(i64, i32, i32)> = sqlx::query_as(
-        "SELECT shardid, sourceport, targetport FROM get_rebalance_table_shards_plan('saas_outbox')",
+        "SELECT shardid, sourceport, targetport FROM get_rebalance_table_shards_plan()",
     )
     .fetch_all(tenancy.owner_pool())
     .await
     .unwrap();
     assert!(!plan.is_empty(), "nothing to rebalance");
-    let own: i64 = sqlx::query_scalar(
-        "SELECT get_shard_id_for_distribution_column('saas_outbox', $1::uuid)",
-    )
-    .bind(big.id)
-    .fetch_one(tenancy.owner_pool())
-    .await
-    .unwrap();
-    assert!(plan.iter().all(|(shard, _, to)| *shard != own && *to != home), "{plan:?}");
+    let own: i64 =
+        sqlx::query_scalar("SELECT get_shard_id_for_distribution_column('saas_outbox', $1::uuid)")
+            .bind(big.id)
+            .fetch_one(tenancy.owner_pool())
+            .await
+            .unwrap();
+    assert!(
+        plan.iter()
+            .all(|(shard, _, to)| *shard != own && *to != home),
+        "{plan:?}"
+    );
 
     // The rebalance itself, with requests running for the dedicated tenant and the others.
     let mut load_tenants = others.clone();
     load_tenants.push(big.id);
     let load = Load::start(&tenancy, &load_tenants);
-    sqlx::query("SELECT rebalance_table_shards('saas_outbox', shard_transfer_mode => 'force_logical')")
-        .execute(tenancy.owner_pool())
-        .await
-        .expect("the rebalance");
+    let report = moves::rebalance(&tenancy).await.expect("the rebalance");
+    assert_eq!(report.moves, plan.len(), "{report:?}");
     let acknowledged = load.finish().await;
     let mut seeded: Vec<(TenantId, usize)> = others.iter().map(|&t| (t, 1)).collect();
     seeded.push((big.id, 100));
     assert_whole(&tenancy, &acknowledged, &seeded).await;
-    assert_eq!(tenant_shards(tenancy.owner_pool(), big.id).await, pinned, "the tenant stayed");
+    assert_eq!(
+        tenant_shards(tenancy.owner_pool(), big.id).await,
+        pinned,
+        "the tenant stayed"
+    );
     let crowded: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM citus_shards c JOIN pg_dist_shard s ON s.shardid = c.shardid
           WHERE c.colocation_id = (SELECT colocationid FROM pg_dist_partition
@@ -382,5 +438,8 @@ async fn the_rebalancer_keeps_a_dedicated_tenant_and_clears_its_worker_under_run
     .fetch_one(tenancy.owner_pool())
     .await
     .unwrap();
-    assert_eq!(crowded, 0, "other tenants' shards left on the dedicated worker");
+    assert_eq!(
+        crowded, 0,
+        "other tenants' shards left on the dedicated worker"
+    );
 }
