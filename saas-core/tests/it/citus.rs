@@ -364,7 +364,7 @@ async fn schema_tenant_apart_from_its_outbox(env: &Env) -> saas_core::tenancy::r
         let tenant = env
             .tenancy
             .tenants()
-            .create(NewTenant::new(&format!("schemed-{i}"), "Schemed").tier(Tier::Schema))
+            .create(NewTenant::new(format!("schemed-{i}"), "Schemed").tier(Tier::Schema))
             .await
             .unwrap();
         let schema = tenant.placement.schema.clone().unwrap();
