@@ -8,11 +8,13 @@
 #   E2E_MAX_EXAMPLES (default 100), SAAS_TOOLS_VENV (default /var/tmp/saas-tools-venv)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/citus-db.sh
+source scripts/lib/citus-db.sh
 
 venv="${SAAS_TOOLS_VENV:-/var/tmp/saas-tools-venv}"
 target="${CARGO_TARGET_DIR:-target}"
 max_examples="${E2E_MAX_EXAMPLES:-100}"
-passed=0 failed=0 app_pid="" db="" nodes=() tmp=""
+passed=0 failed=0 app_pid="" db="" nodes=() tmp="" coordinator=""
 pass() { passed=$((passed + 1)); echo "PASS: $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 check() { local what="$1"; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
@@ -20,11 +22,7 @@ finish() {
   local rc=$?
   set +e
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
-  if [ -n "$db" ]; then
-    for node in "${nodes[@]}"; do
-      psql "$node" -Xqc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1
-    done
-  fi
+  [ -n "$db" ] && citus_drop_db "$coordinator" "$db"
   [ -n "$tmp" ] && rm -rf "$tmp"
   [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && fail "the run stopped early (exit $rc)"
   echo "$passed passed, $failed failed"
@@ -35,25 +33,11 @@ trap finish EXIT
 
 coordinator="$(scripts/ensure-citus.sh)"
 tmp="$(mktemp -d /tmp/taskboard-e2e-citus.XXXXXX)"
-nodes=("$coordinator")
-# Each worker's URL: the coordinator's, with the worker's host and port.
-while read -r host port; do
-  nodes+=("$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); user=p.netloc.rsplit("@",1)[0]+"@" if "@" in p.netloc else ""; print(u.urlunsplit(p._replace(netloc=f"{user}{sys.argv[2]}:{sys.argv[3]}")))' "$coordinator" "$host" "$port")")
-done < <(psql "$coordinator" -XAtF ' ' -c "select nodename, nodeport from pg_dist_node where groupid <> 0 and noderole = 'primary' order by nodeid")
+mapfile -t nodes < <(citus_nodes "$coordinator")
 [ "${#nodes[@]}" -ge 2 ] || { fail "the coordinator $coordinator has workers"; exit 1; }
 
 db="taskboard_e2e_citus_$(date +%s)_$$"
-for node in "${nodes[@]}"; do
-  psql "$node" -Xqc "create database \"$db\"" 2>/dev/null
-  psql "${node%/*}/$db" -Xqc "create extension citus"
-done
-coordinator_db="${coordinator%/*}/$db"
-host_port="$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(p.hostname, p.port or 5432)' "$coordinator")"
-psql "$coordinator_db" -Xqc "select citus_set_coordinator_host('${host_port% *}', ${host_port#* })" >/dev/null
-for node in "${nodes[@]:1}"; do
-  worker="$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(p.hostname, p.port)' "$node")"
-  psql "$coordinator_db" -Xqc "select citus_add_node('${worker% *}', ${worker#* })" >/dev/null
-done
+coordinator_db="$(citus_create_db "$coordinator" "$db")"
 pass "a Citus database $db on ${#nodes[@]} nodes"
 
 cargo build -q -p taskboard
@@ -79,6 +63,7 @@ admin_call() { curl -fsS --max-time 10 -H "Authorization: Bearer $admin" -H 'Con
 token_for() {
   local id
   id="$(admin_call -d "{\"slug\":\"$1\",\"name\":\"$1\",\"tier\":\"${2:-shared}\"}" "$base/admin/tenants" | jq -r .id)"
+  echo "$id" >"$tmp/id-$1"
   admin_call -d '{"subject":"e2e","ttl_seconds":3600}' "$base/admin/tenants/$id/tokens" | jq -r .token
 }
 a="$(token_for acme)" b="$(token_for globex)"
@@ -103,6 +88,14 @@ check "tenant A gets 404 for it" [ "$(status "$a" "$base/v2/projects/$schema_pro
 check "the schema-tier tenant gets 404 for A's project" [ "$(status "$s" "$base/v2/projects/$project")" = 404 ]
 status "$s" "$base/v2/projects" >/dev/null
 check "the schema-tier tenant's list holds its project only" [ "$(jq -c '[.items[].id]' "$tmp/body")" = "[\"$schema_project\"]" ]
+
+# The dedicated tier: tenant A moved to shards of its own through the admin route.
+moved_tier="$(admin_call -d '{"tier":"dedicated"}' "$base/admin/tenants/$(cat "$tmp/id-acme")/move" | jq -r .tier)"
+check "tenant A moves to the dedicated tier through the admin API ($moved_tier)" [ "$moved_tier" = dedicated ]
+isolated="$(psql "$coordinator_db" -XAtc "select count(*) from pg_dist_shard where shardid = get_shard_id_for_distribution_column('projects', '$(cat "$tmp/id-acme")'::uuid) and shardminvalue = shardmaxvalue")"
+check "its projects are in a shard of its own ($isolated)" [ "$isolated" = 1 ]
+check "tenant A still reads its project" [ "$(status "$a" "$base/v2/projects/$project")" = 200 ]
+check "tenant B still gets 404 for it" [ "$(status "$b" "$base/v2/projects/$project")" = 404 ]
 
 python3 scripts/e2e/hostile_inputs.py --base-url "$base" --token "$a" | tee "$tmp/hostile.out" || true
 passed=$((passed + $(grep -c '^ok - ' "$tmp/hostile.out" || true)))

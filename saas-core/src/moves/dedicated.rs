@@ -6,7 +6,7 @@
 //! same routes and the same row-level security, but:
 //!
 //! 1. **isolated**: `isolate_tenant_to_new_shard(saas_outbox, tenant, 'CASCADE',
-//!    'force_logical')` splits the shard group holding the tenant so that its hash value has
+//!    'block_writes')` splits the shard group holding the tenant so that its hash value has
 //!    shards of its own in every co-located table (the application's and the framework's event
 //!    tables);
 //! 2. **placed**: `citus_move_shard_placement(shard, from, to, 'force_logical')` moves that
@@ -14,9 +14,10 @@
 //!    group's shards;
 //! 3. **recorded**: the registry's tier becomes `dedicated`.
 //!
-//! Both Citus operations are online: Citus copies the rows with logical replication while
-//! reads and writes go on, and holds writes to the shards being moved only for the final
-//! catch-up and switch. The framework takes no write fence. Row-level security is not forced
+//! Both are online in the sense the other moves are: reads go on throughout and no write is
+//! lost or refused. The move copies with logical replication while writes go on too, holding
+//! them only for the final catch-up; the split (`block_writes`, see below) makes the writes to
+//! the shard being split wait for its copy. The framework takes no write fence of its own. Row-level security is not forced
 //! on the owner role while they run (see [`forced_tables`] for why and what that means). Every step first looks whether it
 //! was done (the shard is already a single-hash shard; it is already on the target), so a move
 //! interrupted at any point is finished by running it again. Logical replication needs
@@ -182,8 +183,13 @@ async fn isolate_and_move(
     .fetch_one(&mut *conn)
     .await?;
     if !isolated {
+        // `block_writes`: writes to the shard being split wait for its copy (reads go on).
+        // Citus 13.2's online split failed to replicate a DELETE that arrived during the copy
+        // ("publisher did not send replica identity column expected by the logical
+        // replication target relation", the split then waiting until its timeout) — the
+        // relay deletes published outbox rows all the time.
         shard = sqlx::query_scalar(
-            "SELECT isolate_tenant_to_new_shard($1::regclass, $2::uuid, 'CASCADE', 'force_logical')",
+            "SELECT isolate_tenant_to_new_shard($1::regclass, $2::uuid, 'CASCADE', 'block_writes')",
         )
         .bind(OUTBOX_TABLE)
         .bind(id)

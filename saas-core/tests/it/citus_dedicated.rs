@@ -58,6 +58,13 @@ impl Load {
                         }
                         Err(err) => failures.lock().unwrap().push(format!("write: {err}")),
                     }
+                    // Every fifth pair is deleted again (updates and deletes must replicate
+                    // through the shard operations as inserts do; the relay deletes too).
+                    if n % 5 == 4 {
+                        if let Err(err) = delete_last(&tenancy, tenant, &acknowledged).await {
+                            failures.lock().unwrap().push(format!("delete: {err}"));
+                        }
+                    }
                     // A read of the tenant's rows between writes.
                     let mut tx = TenantTx::begin(&tenancy, tenant);
                     let read = match tx.conn().await {
@@ -98,6 +105,39 @@ impl Load {
         assert!(self.requests.load(Ordering::Relaxed) > 20, "the load ran");
         self.acknowledged.lock().unwrap().clone()
     }
+}
+
+/// Deletes the tenant's most recently acknowledged project (and its task), and forgets it.
+async fn delete_last(
+    tenancy: &Tenancy,
+    tenant: TenantId,
+    acknowledged: &Mutex<BTreeSet<(TenantId, Uuid)>>,
+) -> Result<(), String> {
+    let Some(&(_, id)) = acknowledged
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _)| *t == tenant)
+        .last()
+    else {
+        return Ok(());
+    };
+    let mut tx = TenantTx::begin(tenancy, tenant);
+    let conn = tx.conn().await.map_err(|e| e.to_string())?;
+    for sql in [
+        "DELETE FROM tasks WHERE tenant_id = $1 AND project_id = $2",
+        "DELETE FROM projects WHERE tenant_id = $1 AND id = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    acknowledged.lock().unwrap().remove(&(tenant, id));
+    Ok(())
 }
 
 /// (node port, shard is a single hash value) of the tenant's shard of every tenant table.
