@@ -174,7 +174,11 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.label())
+        match self {
+            // Its fence label is the shared tables' (the same rows); people read the tier.
+            Location::Dedicated => f.write_str("dedicated"),
+            _ => f.write_str(&self.label()),
+        }
     }
 }
 

@@ -60,10 +60,10 @@ impl Load {
                     }
                     // Every fifth pair is deleted again (updates and deletes must replicate
                     // through the shard operations as inserts do; the relay deletes too).
-                    if n % 5 == 4 {
-                        if let Err(err) = delete_last(&tenancy, tenant, &acknowledged).await {
-                            failures.lock().unwrap().push(format!("delete: {err}"));
-                        }
+                    if n % 5 == 4
+                        && let Err(err) = delete_last(&tenancy, tenant, &acknowledged).await
+                    {
+                        failures.lock().unwrap().push(format!("delete: {err}"));
                     }
                     // A read of the tenant's rows between writes.
                     let mut tx = TenantTx::begin(&tenancy, tenant);
@@ -118,7 +118,7 @@ async fn delete_last(
         .unwrap()
         .iter()
         .filter(|(t, _)| *t == tenant)
-        .last()
+        .next_back()
     else {
         return Ok(());
     };
