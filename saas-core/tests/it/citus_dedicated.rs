@@ -117,8 +117,7 @@ async fn delete_last(
         .lock()
         .unwrap()
         .iter()
-        .filter(|(t, _)| *t == tenant)
-        .next_back()
+        .rfind(|(t, _)| *t == tenant)
     else {
         return Ok(());
     };
