@@ -9,20 +9,20 @@
 //!    'block_writes')` splits the shard group holding the tenant so that its hash value has
 //!    shards of its own in every co-located table (the application's and the framework's event
 //!    tables);
-//! 2. **placed**: `citus_move_shard_placement(shard, from, to, 'force_logical')` moves that
+//! 2. **placed**: `citus_move_shard_placement(shard, from, to, 'block_writes')` moves that
 //!    shard group to the worker asked for, or else to the worker holding the fewest of the
 //!    group's shards;
 //! 3. **recorded**: the registry's tier becomes `dedicated`.
 //!
-//! Both are online in the sense the other moves are: reads go on throughout and no write is
-//! lost or refused. The move copies with logical replication while writes go on too, holding
-//! them only for the final catch-up; the split (`block_writes`, see below) makes the writes to
-//! the shard being split wait for its copy. The framework takes no write fence of its own. Row-level security is not forced
-//! on the owner role while they run (see [`forced_tables`] for why and what that means). Every step first looks whether it
-//! was done (the shard is already a single-hash shard; it is already on the target), so a move
-//! interrupted at any point is finished by running it again. Logical replication needs
-//! `wal_level = logical` and Citus allowed as an output plugin on every node (PostgreSQL's
-//! `output_plugin_libraries` where the server has that setting); Citus's error says which.
+//! Both run with Citus's `block_writes` transfer mode: reads go on throughout, writes to the
+//! shards being copied wait for the copy (none is refused or lost), and the framework takes no
+//! write fence of its own. Not `force_logical`: Citus 13.2's online split failed to replicate
+//! a `DELETE` arriving during its copy (then waited for its two-hour timeout), and a
+//! rebalance with logical moves under load lost one acknowledged write in one CI run (not
+//! reproduced alone; unexplained). Row-level security is not forced on the owner role while
+//! they run (see [`forced_tables`] for why and what that means). Every step first looks
+//! whether it was done (the shard is already a single-hash shard; it is already on the
+//! target), so a move interrupted at any point is finished by running it again.
 //!
 //! The rebalancer leaves dedicated tenants where they are and moves other tenants' shards off
 //! their workers: the rebalance strategy [`crate::model::DEDICATED_STRATEGY`], installed by the
@@ -112,7 +112,8 @@ pub struct RebalanceReport {
 
 /// Rebalances the shards of every distributed table with the database's default strategy
 /// ([`crate::model::DEDICATED_STRATEGY`] where the migrator installed it: dedicated-tier
-/// tenants stay, other shards leave their workers), online (`force_logical`).
+/// tenants stay, other shards leave their workers), with `block_writes` (reads go on, writes
+/// to a shard being moved wait for it).
 ///
 /// Use this rather than calling Citus's `rebalance_table_shards` or `citus_rebalance_start`
 /// directly: their online moves cannot copy the framework's tables while row-level security
@@ -129,7 +130,7 @@ pub async fn rebalance(tenancy: &Tenancy) -> crate::Result<RebalanceReport> {
         let forced = forced_tables(&mut conn).await?;
         set_forced(&mut conn, &forced, false).await?;
         let moved =
-            sqlx::query("SELECT rebalance_table_shards(shard_transfer_mode => 'force_logical')")
+            sqlx::query("SELECT rebalance_table_shards(shard_transfer_mode => 'block_writes')")
                 .execute(&mut conn)
                 .await
                 .map_err(online_shard_error);
@@ -208,7 +209,7 @@ async fn isolate_and_move(
     .await?;
     let target = target_node(conn, shard, node).await?;
     if target != current {
-        sqlx::query("SELECT citus_move_shard_placement($1, $2::int, $3::int, 'force_logical')")
+        sqlx::query("SELECT citus_move_shard_placement($1, $2::int, $3::int, 'block_writes')")
             .bind(shard)
             .bind(current.nodeid)
             .bind(target.nodeid)
@@ -227,8 +228,10 @@ async fn isolate_and_move(
 /// table owner's role, and PostgreSQL (15 and later) refuses to apply changes into a table
 /// whose row-level security applies to the subscription's owner ("cannot replicate into
 /// relation with row-level security enabled"): with `FORCE ROW LEVEL SECURITY` it applies to
-/// the owner and its members. For the length of the Citus operations those tables are
-/// therefore `NO FORCE`: the owner role (migrations, the relay, moves; never the request role,
+/// the owner and its members. The blocking copy (`block_writes`) runs `COPY ... FROM` as the
+/// owner, which PostgreSQL refuses under row-level security that holds it ("COPY FROM not
+/// supported with row-level security"). For the length of the Citus operations those tables
+/// are therefore `NO FORCE`: the owner role (migrations, the relay, moves; never the request role,
 /// whose policies do not change) is not held by the tenant policy meanwhile.
 async fn forced_tables(conn: &mut PgConnection) -> ApiResult<Vec<String>> {
     Ok(sqlx::query_scalar(

@@ -361,12 +361,8 @@ async fn events_recorded_on_shards_reach_the_relay() {
 /// distributed) outbox.
 async fn schema_tenant_apart_from_its_outbox(env: &Env) -> saas_core::tenancy::registry::Tenant {
     for i in 0..12 {
-        let tenant = env
-            .tenancy
-            .tenants()
-            .create(NewTenant::new(format!("schemed-{i}"), "Schemed").tier(Tier::Schema))
-            .await
-            .unwrap();
+        let tenant =
+            common::moves::create(&env.tenancy, &format!("schemed-{i}"), Tier::Schema).await;
         let schema = tenant.placement.schema.clone().unwrap();
         let apart: bool = sqlx::query_scalar(
             "SELECT (SELECT nodeport FROM citus_shards
@@ -410,12 +406,7 @@ async fn a_schema_tier_tenant_is_a_distributed_schema_on_one_worker_and_sees_onl
         .and_then(|p| p.parse().ok())
         .expect("the coordinator URL has a port");
     let env = Env::new().await;
-    let schemed = env
-        .tenancy
-        .tenants()
-        .create(NewTenant::new("schemed", "Schemed").tier(Tier::Schema))
-        .await
-        .expect("a schema-tier tenant on Citus");
+    let schemed = common::moves::create(&env.tenancy, "schemed", Tier::Schema).await;
     let shared = env.tenant("shared").await;
     let schema = schemed.placement.schema.clone().expect("its schema");
     // Citus's schema-based sharding: every table of the schema (the application's and the
@@ -507,12 +498,7 @@ async fn a_later_migration_of_several_statements_applies_to_the_shared_tier_and_
     // one by one and keeps sqlx's ledger as sqlx would.
     coordinator();
     let env = Env::new().await;
-    let schemed = env
-        .tenancy
-        .tenants()
-        .create(NewTenant::new("schemed", "Schemed").tier(Tier::Schema))
-        .await
-        .unwrap();
+    let schemed = common::moves::create(&env.tenancy, "schemed", Tier::Schema).await;
     let schema = schemed.placement.schema.clone().unwrap();
     let mut migrations: Vec<sqlx::migrate::Migration> = MIGRATIONS.iter().cloned().collect();
     // Not a tenant table (no tenant column: the audit would want a model), but it references

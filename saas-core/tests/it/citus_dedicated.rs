@@ -205,8 +205,30 @@ async fn assert_whole(
             .map(|(_, id)| *id)
             .collect();
         let seen = ids_of(tenancy, tenant).await;
-        let lost = mine.difference(&seen).count();
-        assert_eq!(lost, 0, "{lost} acknowledged writes of {tenant} lost");
+        let lost: Vec<&Uuid> = mine.difference(&seen).collect();
+        let mut whereabouts = Vec::new();
+        for id in &lost {
+            // Where the row is, if anywhere: every placement, and what Citus still has to
+            // clean up.
+            let found: Vec<(i32, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT nodeport, shardid, result FROM run_command_on_placements('projects',
+                   'SELECT count(*) FROM %s WHERE id = ''{id}''') WHERE result <> '0'"
+            )))
+            .fetch_all(tenancy.owner_pool())
+            .await
+            .unwrap_or_default();
+            let cleanup: Vec<(String,)> =
+                sqlx::query_as("SELECT object_name::text FROM pg_dist_cleanup")
+                    .fetch_all(tenancy.owner_pool())
+                    .await
+                    .unwrap_or_default();
+            whereabouts.push(format!("{id}: placements {found:?}, cleanup {cleanup:?}"));
+        }
+        assert!(
+            lost.is_empty(),
+            "{} acknowledged writes of {tenant} lost: {whereabouts:?}",
+            lost.len()
+        );
         assert_eq!(
             seen.len(),
             rows + mine.len(),
