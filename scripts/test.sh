@@ -15,7 +15,7 @@ export REDIS_URL
 echo "tests run against $DATABASE_URL" >&2
 cargo test --workspace "$@"
 
-# The Citus suite: saas-core's isolation, event, tier, move and Citus tests and the reference app's tests
+# The Citus suite: saas-core's tests (all but three modules, below) and the reference app's tests
 # again, on a real Citus cluster (a coordinator and two workers) that scripts/ensure-citus.sh
 # names or starts. Without one it says it skips, except in CI (CI=true), where it never skips. Only for a
 # whole run: extra arguments (a test filter) run the plain suite alone.
@@ -32,6 +32,9 @@ elif [ "$status" -ne 0 ]; then
   exit 1
 fi
 echo "the Citus suite runs against $citus_url" >&2
+# Every module of saas-core's suite but audit:: (it sabotages the catalog in ways written for the
+# single-server policy layout) and those needing a second service or restarting the server.
 CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored \
-  citus:: citus_dedicated:: rls:: events:: moves:: tiers::
+  citus:: citus_dedicated:: rls:: events:: moves:: tiers:: cache:: conditional:: edge:: http:: \
+  models:: ratelimit:: read_only:: replicas:: role_names:: health:: move_failures::
 CITUS_URL="$citus_url" cargo test -p taskboard --test it
