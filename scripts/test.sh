@@ -15,8 +15,8 @@ export REDIS_URL
 echo "tests run against $DATABASE_URL" >&2
 cargo test --workspace "$@"
 
-# The Citus suite: saas-core's tests (all but three modules, below) and the reference app's tests
-# again, on a real Citus cluster (a coordinator and two workers) that scripts/ensure-citus.sh
+# The Citus suite: saas-core's tests (all but one module, below), the reference app's, the
+# testkit's leak checks and the quickstart's, again on a real Citus cluster (a coordinator and two workers) that scripts/ensure-citus.sh
 # names or starts. Without one it says it skips, except in CI (CI=true), where it never skips. Only for a
 # whole run: extra arguments (a test filter) run the plain suite alone.
 [ "$#" -eq 0 ] || exit 0
@@ -32,9 +32,14 @@ elif [ "$status" -ne 0 ]; then
   exit 1
 fi
 echo "the Citus suite runs against $citus_url" >&2
-# Every module of saas-core's suite but audit:: (it sabotages the catalog in ways written for the
-# single-server policy layout) and those needing a second service or restarting the server.
-CITUS_URL="$citus_url" cargo test -p saas-core --test it -- --include-ignored \
-  citus:: citus_dedicated:: rls:: events:: moves:: tiers:: cache:: conditional:: edge:: http:: \
-  models:: ratelimit:: read_only:: replicas:: role_names:: health:: move_failures::
+# Every module of saas-core's suite but events_restart:: (it restarts a plain PostgreSQL of its
+# own), with the NATS and Redis ones.
+CITUS_URL="$citus_url" cargo test -p saas-core --features nats,redis --test it -- --include-ignored \
+  citus:: citus_dedicated:: rls:: audit:: events:: events_nats:: moves:: tiers:: cache:: \
+  cache_redis:: conditional:: edge:: http:: models:: ratelimit:: ratelimit_redis:: read_only:: \
+  replicas:: role_names:: health:: move_failures::
 CITUS_URL="$citus_url" cargo test -p taskboard --test it
+# The testkit's own isolation checks (they must still catch a leaky handler there) and the
+# quickstart's tests.
+CITUS_URL="$citus_url" cargo test -p saas-testkit --test isolation_leaks
+CITUS_URL="$citus_url" cargo test -p notes --test notes

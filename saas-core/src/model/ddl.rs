@@ -138,7 +138,10 @@ BEGIN
       || ' FOR ALL TO PUBLIC USING (' || pred || ') WITH CHECK (' || pred || ')';
   END IF;
   IF distributed THEN
-    DROP POLICY IF EXISTS {ACCESS_POLICY_NAME} ON {table};
+    -- Only when there is one: DROP POLICY IF EXISTS locks the table even when there is none.
+    IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl AND polname = '{ACCESS_POLICY_NAME}') THEN
+      DROP POLICY {ACCESS_POLICY_NAME} ON {table};
+    END IF;
   ELSIF NOT EXISTS (
     SELECT 1 FROM pg_policy
      WHERE polrelid = tbl AND polname = '{ACCESS_POLICY_NAME}'

@@ -54,6 +54,22 @@ async fn audit_outcome(sabotage: &[&str]) -> Option<String> {
     }
 }
 
+/// Whether the test databases are Citus databases, where the tenant policy is permissive and
+/// alone (see `saas_core::model::POLICY_NAME`) and the boot audit is what stops a widening
+/// policy.
+fn on_citus() -> bool {
+    saas_testkit::citus::enabled()
+}
+
+/// How the audit names the framework's tenant policy on this server.
+fn tenant_policy_kind() -> &'static str {
+    if on_citus() {
+        "permissive (Citus)"
+    } else {
+        "restrictive"
+    }
+}
+
 /// The tenant predicate exactly as the framework writes it.
 const PREDICATE: &str = "tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid";
 
@@ -65,6 +81,9 @@ struct Mutation {
     names: &'static [&'static str],
 }
 
+/// The widening policies test `nullif(..) <> ''`, not `.. IS NOT NULL`: Citus 13.2 cannot
+/// propagate a policy holding an `IS [NOT] NULL` test to the shards ("unrecognized node type"),
+/// and the same table runs on Citus.
 fn mutations() -> Vec<Mutation> {
     let m = |name, sql: &[&str], names| Mutation {
         name,
@@ -75,7 +94,7 @@ fn mutations() -> Vec<Mutation> {
         m(
             "a permissive policy that widens access (any tenant set sees every row)",
             &["CREATE POLICY peek ON projects FOR SELECT
-                 USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)"],
+                 USING (nullif(current_setting('saas.tenant_id', true), '') <> '')"],
             &["peek", "projects"],
         ),
         m(
@@ -182,7 +201,7 @@ fn mutations() -> Vec<Mutation> {
         m(
             "a widening permissive policy on an event table",
             &["CREATE POLICY peek_events ON saas_audit_log FOR SELECT
-                 USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)"],
+                 USING (nullif(current_setting('saas.tenant_id', true), '') <> '')"],
             &["peek_events", "saas_audit_log"],
         ),
     ]
@@ -263,10 +282,11 @@ async fn audit_refuses_a_table_whose_rls_is_not_forced() {
 #[tokio::test]
 async fn audit_refuses_a_table_without_the_tenant_policy() {
     let msg = audit_after(&["DROP POLICY saas_tenant_isolation ON tasks"]).await;
-    assert!(
-        msg.contains("table tasks: the restrictive tenant policy saas_tenant_isolation is missing"),
-        "{msg}"
+    let expected = format!(
+        "table tasks: the {} tenant policy saas_tenant_isolation is missing",
+        tenant_policy_kind()
     );
+    assert!(msg.contains(&expected), "{msg}");
 }
 
 #[tokio::test]
@@ -280,42 +300,70 @@ async fn migrator_repairs_what_it_owns_on_start() {
     let env = Env::new().await;
     env.tenancy.close().await;
     let mut owner = env.db.owner_conn().await.unwrap();
-    sqlx::raw_sql("ALTER TABLE projects DISABLE ROW LEVEL SECURITY; DROP POLICY saas_tenant_isolation ON tasks")
-        .execute(&mut owner)
-        .await
-        .unwrap();
+    run_each(
+        &mut owner,
+        &[
+            "ALTER TABLE projects DISABLE ROW LEVEL SECURITY",
+            "DROP POLICY saas_tenant_isolation ON tasks",
+        ],
+    )
+    .await;
     Tenancy::start(env.db.config(), resolvers(), Some(&MIGRATIONS))
         .await
         .expect("migrating on start restores RLS and the policy");
 }
 
 /// A database migrated by a version whose tenant policy was permissive is refused by the
-/// audit, and repaired by the migrator.
+/// audit, and repaired by the migrator. On Citus the other way round: a table with the
+/// single-server layout (a restrictive tenant policy and the permissive access policy, as a
+/// database that gains Citus later has them) means every row on the shards, where Citus makes
+/// both permissive; the audit refuses it and the migrator leaves the permissive tenant policy
+/// alone.
 #[tokio::test]
-async fn migrator_repairs_a_permissive_tenant_policy_of_an_older_version() {
-    let old_shape = [
-        "DROP POLICY saas_tenant_access ON projects",
-        "DROP POLICY saas_tenant_isolation ON projects",
-        "CREATE POLICY saas_tenant_isolation ON projects AS PERMISSIVE FOR ALL
-           USING (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)
-           WITH CHECK (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)",
-    ];
-    let msg = audit_after(&old_shape).await;
-    assert!(
-        msg.contains("table projects: policy saas_tenant_isolation differs")
-            && msg.contains("it is permissive, not restrictive")
-            && msg.contains(
-                "table projects: the permissive access policy saas_tenant_access is missing"
-            ),
-        "{msg}"
-    );
+async fn migrator_repairs_a_tenant_policy_of_the_other_layout() {
+    let (old_shape, expected, repaired): (&[&str], &[&str], &[(&str, bool)]) = if on_citus() {
+        (
+            &[
+                "DROP POLICY saas_tenant_isolation ON projects",
+                "CREATE POLICY saas_tenant_isolation ON projects AS RESTRICTIVE FOR ALL
+                   USING (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)
+                   WITH CHECK (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)",
+                "CREATE POLICY saas_tenant_access ON projects AS PERMISSIVE FOR ALL
+                   USING (true) WITH CHECK (true)",
+            ],
+            &[
+                "table projects: policy saas_tenant_isolation differs",
+                "it is restrictive, not permissive",
+                "table projects: policy saas_tenant_access exists on a Citus database",
+            ],
+            &[("saas_tenant_isolation", true)],
+        )
+    } else {
+        (
+            &[
+                "DROP POLICY saas_tenant_access ON projects",
+                "DROP POLICY saas_tenant_isolation ON projects",
+                "CREATE POLICY saas_tenant_isolation ON projects AS PERMISSIVE FOR ALL
+                   USING (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)
+                   WITH CHECK (tenant_id = nullif(current_setting('saas.tenant_id', true), '')::uuid)",
+            ],
+            &[
+                "table projects: policy saas_tenant_isolation differs",
+                "it is permissive, not restrictive",
+                "table projects: the permissive access policy saas_tenant_access is missing",
+            ],
+            &[("saas_tenant_access", true), ("saas_tenant_isolation", false)],
+        )
+    };
+    let msg = audit_after(old_shape).await;
+    for part in expected {
+        assert!(msg.contains(part), "missing {part:?} in:\n{msg}");
+    }
 
     let env = Env::new().await;
     env.tenancy.close().await;
     let mut owner = env.db.owner_conn().await.unwrap();
-    for sql in old_shape {
-        sqlx::raw_sql(sql).execute(&mut owner).await.unwrap();
-    }
+    run_each(&mut owner, old_shape).await;
     Tenancy::start(env.db.config(), resolvers(), Some(&MIGRATIONS))
         .await
         .expect("the migrator repairs the policy and the audit passes")
@@ -328,13 +376,11 @@ async fn migrator_repairs_a_permissive_tenant_policy_of_an_older_version() {
     .fetch_all(&mut owner)
     .await
     .unwrap();
-    assert_eq!(
-        policies,
-        [
-            ("saas_tenant_access".to_string(), true),
-            ("saas_tenant_isolation".to_string(), false)
-        ]
-    );
+    let repaired: Vec<(String, bool)> = repaired
+        .iter()
+        .map(|(name, permissive)| (name.to_string(), *permissive))
+        .collect();
+    assert_eq!(policies, repaired);
 }
 
 /// Re-running the protection of an already protected table takes no lock on it: it runs to
@@ -382,6 +428,10 @@ async fn protecting_a_protected_table_again_takes_no_lock() {
 
 /// What RESTRICTIVE buys: a permissive policy added later (here the one from the issue, which
 /// any tenant's setting satisfies) does not widen what a tenant's transaction sees.
+///
+/// On Citus the tenant policy is permissive (Citus would make a restrictive one permissive on
+/// the shards), so such a policy does widen it there: the boot audit is what stops it, and this
+/// test checks that it does, naming the policy.
 #[tokio::test]
 async fn a_permissive_policy_added_later_does_not_widen_the_tenant_policy() {
     let env = Env::new().await;
@@ -396,17 +446,35 @@ async fn a_permissive_policy_added_later_does_not_widen_the_tenant_policy() {
     let mut owner = env.db.owner_conn().await.unwrap();
     sqlx::raw_sql(
         "CREATE POLICY peek ON projects FOR SELECT
-           USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)",
+           USING (nullif(current_setting('saas.tenant_id', true), '') <> '')",
     )
     .execute(&mut owner)
     .await
     .unwrap();
     let mut tx = TenantTx::begin(&env.tenancy, a.id);
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM projects")
+    let mut names: Vec<String> = sqlx::query_scalar("SELECT name FROM projects")
         .fetch_all(tx.conn().await.unwrap())
         .await
         .unwrap();
-    assert_eq!(names, ["a1"]);
+    if !on_citus() {
+        assert_eq!(names, ["a1"]);
+        return;
+    }
+    names.sort();
+    assert_eq!(names, ["a1", "b1"], "on Citus a permissive policy widens");
+    let report = saas_core::isolation::audit::run(
+        env.tenancy.owner_pool(),
+        &env.request_pool().await,
+        &env.db.request_role(),
+    )
+    .await
+    .unwrap()
+    .to_string();
+    assert!(
+        report
+            .contains("table projects: policy peek is permissive and applies to the request role"),
+        "{report}"
+    );
 }
 
 #[tokio::test]
@@ -488,10 +556,14 @@ async fn audit_reports_every_problem_at_once() {
     .await
     .unwrap();
     let msg = report.to_string();
+    let missing_policy = format!(
+        "table tasks: the {} tenant policy saas_tenant_isolation is missing",
+        tenant_policy_kind()
+    );
     for expected in [
         "table projects: row-level security is not enabled",
         "table projects: row-level security is not forced",
-        "table tasks: the restrictive tenant policy saas_tenant_isolation is missing",
+        &missing_policy,
         "table memberships: the primary key leads with project_id",
         "is a superuser",
         "has BYPASSRLS",
@@ -541,7 +613,7 @@ async fn audit_checks_the_tables_of_every_tenant_schema() {
     let mut owner = env.db.owner_conn().await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE POLICY peek ON \"{schema}\".projects FOR SELECT \
-         USING (nullif(current_setting('saas.tenant_id', true), '') IS NOT NULL)"
+         USING (nullif(current_setting('saas.tenant_id', true), '') <> '')"
     )))
     .execute(&mut owner)
     .await
