@@ -7,9 +7,12 @@
 //!   `SAMPLES` sequential runs);
 //! - `clone`: one `CREATE DATABASE ... TEMPLATE ... STRATEGY` by itself (median);
 //! - `checkout`: 8 threads, each with a runtime of its own as test threads have, each taking
-//!   `PER_THREAD` databases from one [`DbPool`] (size 8) in turn, writing and reading a row
-//!   in each (the test's body, `BODY_MS` of extra work if set), then dropping it: the wait of
-//!   every checkout, p50 and p99, and the wall time of all of them.
+//!   `PER_THREAD` databases from one [`DbPool`] (size 8) in turn, running the test's body in
+//!   each (`BODY_MS` of extra work if set), then dropping it: the wait of every checkout, p50
+//!   and p99, and the wall time of all of them. Three bodies: `rows` (a tenant and a row
+//!   written and read, the pool resetting used databases), `rows, no reset` (the same with
+//!   `PoolOptions::recycle(false)`: every used database dropped, every one cloned) and
+//!   `schema change` (a table created: never reusable).
 //!
 //! On the test server (`DATABASE_URL`, else the local server), and with `CHECKOUT_OWN=1` on a
 //! throwaway cluster the bench starts itself (`fsync=off`, `full_page_writes=off`,
@@ -132,8 +135,17 @@ struct Checkouts {
     fill: Duration,
 }
 
+/// What a benchmark test does with its database.
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    /// Writes a tenant and reads it back: rows only.
+    Rows,
+    /// Creates a table, writes and reads it: a schema change.
+    SchemaChange,
+}
+
 /// 8 test threads taking databases from one pool.
-fn checkouts(pool: DbPool, per_thread: usize, body: Duration) -> Checkouts {
+fn checkouts(pool: DbPool, per_thread: usize, body: Body, extra: Duration) -> Checkouts {
     // The pool fills while the test binary starts; wait for it as a run would.
     let fill_start = Instant::now();
     while pool.stats().created < THREADS as u64 && fill_start.elapsed() < Duration::from_secs(60) {
@@ -158,16 +170,21 @@ fn checkouts(pool: DbPool, per_thread: usize, body: Duration) -> Checkouts {
                         waits.lock().unwrap().push(waited);
                         // The test: a write and a read on its own database.
                         let mut conn = db.owner_conn().await.unwrap();
-                        sqlx::raw_sql(
-                            "CREATE TABLE IF NOT EXISTS bench_probe (n int);
-                             INSERT INTO bench_probe VALUES (1);
-                             SELECT count(*) FROM bench_probe;",
-                        )
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
+                        let sql = match body {
+                            Body::Rows => {
+                                "INSERT INTO saas.tenants (id, slug, name)
+                                   VALUES ('00000000-0000-4000-8000-000000000001', 'bench', 'Bench');
+                                 SELECT count(*) FROM saas.tenants;"
+                            }
+                            Body::SchemaChange => {
+                                "CREATE TABLE IF NOT EXISTS bench_probe (n int);
+                                 INSERT INTO bench_probe VALUES (1);
+                                 SELECT count(*) FROM bench_probe;"
+                            }
+                        };
+                        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
                         conn.close().await.ok();
-                        tokio::time::sleep(body).await;
+                        tokio::time::sleep(extra).await;
                         drop(db);
                     }
                 });
@@ -196,7 +213,7 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.
     let samples = env_number("SAMPLES", 10);
     let per_thread = env_number("PER_THREAD", 25);
-    let body = Duration::from_millis(env_number("BODY_MS", 0) as u64);
+    let extra = Duration::from_millis(env_number("BODY_MS", 0) as u64);
     let strategies: Vec<CloneStrategy> = std::env::var("STRATEGIES")
         .unwrap_or_else(|_| "wal_log,file_copy".into())
         .split(',')
@@ -241,9 +258,9 @@ fn main() {
             .trim()
     );
     println!(
-        "| schema | strategy | sqlx_test (p50) | clone alone (p50) | checkout wait p50 | p99 | max | {THREADS}x{per_thread} checkouts wall | pool fill | sqlx_test / wait p50 |"
+        "| schema | strategy | test body | sqlx_test (p50) | clone alone (p50) | checkout wait p50 | p99 | max | {THREADS}x{per_thread} checkouts wall | pool fill | reused / cloned | sqlx_test / wait p50 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let schemas: [(&str, &'static sqlx::migrate::Migrator); 2] = [
         ("reference (2 tables)", &taskboard::MIGRATIONS),
         ("realistic (40 tables, 120 migrations)", &REALISTIC),
@@ -255,29 +272,41 @@ fn main() {
             .unwrap();
         for &strategy in &strategies {
             let clone = rt.block_on(clone_alone(&server, &template, strategy, samples));
-            let pool = rt
-                .block_on(DbPool::start(
-                    &server,
-                    Some(migrations),
-                    PoolOptions::default().size(THREADS).strategy(strategy),
-                ))
-                .unwrap();
-            let result = checkouts(pool.clone(), per_thread, body);
-            let p50 = percentile(&result.waits, 50.0);
-            println!(
-                "| {label} | {strategy:?} | {} | {} | {} | {} | {} | {} | {} | {:.0}x |",
-                ms(baseline),
-                ms(clone),
-                ms(p50),
-                ms(percentile(&result.waits, 99.0)),
-                ms(*result.waits.last().unwrap_or(&Duration::ZERO)),
-                ms(result.wall),
-                ms(result.fill),
-                baseline.as_secs_f64() / p50.as_secs_f64().max(1e-6),
-            );
-            // Let this pool's drops finish before the next variant starts.
-            while pool.pending_drops() > 0 {
-                std::thread::sleep(Duration::from_millis(20));
+            for (body_label, body, recycle) in [
+                ("rows", Body::Rows, true),
+                ("rows, no reset", Body::Rows, false),
+                ("schema change", Body::SchemaChange, true),
+            ] {
+                let pool = rt
+                    .block_on(DbPool::start(
+                        &server,
+                        Some(migrations),
+                        PoolOptions::default()
+                            .size(THREADS)
+                            .strategy(strategy)
+                            .recycle(recycle),
+                    ))
+                    .unwrap();
+                let result = checkouts(pool.clone(), per_thread, body, extra);
+                let p50 = percentile(&result.waits, 50.0);
+                let stats = pool.stats();
+                println!(
+                    "| {label} | {strategy:?} | {body_label} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {:.1}x |",
+                    ms(baseline),
+                    ms(clone),
+                    ms(p50),
+                    ms(percentile(&result.waits, 99.0)),
+                    ms(*result.waits.last().unwrap_or(&Duration::ZERO)),
+                    ms(result.wall),
+                    ms(result.fill),
+                    stats.reused,
+                    stats.created,
+                    baseline.as_secs_f64() / p50.as_secs_f64().max(1e-6),
+                );
+                // Let this pool's drops finish before the next variant starts.
+                while pool.pending_drops() > 0 {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
         }
     }

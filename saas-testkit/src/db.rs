@@ -288,14 +288,19 @@ pub(crate) async fn tenant_databases(server: &str, name: &str) -> Vec<String> {
     let Ok(mut conn) = PgConnection::connect(&url).await else {
         return Vec::new();
     };
-    let rows: Vec<String> = sqlx::query_scalar(
+    let rows = tenant_databases_in(&mut conn).await;
+    conn.close().await.ok();
+    rows
+}
+
+/// [`tenant_databases`] of the database `conn` is connected to.
+pub(crate) async fn tenant_databases_in(conn: &mut PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
         "SELECT db_name FROM saas.tenants WHERE server = 'primary' AND db_name IS NOT NULL
          UNION SELECT to_db FROM saas.tenant_moves WHERE to_server = 'primary' AND to_db IS NOT NULL
          UNION SELECT from_db FROM saas.tenant_moves WHERE from_server = 'primary' AND from_db IS NOT NULL",
     )
-    .fetch_all(&mut conn)
+    .fetch_all(conn)
     .await
-    .unwrap_or_default();
-    conn.close().await.ok();
-    rows
+    .unwrap_or_default()
 }

@@ -1,5 +1,6 @@
 //! The database pool against a real PostgreSQL: it never hands two tests the same database,
-//! nothing a test wrote (even one that panicked) reaches another test, and a run leaves only
+//! nothing a test wrote (even one that panicked) reaches another test, a database whose rows
+//! changed is reset and reused and one whose schema changed is dropped, and a run leaves only
 //! its cached template behind.
 
 use std::collections::HashSet;
@@ -102,6 +103,161 @@ async fn a_panicking_test_returns_nothing_dirty() {
             .unwrap();
         assert_eq!(n, 0, "{} has the panicked test's row", db.name());
         c.close().await.ok();
+    }
+}
+
+async fn oid_of(conn: &mut PgConnection, name: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT oid::int8 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .unwrap()
+}
+
+/// Waits (bounded) until `pool` has taken back `n` databases, reused or dropped.
+async fn wait_taken_back(pool: &DbPool, n: u64) -> saas_testkit::PoolStats {
+    for _ in 0..600 {
+        let stats = pool.stats();
+        if stats.reused + stats.recycled >= n && pool.pending_drops() == 0 {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the pool did not take the database back: {:?}",
+        pool.stats()
+    );
+}
+
+/// A test that only changed rows gives its database back to be reset: the next test gets
+/// the same database (same oid) under a new name, holding exactly the template's rows and
+/// sequences again, with the first test's sessions ended and its URL leading nowhere.
+#[tokio::test]
+async fn a_database_whose_rows_changed_is_reset_and_reused_under_a_new_name() {
+    let server = saas_testkit::server_url().await.unwrap();
+    let pool = DbPool::start(
+        &server,
+        Some(&REALISTIC),
+        PoolOptions::default().size(1).creators(1),
+    )
+    .await
+    .unwrap();
+    let mut admin = PgConnection::connect(&server).await.unwrap();
+    let first = pool.checkout().await.unwrap();
+    let (first_name, first_url) = (first.name().to_string(), first.url().to_string());
+    let oid = oid_of(&mut admin, &first_name).await.unwrap();
+    let mut conn = first.owner_conn().await.unwrap();
+    let fresh: (i64, String, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plans), (SELECT name FROM plans WHERE id = 1),
+                (SELECT last_value FROM plans_id_seq)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let tenant = uuid::Uuid::new_v4();
+    for sql in [
+        "INSERT INTO plans (name, monthly_cents, currency) VALUES ('dirty', 1, 'AAX')",
+        "UPDATE plans SET name = 'renamed' WHERE id = 1",
+        "DELETE FROM plans WHERE id = 2",
+        "ANALYZE plans",
+        "CREATE TEMP TABLE scratch (x int)",
+    ] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+    sqlx::query("INSERT INTO saas.tenants (id, slug, name) VALUES ($1, 'reused', 'Reused')")
+        .bind(tenant)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO accounts (tenant_id, name, email) VALUES ($1, 'a', 'a@example.com')")
+        .bind(tenant)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The test ends with its connection still open (as a leaked pool would be).
+    drop(first);
+    let stats = wait_taken_back(&pool, 1).await;
+    assert_eq!((stats.reused, stats.recycled), (1, 0), "{stats:?}");
+    assert!(
+        sqlx::query("SELECT 1").execute(&mut conn).await.is_err(),
+        "the first test's session must be ended"
+    );
+    assert!(
+        PgConnection::connect(&first_url).await.is_err(),
+        "the first test's URL must lead nowhere"
+    );
+
+    let second = pool.checkout().await.unwrap();
+    assert_ne!(second.name(), first_name);
+    assert_eq!(
+        oid_of(&mut admin, second.name()).await,
+        Some(oid),
+        "the same database, reused"
+    );
+    let mut conn = second.owner_conn().await.unwrap();
+    let now: (i64, String, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plans), (SELECT name FROM plans WHERE id = 1),
+                (SELECT last_value FROM plans_id_seq)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        now, fresh,
+        "seed rows and sequence as the template left them"
+    );
+    let leftovers: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plans WHERE name IN ('dirty', 'renamed')),
+                (SELECT count(*) FROM saas.tenants), (SELECT count(*) FROM accounts)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(leftovers, (0, 0, 0), "nothing of the first test's rows");
+    conn.close().await.ok();
+}
+
+/// A test that changed the schema (here: one table more) gives back a database that is
+/// dropped, never reused.
+#[tokio::test]
+async fn a_database_whose_schema_changed_is_dropped_not_reused() {
+    let server = saas_testkit::server_url().await.unwrap();
+    let pool = DbPool::start(
+        &server,
+        Some(&REALISTIC),
+        PoolOptions::default().size(1).creators(1),
+    )
+    .await
+    .unwrap();
+    let mut admin = PgConnection::connect(&server).await.unwrap();
+    let mut taken = 0;
+    for change in [
+        "CREATE TABLE extra (id int)",
+        "ALTER TABLE plans ADD COLUMN note text",
+        "GRANT SELECT ON plans TO PUBLIC",
+        "CREATE INDEX plans_by_cents ON plans (monthly_cents)",
+        "COMMENT ON TABLE plans IS 'changed'",
+    ] {
+        let db = pool.checkout().await.unwrap();
+        let (name, oid) = (db.name().to_string(), oid_of(&mut admin, db.name()).await);
+        let mut conn = db.owner_conn().await.unwrap();
+        sqlx::raw_sql(change).execute(&mut conn).await.unwrap();
+        conn.close().await.ok();
+        let reused_before = pool.stats().reused;
+        drop(db);
+        taken += 1;
+        let stats = wait_taken_back(&pool, taken).await;
+        assert_eq!(stats.reused, reused_before, "{change}: reused {stats:?}");
+        wait_until_gone(&mut admin, &name).await;
+        let next = pool.checkout().await.unwrap();
+        assert_ne!(
+            oid_of(&mut admin, next.name()).await,
+            oid,
+            "{change}: reused"
+        );
+        drop(next);
+        taken += 1;
+        wait_taken_back(&pool, taken).await;
     }
 }
 

@@ -5,13 +5,17 @@
 //! makes those clones ahead of time, on a background thread of its own: up to
 //! [`PoolOptions::size`] databases are ready or being made at any time, and each one a test
 //! takes is replaced at once. A test's wait for a database is a checkout from a queue, not a
-//! clone. Databases are never reused: the one a test drops (after success, failure or panic
-//! alike) is handed back to the background thread, which drops it off the test's clock.
+//! clone. The database a test drops (after success, failure or panic alike) is handed back to
+//! the background thread, off the test's clock: when only its rows changed, it is put back
+//! the way the template left it, checked, renamed and queued again (see [`reset`](self::reset)
+//! for what is compared); otherwise it is dropped. A name is never handed out twice, so a
+//! connection string a finished test kept reaches nothing.
 //!
 //! [`TestDb::new`] and [`TestDb::from_template`] take their databases from process-wide pools
 //! (one per server and template), sized from the test threads: `SAAS_TESTKIT_POOL_SIZE`, else
 //! `RUST_TEST_THREADS`, else the available parallelism (at least 2).
-//! `SAAS_TESTKIT_CLONE_STRATEGY=wal_log` changes how clones are made, and
+//! `SAAS_TESTKIT_CLONE_STRATEGY=wal_log` changes how clones are made,
+//! `SAAS_TESTKIT_RECYCLE=off` drops every used database instead of resetting it, and
 //! `SAAS_TESTKIT_POOL=off` makes every database on demand as before.
 //!
 //! What is left when the process exits (databases still ready, drops not yet done) is dropped
@@ -32,7 +36,10 @@ use tokio::sync::{OnceCell, mpsc};
 
 use crate::db::TestDb;
 use crate::server::with_database;
+
+mod reset;
 use crate::template::{TEMPLATE_ROLE, ensure_template, template_hash};
+use reset::Baseline;
 
 /// The comment [`TestDb::keep`] puts on a database so the exit watcher leaves it alone.
 pub(crate) const KEPT_COMMENT: &str = "saas-testkit: kept";
@@ -82,6 +89,9 @@ pub struct PoolOptions {
     pub creators: usize,
     /// How the template is copied.
     pub strategy: CloneStrategy,
+    /// Whether used databases whose catalog is unchanged are reset and reused instead of
+    /// dropped (template pools only).
+    pub recycle: bool,
 }
 
 impl Default for PoolOptions {
@@ -90,6 +100,7 @@ impl Default for PoolOptions {
             size: 2,
             creators: 2,
             strategy: CloneStrategy::default(),
+            recycle: true,
         }
     }
 }
@@ -97,7 +108,8 @@ impl Default for PoolOptions {
 impl PoolOptions {
     /// The options of the process-wide pools: `size` from `SAAS_TESTKIT_POOL_SIZE`, else
     /// `RUST_TEST_THREADS`, else the available parallelism (at least 2); two creators;
-    /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `FILE_COPY`).
+    /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `FILE_COPY`); recycling on
+    /// unless `SAAS_TESTKIT_RECYCLE` is `off`.
     pub fn from_env() -> PoolOptions {
         let number = |var: &str| {
             std::env::var(var)
@@ -114,10 +126,15 @@ impl PoolOptions {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_default();
+        let recycle = !matches!(
+            std::env::var("SAAS_TESTKIT_RECYCLE").as_deref(),
+            Ok("off" | "0" | "false" | "no")
+        );
         PoolOptions {
             size,
             creators: 2,
             strategy,
+            recycle,
         }
     }
 
@@ -136,6 +153,12 @@ impl PoolOptions {
     /// With this clone strategy.
     pub fn strategy(mut self, strategy: CloneStrategy) -> Self {
         self.strategy = strategy;
+        self
+    }
+
+    /// With used databases reset and reused (`true`) or always dropped.
+    pub fn recycle(mut self, recycle: bool) -> Self {
+        self.recycle = recycle;
         self
     }
 }
@@ -159,6 +182,8 @@ pub struct PoolStats {
     pub checked_out: u64,
     /// Databases dropped after their test.
     pub recycled: u64,
+    /// Databases reset after their test and queued again.
+    pub reused: u64,
     /// Total time spent cloning (server time, off the tests' clock).
     pub clone_time: Duration,
 }
@@ -168,6 +193,7 @@ struct Counters {
     created: AtomicU64,
     checked_out: AtomicU64,
     recycled: AtomicU64,
+    reused: AtomicU64,
     clone_micros: AtomicU64,
 }
 
@@ -196,12 +222,36 @@ impl Recycler {
     }
 }
 
+/// The queue of databases ready for tests, as the pool's background tasks fill it.
+///
+/// `stock` counts the databases queued, the clones under way and the used databases being
+/// reset. Creators clone only while it is below the pool's size; reset databases join the
+/// queue whatever the stock (the channel holds up to twice the size), so a pool whose tests
+/// give their databases back clones only what resets do not replace.
+#[derive(Debug, Clone)]
+struct Ready {
+    tx: mpsc::Sender<Result<String, String>>,
+    stock: Arc<AtomicUsize>,
+}
+
+impl Ready {
+    /// Takes a place for a clone when the stock is below `size`.
+    fn take_place(&self, size: usize) -> bool {
+        self.stock
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < size).then_some(n + 1)
+            })
+            .is_ok()
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     server: String,
     template: String,
     own_role: bool,
     ready: tokio::sync::Mutex<mpsc::Receiver<Result<String, String>>>,
+    stock: Arc<AtomicUsize>,
     handed: Mutex<HashSet<String>>,
     recycler: Recycler,
     counters: Arc<Counters>,
@@ -301,10 +351,17 @@ impl DbPool {
             ""
         };
         watch_process_exit(server);
-        let (ready_tx, ready_rx) = mpsc::channel(size);
+        let (ready_tx, ready_rx) = mpsc::channel(2 * size);
+        let ready_tx = Ready {
+            tx: ready_tx,
+            stock: Arc::new(AtomicUsize::new(0)),
+        };
+        let stock = ready_tx.stock.clone();
         let (recycle_tx, recycle_rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let counters = Arc::new(Counters::default());
+        // Only clones of a migrated template are reset: an empty database's test migrates it.
+        let baseline = (options.recycle && !own_role).then(|| Arc::new(OnceCell::new()));
         let runtime = background();
         for _ in 0..creators {
             runtime.spawn(create_loop(
@@ -315,6 +372,8 @@ impl DbPool {
                 counters.clone(),
                 pending.clone(),
                 (4 * size).max(16),
+                size,
+                baseline.clone(),
             ));
         }
         runtime.spawn(recycle_loop(
@@ -323,6 +382,7 @@ impl DbPool {
             pending.clone(),
             counters.clone(),
             size,
+            baseline.map(|baseline| (baseline, ready_tx.clone())),
         ));
         Ok(DbPool {
             inner: Arc::new(Inner {
@@ -330,6 +390,7 @@ impl DbPool {
                 template: template.to_string(),
                 own_role,
                 ready: tokio::sync::Mutex::new(ready_rx),
+                stock,
                 handed: Mutex::default(),
                 recycler: Recycler {
                     tx: recycle_tx,
@@ -347,6 +408,9 @@ impl DbPool {
             let mut ready = self.inner.ready.lock().await;
             ready.recv().await
         };
+        if next.is_some() {
+            self.inner.stock.fetch_sub(1, Ordering::SeqCst);
+        }
         let name = match next {
             Some(Ok(name)) => name,
             Some(Err(e)) => anyhow::bail!("cloning {}: {e}", self.inner.template),
@@ -392,6 +456,7 @@ impl DbPool {
             created: c.created.load(Ordering::Relaxed),
             checked_out: c.checked_out.load(Ordering::Relaxed),
             recycled: c.recycled.load(Ordering::Relaxed),
+            reused: c.reused.load(Ordering::Relaxed),
             clone_time: Duration::from_micros(c.clone_micros.load(Ordering::Relaxed)),
         }
     }
@@ -402,25 +467,36 @@ impl DbPool {
     }
 }
 
-/// One creator: reserves a slot in the ready queue (so ready + being made never exceeds the
-/// pool's size), clones, and fills the slot. While more than `backlog` used databases wait to
-/// be dropped, it waits for them.
+/// Where a pool that resets used databases keeps what a fresh clone holds: taken from the
+/// first clone, `None` inside when this pool cannot reset (see [`Baseline::capture`]).
+type SharedBaseline = Arc<OnceCell<Option<Baseline>>>;
+
+/// One creator: takes a place in the stock (so ready + being cloned never exceeds the pool's
+/// size), clones, and queues the clone. While more than `backlog` used databases wait to be
+/// dropped or reset, it waits for them. The first clone gives the pool its baseline.
+#[allow(clippy::too_many_arguments)]
 async fn create_loop(
     server: String,
     template: String,
     clause: &'static str,
-    ready: mpsc::Sender<Result<String, String>>,
+    ready: Ready,
     counters: Arc<Counters>,
     pending: Arc<AtomicUsize>,
     backlog: usize,
+    size: usize,
+    baseline: Option<SharedBaseline>,
 ) {
     let mut conn: Option<PgConnection> = None;
     loop {
         // Bounded disk: while drops lag far behind, wait for them rather than pile up copies.
-        while pending.load(Ordering::SeqCst) > backlog {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        // Reset databases count in the stock: a pool whose tests give theirs back stops cloning.
+        while pending.load(Ordering::SeqCst) > backlog || !ready.take_place(size) {
+            if ready.tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let Ok(slot) = ready.reserve().await else {
+        let Ok(slot) = ready.tx.reserve().await else {
             return;
         };
         let name = crate::db::unique_name("saas_test");
@@ -440,6 +516,11 @@ async fn create_loop(
             )))
             .await
             .context("cloning the template")?;
+            if let Some(baseline) = &baseline {
+                baseline
+                    .get_or_init(|| capture_baseline(&server, &name))
+                    .await;
+            }
             Ok::<(), anyhow::Error>(())
         }
         .await;
@@ -462,18 +543,119 @@ async fn create_loop(
     }
 }
 
-/// Drops the databases tests are done with, several at a time: a `DROP DATABASE` requests a
-/// checkpoint and waits for it, and concurrent requests share one, so drops in parallel cost
-/// little more than one. Clones go first: a drop waits while a clone is being made (the
-/// checkpoint would flush, and slow, the clone under way), for at most a quarter of a second
-/// and only while fewer than `size` drops are queued.
+/// The baseline of a fresh clone `name` (before any test has it); `None` when it cannot be
+/// taken, and the pool then drops every used database.
+async fn capture_baseline(server: &str, name: &str) -> Option<Baseline> {
+    let result = async {
+        let mut conn = connect_to(server, name).await?;
+        let baseline = Baseline::capture(&mut conn).await;
+        conn.close().await.ok();
+        baseline
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::debug!(error = %format!("{e:#}"), "the pool drops used databases: no baseline");
+        None
+    })
+}
+
+/// A connection to the database `name` on `server`, as the pool's own.
+async fn connect_to(server: &str, name: &str) -> anyhow::Result<PgConnection> {
+    let options = PgConnectOptions::from_str(&with_database(server, name)?)?
+        .application_name(&application_name());
+    Ok(options.connect().await?)
+}
+
+/// Resets a used database for another test (see [`reset`](self::reset)) and queues it.
+///
+/// First the test's sessions are ended and the database renamed at once (a rename needs no
+/// other session on it): from then on nobody knows its name but the pool, so nothing a
+/// finished test left running (a kept URL, a leaked pool reconnecting) can reach it, during
+/// the reset or after. Then, if it has no prepared transaction and no database-tier tenant of
+/// its own, its catalog is unchanged and its rows come back to the baseline, it is queued.
+/// `Ok(false)` (or an error) leaves it to be dropped under `item.name`, updated by the rename.
+async fn reuse(
+    admin: &mut PgConnection,
+    server: &str,
+    item: &mut Recycled,
+    baseline: &Baseline,
+    ready: &Ready,
+) -> anyhow::Result<bool> {
+    if item.role.is_some() {
+        return Ok(false);
+    }
+    let Ok(slot) = ready.tx.try_reserve() else {
+        return Ok(false);
+    };
+    let prepared: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_prepared_xacts WHERE database = $1")
+            .bind(&item.name)
+            .fetch_one(&mut *admin)
+            .await?;
+    if prepared > 0 {
+        return Ok(false);
+    }
+    let name = crate::db::unique_name("saas_test");
+    let rename = format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        saas_core::sql::quote_ident(&item.name),
+        saas_core::sql::quote_ident(&name)
+    );
+    let mut renamed = false;
+    for _ in 0..100 {
+        sqlx::query(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+              WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&item.name)
+        .execute(&mut *admin)
+        .await?;
+        match admin.execute(sqlx::AssertSqlSafe(rename.clone())).await {
+            Ok(_) => {
+                renamed = true;
+                break;
+            }
+            // 55006: still accessed by a session that is on its way out.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") => {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !renamed {
+        return Ok(false);
+    }
+    item.name = name;
+    let mut conn = connect_to(server, &item.name).await?;
+    // A database-tier tenant's database is the test's too: such a database is dropped with it.
+    let clean = if crate::db::tenant_databases_in(&mut conn).await.is_empty() {
+        baseline.reset(&mut conn).await
+    } else {
+        Ok(false)
+    };
+    conn.close().await.ok();
+    if !clean? {
+        return Ok(false);
+    }
+    slot.send(Ok(item.name.clone()));
+    Ok(true)
+}
+
+/// Takes back the databases tests are done with, several at a time: resets and queues again
+/// the ones that can be (`reusing`: the baseline and the ready queue), drops the others. A
+/// `DROP DATABASE` requests a checkpoint and waits for it, and concurrent requests share one,
+/// so drops in parallel cost little more than one. Clones go first: a drop waits while a
+/// clone is being made (the checkpoint would flush, and slow, the clone under way), for at
+/// most a quarter of a second and only while fewer than `size` drops are queued.
 async fn recycle_loop(
     server: String,
     mut rx: mpsc::UnboundedReceiver<Recycled>,
     pending: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     size: usize,
+    reusing: Option<(SharedBaseline, Ready)>,
 ) {
+    let reusing = reusing.map(Arc::new);
     let options = match PgConnectOptions::from_str(&server) {
         Ok(options) => options.application_name(&application_name()),
         Err(_) => return,
@@ -484,28 +666,61 @@ async fn recycle_loop(
         .connect_lazy_with(options);
     let droppers = Arc::new(tokio::sync::Semaphore::new(DROPPERS));
     while let Some(item) = rx.recv().await {
-        let deadline = Instant::now() + Duration::from_millis(250);
-        while CLONING.load(Ordering::SeqCst) > 0
-            && pending.load(Ordering::SeqCst) <= size
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
         let Ok(permit) = droppers.clone().acquire_owned().await else {
             return;
         };
-        let (conns, server, pending, counters) = (
+        let (conns, server, pending, counters, reusing) = (
             conns.clone(),
             server.clone(),
             pending.clone(),
             counters.clone(),
+            reusing.clone(),
         );
         tokio::spawn(async move {
+            let mut item = item;
             if let Ok(mut conn) = conns.acquire().await {
-                let _ = drop_database(&mut conn, &server, &item).await;
+                let baseline = match reusing.as_deref() {
+                    Some((baseline, ready)) => {
+                        baseline.get().and_then(Option::as_ref).zip(Some(ready))
+                    }
+                    None => None,
+                };
+                let reused = match baseline {
+                    Some((baseline, ready)) => {
+                        // In the stock while it is being reset: the creators wait for it
+                        // rather than clone its replacement.
+                        ready.stock.fetch_add(1, Ordering::SeqCst);
+                        let reused = match reuse(&mut conn, &server, &mut item, baseline, ready)
+                            .await
+                        {
+                            Ok(reused) => reused,
+                            Err(e) => {
+                                tracing::debug!(database = %item.name, error = %format!("{e:#}"), "not reused");
+                                false
+                            }
+                        };
+                        if !reused {
+                            ready.stock.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        reused
+                    }
+                    None => false,
+                };
+                if reused {
+                    counters.reused.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let deadline = Instant::now() + Duration::from_millis(250);
+                    while CLONING.load(Ordering::SeqCst) > 0
+                        && pending.load(Ordering::SeqCst) <= size
+                        && Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    let _ = drop_database(&mut conn, &server, &item).await;
+                    counters.recycled.fetch_add(1, Ordering::Relaxed);
+                }
             }
             pending.fetch_sub(1, Ordering::SeqCst);
-            counters.recycled.fetch_add(1, Ordering::Relaxed);
             drop(permit);
         });
     }
