@@ -50,7 +50,11 @@ struct Seed {
 /// What a fresh clone of the template holds, to compare a used database with.
 #[derive(Debug)]
 pub(crate) struct Baseline {
+    catalog_query: String,
     catalog: String,
+    /// Whether a trigger or rule runs even in the replica role (`ENABLE ALWAYS`): the reset's
+    /// own `DELETE`s may then write elsewhere, and every table is checked after it.
+    always_fires: bool,
     tables: Vec<Table>,
     /// One statement setting every sequence back (`None` when there are none).
     sequences: Option<String>,
@@ -78,12 +82,18 @@ SELECT concat_ws(' ', d.datdba::text, coalesce(d.datacl::text, '-'), d.datconnli
          (SELECT count(*)::text FROM pg_db_role_setting s WHERE s.setdatabase = d.oid))
   FROM pg_database d WHERE d.datname = current_database()"#;
 
-/// The catalog's fingerprint of the database `conn` is connected to.
-async fn fingerprint(conn: &mut PgConnection) -> anyhow::Result<String> {
-    let query: String = sqlx::query_scalar(FINGERPRINT_QUERY)
+/// The query that fingerprints the catalog of the database `conn` is connected to (the
+/// same for every clone of one template: its catalog tables are the server's).
+async fn fingerprint_query(conn: &mut PgConnection) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar(FINGERPRINT_QUERY)
         .fetch_one(&mut *conn)
-        .await?;
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .await?)
+}
+
+/// The catalog's fingerprint of the database `conn` is connected to, by `query` (from
+/// [`fingerprint_query`]).
+async fn fingerprint(conn: &mut PgConnection, query: &str) -> anyhow::Result<String> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(query.to_string()))
         .fetch_all(&mut *conn)
         .await?;
     let database: String = sqlx::query_scalar(DATABASE_QUERY)
@@ -107,7 +117,14 @@ impl Baseline {
         if !superuser {
             return Ok(None);
         }
-        let catalog = fingerprint(conn).await?;
+        let catalog_query = fingerprint_query(conn).await?;
+        let catalog = fingerprint(conn, &catalog_query).await?;
+        let always_fires: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgenabled = 'A')
+                 OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_enabled = 'A')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         let listed: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT format('%I.%I', n.nspname, c.relname),
                     (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
@@ -167,21 +184,23 @@ impl Baseline {
         .await?;
         let sequences = (!sequences.is_empty()).then(|| format!("SELECT {}", sequences.join(", ")));
         Ok(Some(Baseline {
+            catalog_query,
             catalog,
+            always_fires,
             tables,
             sequences,
         }))
     }
 
-    /// The tables whose rows differ from the baseline (by index into `self.tables`).
-    async fn changed_tables(&self, conn: &mut PgConnection) -> anyhow::Result<Vec<usize>> {
-        if self.tables.is_empty() {
-            return Ok(Vec::new());
-        }
-        let arms: Vec<String> = self
-            .tables
-            .iter()
-            .enumerate()
+    /// Which of the tables `among` (indexes into `self.tables`) hold other rows than the
+    /// baseline's.
+    async fn changed_tables(
+        &self,
+        conn: &mut PgConnection,
+        among: impl Iterator<Item = usize>,
+    ) -> anyhow::Result<Vec<usize>> {
+        let arms: Vec<String> = among
+            .map(|i| (i, &self.tables[i]))
             .map(|(i, table)| match &table.seed {
                 None => format!("SELECT {i} WHERE EXISTS (SELECT 1 FROM {})", table.name),
                 Some(seed) => format!(
@@ -191,6 +210,9 @@ impl Baseline {
                 ),
             })
             .collect();
+        if arms.is_empty() {
+            return Ok(Vec::new());
+        }
         let changed: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(arms.join(" UNION ALL ")))
             .fetch_all(&mut *conn)
             .await?;
@@ -201,10 +223,10 @@ impl Baseline {
     /// baseline. `Ok(false)` when it cannot be: its catalog changed, or the reset did not
     /// come out equal to the baseline.
     pub(crate) async fn reset(&self, conn: &mut PgConnection) -> anyhow::Result<bool> {
-        if fingerprint(conn).await? != self.catalog {
+        if fingerprint(conn, &self.catalog_query).await? != self.catalog {
             return Ok(false);
         }
-        let changed = self.changed_tables(conn).await?;
+        let changed = self.changed_tables(conn, 0..self.tables.len()).await?;
         let mut tx = conn.begin().await?;
         tx.execute("SET LOCAL session_replication_role = replica")
             .await?;
@@ -226,9 +248,17 @@ impl Baseline {
             tx.execute(sqlx::AssertSqlSafe(sequences.clone())).await?;
         }
         tx.commit().await?;
-        // Checked, not assumed: a rule the reset did not expect shows here. (The catalog needs
-        // no second look: `DELETE`, `COPY` and `setval` change no catalog row, and triggers
-        // are off; a rule runs DML only.)
-        Ok(self.changed_tables(conn).await?.is_empty())
+        // Checked, not assumed. The catalog needs no second look: `DELETE`, `COPY` and
+        // `setval` change no catalog row. In the replica role triggers and rules run only when
+        // `ENABLE ALWAYS`; without such, only the tables reset can have moved.
+        let check: Vec<usize> = if self.always_fires {
+            (0..self.tables.len()).collect()
+        } else {
+            changed
+        };
+        Ok(self
+            .changed_tables(conn, check.into_iter())
+            .await?
+            .is_empty())
     }
 }
