@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod edge;
 pub mod events;
 pub mod models;
 

@@ -38,6 +38,8 @@
 
 pub mod audit;
 pub mod consumer;
+#[cfg(feature = "edge-purge")]
+pub mod edge_purge;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod publish;

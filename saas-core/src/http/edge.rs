@@ -77,6 +77,16 @@ impl<R> EdgeCached<R> {
     }
 }
 
+/// Whether `key` is a surrogate key a purge can name: letters, digits and `-_.:` (so an
+/// edge can match it inside a pattern without escaping; [`EdgeCached::key`] is looser and
+/// keeps any token, which a purge then cannot name).
+pub fn is_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
 impl<R: IntoResponse> IntoResponse for EdgeCached<R> {
     fn into_response(self) -> Response {
         let mut response = self.inner.into_response();

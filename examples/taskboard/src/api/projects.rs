@@ -1,6 +1,7 @@
 //! Projects.
 
 use axum::http::StatusCode;
+use axum::response::Response;
 use saas_core::endpoint;
 use saas_core::http::{Json, Path, Query};
 use saas_core::prelude::*;
@@ -65,23 +66,25 @@ pub async fn create_project(
 #[endpoint(get, "/projects", versions = 1.., tag = "projects",
     params(PageQuery),
     responses((status = 200, description = "A page of projects", body = ProjectPage)))]
-pub async fn list_projects(
-    mut tx: TenantTx,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<ProjectPage>> {
+pub async fn list_projects(mut tx: TenantTx, Query(q): Query<PageQuery>) -> ApiResult<Response> {
     let page = PageRequest::from_query(q.limit, q.cursor.as_deref())?;
     let page = Project::list(&mut tx, page).await?;
-    Ok(Json(ProjectPage {
+    let page = Json(ProjectPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
-    }))
+    });
+    Ok(crate::edge::cached(page, &["project-list".to_string()]))
 }
 
 #[endpoint(get, "/projects/{id}", versions = 1.., tag = "projects",
     params(("id" = Uuid, Path, description = "The project's id")),
     responses((status = 200, description = "The project", body = ProjectBody)))]
-pub async fn get_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Json<ProjectBody>> {
-    Ok(Json(Project::get(&mut tx, id).await?.into()))
+pub async fn get_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Response> {
+    let project: ProjectBody = Project::get(&mut tx, id).await?.into();
+    Ok(crate::edge::cached(
+        Json(project),
+        &[format!("project-{id}")],
+    ))
 }
 
 #[endpoint(patch, "/projects/{id}", versions = 2.., tag = "projects",
