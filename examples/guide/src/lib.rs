@@ -26,6 +26,7 @@ chapters! {
     Versioning => "versioning.md",
     Openapi => "openapi.md",
     Caching => "caching.md",
+    Edge => "edge.md",
     Events => "events.md",
     Testing => "testing.md",
     ReadReplicas => "read-replicas.md",
