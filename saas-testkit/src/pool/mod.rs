@@ -7,8 +7,8 @@
 //! takes is replaced at once. A test's wait for a database is a checkout from a queue, not a
 //! clone. The database a test drops (after success, failure or panic alike) is handed back to
 //! the background thread, off the test's clock: when only its rows changed, it is put back
-//! the way the template left it, checked, renamed and queued again (see [`reset`](self::reset)
-//! for what is compared); otherwise it is dropped. A name is never handed out twice, so a
+//! the way the template left it, checked, renamed and queued again (the guide's testing
+//! chapter says what is compared); otherwise it is dropped. A name is never handed out twice, so a
 //! connection string a finished test kept reaches nothing.
 //!
 //! [`TestDb::new`] and [`TestDb::from_template`] take their databases from process-wide pools
@@ -566,7 +566,7 @@ async fn connect_to(server: &str, name: &str) -> anyhow::Result<PgConnection> {
     Ok(options.connect().await?)
 }
 
-/// Resets a used database for another test (see [`reset`](self::reset)) and queues it.
+/// Resets a used database for another test (see `reset.rs`) and queues it.
 ///
 /// First the test's sessions are ended and the database renamed at once (a rename needs no
 /// other session on it): from then on nobody knows its name but the pool, so nothing a
