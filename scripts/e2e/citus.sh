@@ -14,20 +14,16 @@ source scripts/lib/citus-db.sh
 venv="${SAAS_TOOLS_VENV:-/var/tmp/saas-tools-venv}"
 target="${CARGO_TARGET_DIR:-target}"
 max_examples="${E2E_MAX_EXAMPLES:-100}"
-passed=0 failed=0 app_pid="" db="" nodes=() tmp="" coordinator=""
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { local what="$1"; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+# shellcheck source=../lib/checks.sh
+source scripts/lib/checks.sh
+app_pid="" db="" nodes=() tmp="" coordinator=""
 finish() {
   local rc=$?
   set +e
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
   [ -n "$db" ] && citus_drop_db "$coordinator" "$db"
   [ -n "$tmp" ] && rm -rf "$tmp"
-  [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && fail "the run stopped early (exit $rc)"
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] || exit 1
-  exit "$rc"
+  report_checks "$rc"
 }
 trap finish EXIT
 

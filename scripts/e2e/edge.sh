@@ -11,10 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 target="${CARGO_TARGET_DIR:-target}"
-passed=0 failed=0 app_pid="" varnish_pid="" db="" server="" tmp=""
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { local what="$1"; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+# shellcheck source=../lib/checks.sh
+source scripts/lib/checks.sh
+app_pid="" varnish_pid="" db="" server="" tmp=""
 finish() {
   local rc=$?
   set +e
@@ -22,10 +21,7 @@ finish() {
   [ -n "$varnish_pid" ] && kill "$varnish_pid" 2>/dev/null && wait "$varnish_pid" 2>/dev/null
   [ -n "$db" ] && psql "$server" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1
   [ -n "$tmp" ] && rm -rf "$tmp"
-  [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && fail "the run stopped early (exit $rc)"
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] || exit 1
-  exit "$rc"
+  report_checks "$rc"
 }
 trap finish EXIT
 
