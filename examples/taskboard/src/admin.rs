@@ -42,6 +42,7 @@ impl FromRequestParts<AdminState> for Admin {
 pub fn routes(state: AdminState) -> Router {
     Router::new()
         .route("/admin/tenants", get(list_tenants).post(create_tenant))
+        .route("/admin/tenants/{id}", get(get_tenant))
         .route("/admin/tenants/{id}/tokens", post(issue_token))
         .route("/admin/tenants/{id}/move", post(move_tenant))
         .with_state(state)
@@ -117,7 +118,11 @@ async fn create_tenant(
     _: Admin,
     axum::extract::State(state): axum::extract::State<AdminState>,
     Json(input): Json<CreateTenant>,
-) -> ApiResult<(StatusCode, Json<TenantBody>)> {
+) -> ApiResult<(
+    StatusCode,
+    [(axum::http::HeaderName, String); 1],
+    Json<TenantBody>,
+)> {
     let tier = input.tier.as_deref().map(str::parse).transpose()?;
     let tenant = state
         .tenancy
@@ -129,7 +134,22 @@ async fn create_tenant(
             server: input.server,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(tenant.into())))
+    // The new tenant's own address (`GET /admin/tenants/{id}`).
+    let location = format!("/admin/tenants/{}", tenant.id);
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location)],
+        Json(tenant.into()),
+    ))
+}
+
+async fn get_tenant(
+    _: Admin,
+    axum::extract::State(state): axum::extract::State<AdminState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<TenantBody>> {
+    let tenant = state.tenancy.tenants().get(TenantId::from_uuid(id)).await?;
+    Ok(Json(tenant.into()))
 }
 
 #[derive(Debug, Serialize)]

@@ -37,7 +37,35 @@ async fn admin_api_registers_tenants_and_guards_itself() {
     assert_eq!(s, 200);
     assert_eq!(list["items"][0]["id"], id.as_str());
     assert_eq!(list["items"][0]["tier"], "shared");
+    // 201 names the new tenant's address, which answers with it.
+    let (s, headers, created) = app
+        .send(
+            "POST",
+            "/admin/tenants",
+            Some(ADMIN),
+            Some(json!({"slug": "globex", "name": "Globex"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let location = headers["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        format!("/admin/tenants/{}", created["id"].as_str().unwrap())
+    );
+    let (s, got) = app.call("GET", &location, Some(ADMIN), None).await;
+    assert_eq!((s, &got), (StatusCode::OK, &created));
+    let (s, _) = app.call("GET", &location, None, None).await;
+    assert_eq!(s, 401);
     let unknown = uuid::Uuid::new_v4();
+    let (s, _) = app
+        .call(
+            "GET",
+            &format!("/admin/tenants/{unknown}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
     let (s, _) = app
         .call(
             "POST",
