@@ -8,39 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-6}" rounds="${2:-3}" conns="${3:-16}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-varnishd_bin="$(scripts/ensure-varnish.sh)"
-server="$(scripts/ensure-postgres.sh)"
 target="${CARGO_TARGET_DIR:-target}"
 cargo build -q --release -p taskboard
-app_pid="" varnish_pid="" db="" tmp=""
-finish() {
-  local rc=$?
-  set +e
-  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
-  [ -n "$varnish_pid" ] && kill "$varnish_pid" 2>/dev/null && wait "$varnish_pid" 2>/dev/null
-  [ -n "$db" ] && psql "$server" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1
-  [ -n "$tmp" ] && rm -rf "$tmp"
-  exit "$rc"
-}
-trap finish EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-tmp="$(mktemp -d /tmp/bench-edge.XXXXXX)"; chmod 755 "$tmp"
-db="bench_edge_$(date +%s)_$$"
-psql "$server" -qc "create database \"$db\"" >/dev/null
-app_db="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$server" "$db")"
-app_port="$(free_port)" edge_port="$(free_port)"
-app="http://127.0.0.1:$app_port" edge="http://127.0.0.1:$edge_port"
-admin="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-sed "s/\.port = \"8080\";/.port = \"$app_port\";/" deploy/edge/default.vcl >"$tmp/edge.vcl"
-"$varnishd_bin" -F -n "$tmp/varnish" -a "127.0.0.1:$edge_port" -f "$tmp/edge.vcl" -s malloc,64m \
-  >"$tmp/varnish.log" 2>&1 &
-varnish_pid=$!
-TASKBOARD_ADMIN_TOKEN="$admin" TASKBOARD_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')" \
-  TASKBOARD_EDGE_PURGE_URL="$edge/" TASKBOARD_EDGE_TTL=3600 DATABASE_URL="$app_db" RUST_LOG=warn \
-  "$target/release/taskboard" serve --listen "127.0.0.1:$app_port" >"$tmp/app.log" 2>&1 &
-app_pid=$!
-for _ in $(seq 1 600); do curl -fsS -o /dev/null "$app/livez" 2>/dev/null && break; sleep 0.2; done
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "$edge/livez" 2>/dev/null && break; sleep 0.2; done
+# shellcheck source=lib/edge-stack.sh
+source scripts/lib/edge-stack.sh
+trap edge_stack_cleanup EXIT
+edge_stack_init bench-edge
+EDGE_APP_ENV="RUST_LOG=warn" start_app "$target/release/taskboard" 3600 || { echo "the app did not start" >&2; exit 1; }
+start_varnish || { echo "the edge did not start" >&2; exit 1; }
 admin_call() { curl -fsS -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "$@"; }
 tenant="$(admin_call -d '{"slug":"bench","name":"Bench"}' "$app/admin/tenants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
 token="$(admin_call -d '{"subject":"bench","ttl_seconds":3600}' "$app/admin/tenants/$tenant/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"

@@ -13,58 +13,26 @@ cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
 # shellcheck source=../lib/checks.sh
 source scripts/lib/checks.sh
-app_pid="" varnish_pid="" db="" server="" tmp=""
+# shellcheck source=../lib/edge-stack.sh
+source scripts/lib/edge-stack.sh
 finish() {
   local rc=$?
   set +e
-  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
-  [ -n "$varnish_pid" ] && kill "$varnish_pid" 2>/dev/null && wait "$varnish_pid" 2>/dev/null
-  [ -n "$db" ] && psql "$server" -qc "drop database if exists \"$db\" with (force)" >/dev/null 2>&1
-  [ -n "$tmp" ] && rm -rf "$tmp"
+  edge_stack_cleanup
   report_checks "$rc"
 }
 trap finish EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-varnishd_bin="$(scripts/ensure-varnish.sh)"
-server="$(scripts/ensure-postgres.sh)"
-tmp="$(mktemp -d /tmp/taskboard-e2e-edge.XXXXXX)"
-chmod 755 "$tmp"
-db="taskboard_e2e_edge_$(date +%s)_$$"
-psql "$server" -qc "create database \"$db\"" >/dev/null
-app_db="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$server" "$db")"
+edge_stack_init taskboard-e2e-edge
 cargo build -q -p taskboard
-app_port="$(free_port)" edge_port="$(free_port)"
-app="http://127.0.0.1:$app_port" edge="http://127.0.0.1:$edge_port"
-admin="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
-secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
 
-start_app() { # $1: the edge TTL
-  : >"$tmp/app.log"
-  TASKBOARD_ADMIN_TOKEN="$admin" TASKBOARD_JWT_SECRET="$secret" TASKBOARD_EDGE_PURGE_URL="$edge/" \
-    TASKBOARD_EDGE_TTL="$1" DATABASE_URL="$app_db" \
-    "$target/debug/taskboard" serve --listen "127.0.0.1:$app_port" >"$tmp/app.log" 2>&1 &
-  app_pid=$!
-  for _ in $(seq 1 600); do
-    grep -q 'listening on' "$tmp/app.log" && return 0
-    kill -0 "$app_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  tail -n 20 "$tmp/app.log"; return 1
-}
-stop_app() { kill "$app_pid" 2>/dev/null; wait "$app_pid" 2>/dev/null || true; app_pid=""; }
-
-# The shipped VCL with this run's backend port; and a variant whose edge refuses purges (503).
-sed "s/\.port = \"8080\";/.port = \"$app_port\";/" deploy/edge/default.vcl >"$tmp/edge.vcl"
+# A variant of this run's VCL whose edge refuses purges (503).
 sed 's/if (req.method == "PURGE") {/if (req.method == "PURGE") { return (synth(503, "Purges paused"));/' \
   "$tmp/edge.vcl" >"$tmp/paused.vcl"
 grep -q 'Purges paused' "$tmp/paused.vcl" || { fail "the VCL has the purge branch this script edits"; exit 1; }
-"$varnishd_bin" -F -n "$tmp/varnish" -a "127.0.0.1:$edge_port" -f "$tmp/edge.vcl" -s malloc,64m \
-  >"$tmp/varnish.log" 2>&1 &
-varnish_pid=$!
-start_app 300 || { fail "the app starts"; exit 1; }
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "$edge/livez" 2>/dev/null && break; sleep 0.2; done
-check "Varnish serves deploy/edge/default.vcl in front of the app" curl -fsS -o /dev/null "$edge/livez"
+app_bin="$target/debug/taskboard"
+start_app "$app_bin" 300 || { fail "the app starts"; exit 1; }
+check "Varnish serves deploy/edge/default.vcl in front of the app" start_varnish
 
 # Through the edge from here on (writes pass through it).
 python3 scripts/e2e/edge_checks.py "$edge" "$app" "$admin" "$tmp" && pass "edge checks (see above)" || fail "edge checks (see above)"
@@ -85,7 +53,7 @@ python3 scripts/e2e/edge_checks.py "$edge" "$app" "$admin" "$tmp" purge-resumed 
 
 # With the app down, the edge serves what it has, stale, and says so.
 stop_app
-start_app 1 || { fail "the app restarts with a 1 s edge TTL"; exit 1; }
+start_app "$app_bin" 1 || { fail "the app restarts with a 1 s edge TTL"; exit 1; }
 python3 scripts/e2e/edge_checks.py "$edge" "$app" "$admin" "$tmp" grace-fill || fail "filling the edge"
 sleep 2
 stop_app

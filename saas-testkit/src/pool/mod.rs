@@ -641,6 +641,32 @@ async fn reuse(
     Ok(true)
 }
 
+/// [`reuse`] once the pool has its baseline, with the database counted in the stock while it
+/// is being reset (the creators wait for it rather than clone its replacement); whether it
+/// was queued again.
+async fn try_reuse(
+    admin: &mut PgConnection,
+    server: &str,
+    item: &mut Recycled,
+    baseline: &SharedBaseline,
+    ready: &Ready,
+) -> bool {
+    let Some(baseline) = baseline.get().and_then(Option::as_ref) else {
+        return false;
+    };
+    ready.stock.fetch_add(1, Ordering::SeqCst);
+    let reused = reuse(admin, server, item, baseline, ready)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::debug!(database = %item.name, error = %format!("{e:#}"), "not reused");
+            false
+        });
+    if !reused {
+        ready.stock.fetch_sub(1, Ordering::SeqCst);
+    }
+    reused
+}
+
 /// Takes back the databases tests are done with, several at a time: resets and queues again
 /// the ones that can be (`reusing`: the baseline and the ready queue), drops the others. A
 /// `DROP DATABASE` requests a checkpoint and waits for it, and concurrent requests share one,
@@ -679,30 +705,9 @@ async fn recycle_loop(
         tokio::spawn(async move {
             let mut item = item;
             if let Ok(mut conn) = conns.acquire().await {
-                let baseline = match reusing.as_deref() {
+                let reused = match reusing.as_deref() {
                     Some((baseline, ready)) => {
-                        baseline.get().and_then(Option::as_ref).zip(Some(ready))
-                    }
-                    None => None,
-                };
-                let reused = match baseline {
-                    Some((baseline, ready)) => {
-                        // In the stock while it is being reset: the creators wait for it
-                        // rather than clone its replacement.
-                        ready.stock.fetch_add(1, Ordering::SeqCst);
-                        let reused = match reuse(&mut conn, &server, &mut item, baseline, ready)
-                            .await
-                        {
-                            Ok(reused) => reused,
-                            Err(e) => {
-                                tracing::debug!(database = %item.name, error = %format!("{e:#}"), "not reused");
-                                false
-                            }
-                        };
-                        if !reused {
-                            ready.stock.fetch_sub(1, Ordering::SeqCst);
-                        }
-                        reused
+                        try_reuse(&mut conn, &server, &mut item, baseline, ready).await
                     }
                     None => false,
                 };
