@@ -6,6 +6,7 @@ pub mod api;
 pub mod edge;
 pub mod events;
 pub mod models;
+pub mod web;
 
 use axum::Router;
 use axum::routing::get;
@@ -104,6 +105,7 @@ pub fn routes(tenancy: &Tenancy, settings: &Settings) -> Router {
     };
     Router::new()
         .merge(admin::routes(admin))
+        .merge(web::routes())
         .route("/healthz", get(|| async { "ok" }))
 }
 

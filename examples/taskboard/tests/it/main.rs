@@ -13,3 +13,4 @@ mod subdomains;
 mod tiers;
 mod v1_deprecated;
 mod v2_projects;
+mod web;
