@@ -187,15 +187,7 @@ fi
 
 # --- 4. /docs in a browser --------------------------------------------------------------------
 phase "browser (/docs)"
-chromium_ready() {
-  [ -x /usr/bin/chromium ] && return 0
-  echo "installing chromium with apt-get"
-  local sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-    && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
-    && [ -x /usr/bin/chromium ]
-}
+chromium_ready() { scripts/ensure-chromium.sh >/dev/null; }
 need "Chromium available" chromium_ready
 chrome() {
   local profile

@@ -118,7 +118,7 @@ function describe(problem: Problem | undefined, response: Response): string {
 function failed(problem: Problem | undefined, response: Response): void {
   const detail = describe(problem, response);
   if (response.status === 401) {
-    signOut(`Signed out: ${detail}`);
+    signOut(`The token was refused: ${detail}`);
   } else {
     showMessage(detail);
   }
