@@ -17,7 +17,8 @@ import sys
 LAYERS = [
     ("leaves: SQL quoting, ids, connections, the clock",
      {"sql", "tenant_id", "redis_conn", "devdb", "clock"}),
-    ("errors and the request's tenant slot", {"error", "request_tenant"}),
+    ("errors, the request's tenant slot, declared cache policies",
+     {"error", "request_tenant", "cache_policy"}),
     ("settings, HTTP problems, API versions", {"settings", "http", "versioning"}),
     ("tenancy: registry, placement, pools, transactions, resolvers", {"tenancy"}),
     ("models (RLS DDL) and OpenAPI documents", {"model", "openapi"}),

@@ -4,6 +4,7 @@
 pub mod app;
 mod bootstrap;
 pub mod cache;
+mod cache_policy;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod clock;
@@ -68,8 +69,8 @@ pub mod __private {
     pub use crate::tenancy::{TenantExecutor, TenantId};
     pub use crate::versioning::router::VersionLayer;
     pub use crate::versioning::{
-        Api, ApiVersion, Endpoint, EndpointDecl, EndpointEntry, Successor, VersionChange,
-        VersionDecl, VersionSet, assert_endpoint,
+        Api, ApiVersion, CachePolicy, Endpoint, EndpointDecl, EndpointEntry, Successor,
+        VersionChange, VersionDecl, VersionSet, assert_endpoint,
     };
     pub use axum;
     pub use inventory;

@@ -19,6 +19,7 @@ use http::header::CACHE_CONTROL;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::cache::TENANT_CACHE_CONTROL;
+use crate::cache_policy::EdgeOptIn;
 use crate::tenant_id::TenantId;
 
 /// The header that names a response's surrogate keys (Fastly, Varnish with `xkey`).
@@ -43,13 +44,6 @@ pub const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 pub struct EdgeCached<R> {
     inner: R,
     opt_in: EdgeOptIn,
-}
-
-/// What [`EdgeCached`] asks of the cache layer, as a response extension.
-#[derive(Debug, Clone)]
-pub(crate) struct EdgeOptIn {
-    s_maxage: u32,
-    keys: Vec<String>,
 }
 
 impl<R> EdgeCached<R> {

@@ -12,6 +12,8 @@ pub mod cache;
 pub mod conditional;
 pub mod edge;
 
+pub use crate::cache_policy::CachePolicy;
+
 /// Like [`axum::Json`], but bad input is a problem document: malformed JSON 400, wrong content
 /// type 415, body over the limit 413, JSON of the wrong shape 422.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]

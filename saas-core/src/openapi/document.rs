@@ -235,6 +235,11 @@ fn operation_for(
             "The `ETag` of the representation the client holds: `304 Not Modified` while it \
              is current.",
         )),
+        "put" | "patch" | "delete" if decl.require_if_match => Some((
+            "If-Match",
+            "The `ETag` of the representation the change is based on: `412 Precondition \
+             Failed` if the resource changed since, `428 Precondition Required` without it.",
+        )),
         "put" | "patch" | "delete" => Some((
             "If-Match",
             "The `ETag` of the representation the change is based on: `412 Precondition \
@@ -248,7 +253,7 @@ fn operation_for(
             params.push(json!({
                 "name": name,
                 "in": "header",
-                "required": false,
+                "required": decl.require_if_match,
                 "description": description,
                 "schema": {"type": "string"}
             }));
@@ -267,6 +272,11 @@ fn operation_for(
                 responses.entry("412").or_insert_with(|| {
                     problem_response("The resource changed since the ETag given in If-Match.")
                 });
+                if decl.require_if_match {
+                    responses.entry("428").or_insert_with(|| {
+                        problem_response("If-Match is required to change this resource.")
+                    });
+                }
             }
             _ => {}
         }

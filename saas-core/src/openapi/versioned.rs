@@ -37,10 +37,22 @@ impl VersionedApi {
         )
     }
 
-    /// Checks what the compiler cannot: the newest declared version is served by at least one
-    /// endpoint and is not deprecated, and every registered version change applies to some
-    /// endpoint (see [`unused_changes`](super::document::unused_changes)).
+    /// Checks every endpoint's declaration (as `routes!` does at compile time, for an API
+    /// assembled without it), then what the compiler cannot: the newest declared version is
+    /// served by at least one endpoint and is not deprecated, and every registered version
+    /// change applies to some endpoint (see [`unused_changes`](super::document::unused_changes)).
     pub fn check(&self) -> Result<(), String> {
+        // What `routes!` checks at compile time, again for an `Api` assembled by hand: the
+        // versions each endpoint lives in, its cache policy (never `public` on a tenant
+        // route, caching only on GET) and its `If-Match` requirement (writes only).
+        for entry in &self.api().endpoints {
+            if let Some(problem) = entry.decl.check(&self.api().versions) {
+                return Err(format!(
+                    "endpoint `{}` ({} {}): {problem}",
+                    entry.decl.name, entry.decl.method, entry.decl.path
+                ));
+            }
+        }
         let unused: Vec<String> = super::document::unused_changes(self.api(), self.changes())
             .into_iter()
             .map(|change| {

@@ -7,6 +7,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::Schema;
 
 use super::ApiVersion;
+use crate::cache_policy::CachePolicy;
 
 /// One declared API version and its lifecycle. Produced by `api_versions!`.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +84,11 @@ pub struct EndpointDecl {
     pub docs: Option<&'static str>,
     /// An explicit successor.
     pub successor: Option<Successor>,
+    /// How caches may keep its responses (`cache = ..`; default [`CachePolicy::Private`]).
+    pub cache: CachePolicy,
+    /// Whether its writes need `If-Match` (`if_match = required`): without it they answer
+    /// `428 Precondition Required` and the handler does not run.
+    pub require_if_match: bool,
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -150,6 +156,19 @@ impl EndpointDecl {
         }
         if !live {
             return Some("the endpoint lives in no declared version");
+        }
+        if let Some(problem) = self.cache.problem(self.method) {
+            return Some(problem);
+        }
+        if self.require_if_match
+            && !(str_eq(self.method, "PUT")
+                || str_eq(self.method, "PATCH")
+                || str_eq(self.method, "DELETE"))
+        {
+            return Some(
+                "`if_match = required` on an endpoint that is not a PUT, PATCH or DELETE: \
+                 only those are conditional writes; remove the key",
+            );
         }
         if let Some(successor) = &self.successor {
             match versions.find(&successor.version) {
@@ -286,6 +305,8 @@ mod tests {
             sunset: None,
             docs: None,
             successor: None,
+            cache: CachePolicy::Private,
+            require_if_match: false,
         }
     }
 

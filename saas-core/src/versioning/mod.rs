@@ -12,6 +12,7 @@ mod options;
 pub mod router;
 mod version;
 
+pub use crate::cache_policy::CachePolicy;
 pub use clock::Clock;
 pub use created::Created;
 pub use decl::{

@@ -198,3 +198,102 @@ async fn the_read_behind_if_match_is_not_counted_against_the_rate_limit() {
         "one request counted, not two"
     );
 }
+
+saas_core::api_versions! {
+    const VERSIONS = {
+        1 => current,
+    };
+}
+
+/// A project's name.
+#[saas_core::endpoint(get, "/guarded/{id}", versions = 1..,
+    responses((status = 200, body = String)))]
+async fn guarded_name(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<String> {
+    Ok(Project::get(&mut tx, id).await?.name)
+}
+
+/// Renames a project, only conditionally.
+#[saas_core::endpoint(patch, "/guarded/{id}", versions = 1.., if_match = required,
+    responses((status = 200, body = String)))]
+async fn guarded_rename(mut tx: TenantTx, Path(id): Path<Uuid>, body: String) -> ApiResult<String> {
+    sqlx::query("UPDATE projects SET name = $1 WHERE id = $2")
+        .bind(&body)
+        .bind(id)
+        .execute(tx.conn().await?)
+        .await?;
+    Ok(Project::get(&mut tx, id).await?.name)
+}
+
+/// `PATCH path` with `name` as a text body, and `If-Match: tag` when given.
+async fn rename(
+    client: &saas_testkit::Client<'_>,
+    path: &str,
+    tag: Option<String>,
+    name: &str,
+) -> saas_testkit::TestResponse {
+    let client = match tag {
+        Some(tag) => client.clone().header("if-match", tag),
+        None => client.clone(),
+    };
+    let body = Some(("text/plain", name.as_bytes().to_vec()));
+    client.send_bytes("PATCH", path, body).await
+}
+
+/// `if_match = required` on a versioned endpoint: 428 (a problem, with the version's headers)
+/// without `If-Match`, 412 with a stale tag, 200 with the current one, another tenant's 404
+/// with this tenant's tag; the document says the header is required and lists the 428.
+#[tokio::test]
+async fn a_declared_if_match_requirement_answers_428_and_is_documented() {
+    let env = Env::new().await;
+    let router = SaasApp::builder()
+        .config(env.db.config())
+        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
+            common::SECRET,
+        ))
+        .migrations(&MIGRATIONS)
+        .routes(|_| common::routes())
+        .without_relay()
+        .api(saas_core::routes!(VERSIONS; guarded_name, guarded_rename))
+        .build()
+        .unwrap()
+        .router()
+        .await
+        .unwrap();
+    let app = env.serve(router).await;
+    let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    let (acme, globex) = (app.with_token(env.token(&a)), app.with_token(env.token(&b)));
+    let id = post_project(&acme, "start").await;
+    let path = format!("/v1/guarded/{id}");
+    let refused = rename(&acme, &path, None, "blind").await;
+    refused.assert_status(428);
+    refused.assert_problem_if_error();
+    assert_eq!(refused.headers["api-version"], "1");
+    let tag = |response: &saas_testkit::TestResponse| {
+        response.headers["etag"].to_str().unwrap().to_string()
+    };
+    let first = tag(&acme.get(&path).await);
+    rename(&acme, &path, Some(first.clone()), "seen")
+        .await
+        .assert_status(200);
+    rename(&acme, &path, Some(first.clone()), "stale")
+        .await
+        .assert_status(412);
+    let current = tag(&acme.get(&path).await);
+    rename(&globex, &path, Some(current.clone()), "foreign")
+        .await
+        .assert_status(404);
+    assert_eq!(acme.get(&path).await.text(), "seen");
+
+    let document = acme.get("/openapi/v1.json").await.value();
+    let operation = &document["paths"]["/v1/guarded/{id}"]["patch"];
+    assert!(operation["responses"]["428"].is_object(), "{operation}");
+    let if_match = operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "If-Match")
+        .expect("If-Match is documented");
+    assert_eq!(if_match["required"], true);
+    let read = &document["paths"]["/v1/guarded/{id}"]["get"];
+    assert!(read["responses"]["428"].is_null(), "{read}");
+}

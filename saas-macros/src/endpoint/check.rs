@@ -9,6 +9,7 @@ use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, MetaNameValue, Token};
 
 use super::attr::{Arg, KeyArg, KeyValue};
 use super::operation::OperationSpec;
+use super::rules::{Cache, cache_key, if_match_key};
 use crate::ctxt::{Ctxt, with_help};
 use crate::versioning::deprecation::{Deprecation, deprecation};
 use crate::versioning::version::{
@@ -87,6 +88,10 @@ pub(crate) struct Endpoint<'a> {
     pub(crate) range: VersionRange,
     pub(crate) deprecation: Option<Deprecation>,
     pub(crate) successor: Option<Successor>,
+    /// `cache = ..`.
+    pub(crate) cache: Cache,
+    /// `if_match = required`.
+    pub(crate) require_if_match: bool,
     /// The OpenAPI operation, from the attribute and the signature.
     pub(crate) operation: OperationSpec,
 }
@@ -137,6 +142,8 @@ pub(crate) fn check<'a>(
     let mut deprecated: Option<Option<Deprecation>> = None;
     let mut successor: Option<Option<Successor>> = None;
     let mut krate: Option<LitStr> = None;
+    let mut cache = Cache::default();
+    let mut require_if_match = false;
     let mut passthrough_keys: Vec<&KeyArg> = Vec::new();
     let mut operation = OperationSpec::default();
     let mut seen: Vec<String> = Vec::new();
@@ -208,6 +215,8 @@ pub(crate) fn check<'a>(
                     "deprecated" => deprecated = Some(deprecated_key(&mut cx, key)),
                     "successor" => successor = Some(successor_key(&mut cx, key)),
                     "crate" => krate = crate_key(&mut cx, key),
+                    "cache" => cache = cache_key(&mut cx, key).unwrap_or_default(),
+                    "if_match" => require_if_match = if_match_key(&mut cx, key),
                     _ => match refused_key(&name) {
                         Some(help) => cx.error(
                             &key.key,
@@ -284,6 +293,8 @@ pub(crate) fn check<'a>(
             range,
             deprecation: deprecated.flatten(),
             successor,
+            cache,
+            require_if_match,
             operation,
         }),
         (result, method, path, range) => Err(Failure {

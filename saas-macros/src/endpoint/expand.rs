@@ -6,6 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
 
 use super::check::{Endpoint, Fallback, Method, Successor};
+use super::rules::Cache;
 use crate::versioning::deprecation::field_values;
 use crate::versioning::version::VersionValue;
 
@@ -30,6 +31,8 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         range,
         deprecation,
         successor,
+        cache,
+        require_if_match,
         operation,
     } = endpoint;
     let fn_ident = &func.sig.ident;
@@ -45,6 +48,7 @@ pub(crate) fn expand(endpoint: &Endpoint<'_>) -> TokenStream {
         range.removed.as_ref().map(|v| &v.value),
         field_values(deprecation.as_ref()),
         successor.as_ref(),
+        (*cache, *require_if_match),
     );
     let check_versions = check_versions(private, &marker, &name(func), range, successor.as_ref());
     let operation = super::operation::expand(private, func, &name(func), operation);
@@ -102,6 +106,7 @@ pub(crate) fn fallback(fallback: &Fallback<'_>) -> TokenStream {
         removed.as_ref(),
         field_values(None),
         None,
+        (Cache::Private, false),
     );
     let unreachable = quote! {
         ::core::unreachable!("#[endpoint] reported errors for this handler")
@@ -203,8 +208,10 @@ fn decl(
     removed: Option<&VersionValue>,
     (deprecated, sunset, docs): (TokenStream, TokenStream, TokenStream),
     successor: Option<&Successor>,
+    (cache, require_if_match): (Cache, bool),
 ) -> TokenStream {
     let method = method.upper();
+    let cache = cache.tokens(private);
     let introduced = introduced.tokens(private);
     let removed = match removed {
         Some(removed) => {
@@ -237,6 +244,8 @@ fn decl(
             sunset: #sunset,
             docs: #docs,
             successor: #successor,
+            cache: #cache,
+            require_if_match: #require_if_match,
         }
     }
 }

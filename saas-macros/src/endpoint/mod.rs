@@ -7,6 +7,7 @@ mod check;
 mod expand;
 mod infer;
 mod operation;
+mod rules;
 
 pub(crate) use expand::marker_ident;
 

@@ -63,7 +63,7 @@ pub async fn create_project(
     Ok(Created::at(format!("/projects/{}", project.id), project))
 }
 
-#[endpoint(get, "/projects", versions = 1.., tag = "projects",
+#[endpoint(get, "/projects", versions = 1.., tag = "projects", cache = edge,
     params(PageQuery),
     responses((status = 200, description = "A page of projects", body = ProjectPage)))]
 pub async fn list_projects(mut tx: TenantTx, Query(q): Query<PageQuery>) -> ApiResult<Response> {
@@ -76,7 +76,7 @@ pub async fn list_projects(mut tx: TenantTx, Query(q): Query<PageQuery>) -> ApiR
     Ok(crate::edge::cached(page, &["project-list".to_string()]))
 }
 
-#[endpoint(get, "/projects/{id}", versions = 1.., tag = "projects",
+#[endpoint(get, "/projects/{id}", versions = 1.., tag = "projects", cache = edge,
     params(("id" = Uuid, Path, description = "The project's id")),
     responses((status = 200, description = "The project", body = ProjectBody)))]
 pub async fn get_project(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<Response> {
