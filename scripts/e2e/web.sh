@@ -42,8 +42,10 @@ trap 'exit 143' TERM
 mkdir -p "$artifacts"
 artifacts="$(cd "$artifacts" && pwd)"
 chromium="$(scripts/ensure-chromium.sh)" || { fail "Chromium at /usr/bin/chromium"; exit 1; }
-# playwright-core needs Node 20.
-scripts/ensure-node.sh 20 >/dev/null || { fail "Node.js 20 or newer and npm"; exit 1; }
+# playwright-core needs Node 20 (ensure-node.sh fetches one when the system's is older).
+node_bin="$(scripts/ensure-node.sh 20)" || { fail "Node.js 20 or newer and npm"; exit 1; }
+PATH="$(dirname "$node_bin"):$PATH"
+export PATH
 (cd "$web" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
   || { fail "npm ci in $web"; exit 1; }
 

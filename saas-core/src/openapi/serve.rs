@@ -20,36 +20,89 @@ const SWAGGER_JS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bun
 #[cfg(feature = "docs-ui")]
 const SWAGGER_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");
 
+/// The page's assets: served under a name that holds a hash of their bytes (so the page's
+/// links change when they do, and any cache may keep them for a year) and, for pages
+/// rendered by an older release, under their plain name for a day.
 #[cfg(feature = "docs-ui")]
-fn asset(bytes: &'static [u8], content_type: &'static str) -> Response {
-    (
+struct DocsAsset {
+    plain: &'static str,
+    hashed: String,
+    bytes: &'static [u8],
+    content_type: &'static str,
+}
+
+#[cfg(feature = "docs-ui")]
+fn docs_assets() -> &'static [DocsAsset; 2] {
+    use sha2::{Digest, Sha256};
+    static ASSETS: std::sync::OnceLock<[DocsAsset; 2]> = std::sync::OnceLock::new();
+    let hashed = |stem: &str, ext: &str, bytes: &[u8]| {
+        let digest = Sha256::digest(bytes);
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{stem}.{hex}.{ext}")
+    };
+    ASSETS.get_or_init(|| {
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=86400"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+            DocsAsset {
+                plain: "swagger-ui-bundle.js",
+                hashed: hashed("swagger-ui-bundle", "js", SWAGGER_JS),
+                bytes: SWAGGER_JS,
+                content_type: "text/javascript",
+            },
+            DocsAsset {
+                plain: "swagger-ui.css",
+                hashed: hashed("swagger-ui", "css", SWAGGER_CSS),
+                bytes: SWAGGER_CSS,
+                content_type: "text/css",
+            },
+        ]
+    })
+}
+
+/// `/docs/{file}`: an asset by its hashed name (immutable) or its plain name (a day).
+#[cfg(feature = "docs-ui")]
+fn docs_asset(file: &str) -> Response {
+    let found = docs_assets().iter().find_map(|asset| {
+        if file == asset.hashed {
+            Some((asset, "public, max-age=31536000, immutable"))
+        } else if file == asset.plain {
+            Some((asset, "public, max-age=86400"))
+        } else {
+            None
+        }
+    });
+    match found {
+        Some((asset, control)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(asset.content_type),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static(control)),
+            ],
+            asset.bytes,
+        )
+            .into_response(),
+        None => ApiError::NotFound { resource: "asset" }.into_response(),
+    }
 }
 
 /// The page at `/docs`: the API reference of the newest served version.
 #[cfg(feature = "docs-ui")]
 pub fn docs_page(title: &str, spec_url: &str) -> String {
     let title = title.replace('<', "&lt;");
+    let [js, css] = docs_assets();
+    let (js, css) = (&js.hashed, &css.hashed);
     format!(
         r##"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{title} — API reference</title>
-<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="stylesheet" href="/docs/{css}">
 </head>
 <body>
 <div id="api-reference"></div>
-<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/{js}"></script>
 <script>
 window.ui = SwaggerUIBundle({{ url: "{spec_url}", dom_id: "#api-reference", deepLinking: true }});
 </script>
@@ -105,12 +158,8 @@ fn docs_routes(router: Router, docs_api: Arc<VersionedApi>) -> Router {
             }),
         )
         .route(
-            "/docs/swagger-ui-bundle.js",
-            get(|| async { asset(SWAGGER_JS, "text/javascript") }),
-        )
-        .route(
-            "/docs/swagger-ui.css",
-            get(|| async { asset(SWAGGER_CSS, "text/css") }),
+            "/docs/{file}",
+            get(|Path(file): Path<String>| async move { docs_asset(&file) }),
         )
 }
 

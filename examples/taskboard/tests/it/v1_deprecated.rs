@@ -160,10 +160,38 @@ async fn docs_page_and_its_assets_are_served_locally() {
     res.assert_status(200);
     let html = res.text();
     assert!(html.contains("/openapi/v2.json"));
-    for src in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
-        assert!(html.contains(src));
-        app.client(None).get(src).await.assert_status(200);
+    // The page links its assets by names holding a hash of their bytes: immutable.
+    let links: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/docs/"))
+        .collect();
+    assert_eq!(links.len(), 2, "{html}");
+    for src in links {
+        let stem = src.trim_start_matches("/docs/");
+        let (name, rest) = stem.split_once('.').unwrap();
+        let (hash, ext) = rest.split_once('.').unwrap();
+        assert!(
+            ["swagger-ui-bundle", "swagger-ui"].contains(&name)
+                && hash.len() == 16
+                && ["js", "css"].contains(&ext),
+            "{src}"
+        );
+        let asset = app.client(None).get(src).await;
+        asset.assert_status(200);
+        assert_eq!(
+            asset.headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        // The plain name still answers (pages of an older release), for a day.
+        let plain = app.client(None).get(&format!("/docs/{name}.{ext}")).await;
+        plain.assert_status(200);
+        assert_eq!(plain.body, asset.body);
+        assert_eq!(plain.headers["cache-control"], "public, max-age=86400");
     }
+    app.client(None)
+        .get("/docs/swagger-ui.0000000000000000.css")
+        .await
+        .assert_status(404);
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "no external assets"
