@@ -245,14 +245,7 @@ async fn rename(
 #[tokio::test]
 async fn a_declared_if_match_requirement_answers_428_and_is_documented() {
     let env = Env::new().await;
-    let router = SaasApp::builder()
-        .config(env.db.config())
-        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
-            common::SECRET,
-        ))
-        .migrations(&MIGRATIONS)
-        .routes(|_| common::routes())
-        .without_relay()
+    let router = app_builder(&env)
         .api(saas_core::routes!(VERSIONS; guarded_name, guarded_rename))
         .build()
         .unwrap()

@@ -134,17 +134,6 @@ async fn settled(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<String> {
     Ok(Project::get(&mut tx, id).await?.name)
 }
 
-fn declared_app(env: &Env) -> SaasAppBuilder {
-    SaasApp::builder()
-        .config(env.db.config())
-        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
-            common::SECRET,
-        ))
-        .migrations(&MIGRATIONS)
-        .routes(|_| common::routes())
-        .without_relay()
-}
-
 /// Versioned endpoints declare their cache policy (`cache = ..`): only one declaring `edge`
 /// reaches shared caches (and under the caller's tenant key), an undeclared `EdgeCached` is
 /// sent private, and `no_store` / `private(max_age)` become the responses' `Cache-Control`.
@@ -152,7 +141,7 @@ fn declared_app(env: &Env) -> SaasAppBuilder {
 #[tokio::test]
 async fn declared_cache_policies_decide_what_reaches_shared_caches() {
     let env = Env::new().await;
-    let router = declared_app(&env)
+    let router = app_builder(&env)
         .api(saas_core::routes!(VERSIONS; declared_edge, undeclared_edge, unstored, settled))
         .build()
         .unwrap()
@@ -228,7 +217,7 @@ async fn the_builder_refuses_a_public_policy_on_a_tenant_route() {
         decl: &PUBLIC,
         ..EndpointEntry::of::<__endpoint_settled>()
     };
-    let Err(err) = declared_app(&env)
+    let Err(err) = app_builder(&env)
         .api(Api::new(VERSIONS, vec![entry]))
         .build()
     else {
@@ -248,7 +237,7 @@ async fn the_builder_refuses_a_public_policy_on_a_tenant_route() {
         decl: &PRIVATE,
         ..EndpointEntry::of::<__endpoint_settled>()
     };
-    declared_app(&env)
+    app_builder(&env)
         .api(Api::new(VERSIONS, vec![entry]))
         .build()
         .expect("the private declaration builds");

@@ -10,9 +10,8 @@ use std::time::Duration;
 use common::ratelimit::{
     a_flood_does_not_throttle_another_tenant, allowed_of, hit, limited_router,
 };
-use common::{Env, MIGRATIONS};
+use common::{Env, MIGRATIONS, app_builder};
 use http::StatusCode;
-use saas_core::app::{SaasApp, SaasAppBuilder};
 use saas_core::clock::ManualClock;
 use saas_core::ratelimit::{Limit, PlanLimits, Quota, RateLimits};
 
@@ -307,18 +306,6 @@ async fn the_handler_reuses_the_layers_tenant() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "reused");
-}
-
-/// The test routes as an application, without a relay.
-fn app_builder(env: &Env) -> SaasAppBuilder {
-    SaasApp::builder()
-        .config(env.db.config())
-        .resolver(saas_core::tenancy::resolver::JwtResolver::hs256(
-            common::SECRET,
-        ))
-        .migrations(&MIGRATIONS)
-        .routes(|_| common::routes())
-        .without_relay()
 }
 
 #[tokio::test]

@@ -201,6 +201,17 @@ async fn raw_projects(mut tx: TenantTx) -> ApiResult<Json<Vec<(Uuid, Uuid)>>> {
     Ok(Json(rows))
 }
 
+/// The test routes as an application (`SaasApp`, the test secret's JWT resolver, the test
+/// migrations), without a relay: add `.api(..)` or limits and build.
+pub fn app_builder(env: &Env) -> SaasAppBuilder {
+    SaasApp::builder()
+        .config(env.db.config())
+        .resolver(JwtResolver::hs256(SECRET))
+        .migrations(&MIGRATIONS)
+        .routes(|_| routes())
+        .without_relay()
+}
+
 pub fn routes() -> Router {
     Router::new()
         .route("/projects", get(list_projects).post(create_project))
