@@ -20,7 +20,8 @@
 //!
 //! Run: `cargo bench -p saas-testkit --bench checkout` (env: `CHECKOUT_OWN`, `SAMPLES`
 //! (default 10), `PER_THREAD` (default 25), `BODY_MS` (default 0), `STRATEGIES`
-//! (default `wal_log,file_copy`)).
+//! (default `wal_log,file_copy`), `POOL_SIZE` (default 8, the threads), `BODIES` (default all
+//! three: `rows;rows, no reset;schema change`)).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -214,6 +215,11 @@ fn main() {
     let samples = env_number("SAMPLES", 10);
     let per_thread = env_number("PER_THREAD", 25);
     let extra = Duration::from_millis(env_number("BODY_MS", 0) as u64);
+    let pool_size = env_number("POOL_SIZE", THREADS);
+    // `BODIES=rows;schema change`: only these test bodies.
+    let bodies: Option<Vec<String>> = std::env::var("BODIES")
+        .ok()
+        .map(|b| b.split(';').map(|s| s.trim().to_string()).collect());
     let strategies: Vec<CloneStrategy> = std::env::var("STRATEGIES")
         .unwrap_or_else(|_| "wal_log,file_copy".into())
         .split(',')
@@ -276,13 +282,16 @@ fn main() {
                 ("rows", Body::Rows, true),
                 ("rows, no reset", Body::Rows, false),
                 ("schema change", Body::SchemaChange, true),
-            ] {
+            ]
+            .into_iter()
+            .filter(|(label, ..)| bodies.as_ref().is_none_or(|b| b.iter().any(|x| x == label)))
+            {
                 let pool = rt
                     .block_on(DbPool::start(
                         &server,
                         Some(migrations),
                         PoolOptions::default()
-                            .size(THREADS)
+                            .size(pool_size)
                             .strategy(strategy)
                             .recycle(recycle),
                     ))
