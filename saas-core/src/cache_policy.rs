@@ -39,9 +39,9 @@ pub enum CachePolicy {
 }
 
 impl CachePolicy {
-    /// What is wrong with declaring this policy on an endpoint serving `method` (upper case),
-    /// if anything. Every versioned endpoint answers for a tenant.
-    pub const fn problem(&self, method: &str) -> Option<&'static str> {
+    /// What is wrong with declaring this policy on an endpoint that serves `GET` (`get`) or
+    /// another method, if anything. Every versioned endpoint answers for a tenant.
+    pub const fn problem(&self, get: bool) -> Option<&'static str> {
         if let CachePolicy::Public(_) = self {
             return Some(
                 "`cache = public(..)` on a versioned endpoint: its responses belong to a tenant, \
@@ -49,10 +49,6 @@ impl CachePolicy {
                  declare `cache = edge` and return `EdgeCached` for per-tenant shared caching",
             );
         }
-        let get = method.len() == 3 && {
-            let m = method.as_bytes();
-            m[0] == b'G' && m[1] == b'E' && m[2] == b'T'
-        };
         if !get && !matches!(self, CachePolicy::Private) {
             return Some(
                 "`cache = ..` on an endpoint that is not a GET: only GET responses are cached; \
@@ -122,16 +118,16 @@ mod tests {
 
     #[test]
     fn public_is_refused_everywhere_and_other_policies_only_off_get() {
-        assert!(CachePolicy::Public(60).problem("GET").is_some());
+        assert!(CachePolicy::Public(60).problem(true).is_some());
         for policy in [
             CachePolicy::Private,
             CachePolicy::PrivateMaxAge(5),
             CachePolicy::NoStore,
             CachePolicy::Edge,
         ] {
-            assert_eq!(policy.problem("GET"), None, "{policy:?}");
+            assert_eq!(policy.problem(true), None, "{policy:?}");
             assert_eq!(
-                policy.problem("PATCH").is_some(),
+                policy.problem(false).is_some(),
                 policy != CachePolicy::Private,
                 "{policy:?}"
             );

@@ -234,6 +234,16 @@ impl Problem {
             detail: detail.into(),
         }
     }
+
+    /// The `428 Precondition Required` of a write that must carry `If-Match` and does not
+    /// (`RequireIfMatchLayer`, `#[endpoint(.., if_match = required)]`).
+    pub(crate) fn if_match_required() -> Self {
+        Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "this resource is only changed conditionally: send If-Match with the ETag of the \
+             representation you read",
+        )
+    }
 }
 
 /// The media type of problem documents.

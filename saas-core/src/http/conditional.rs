@@ -5,8 +5,8 @@
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
+use http::Request;
 use http::header::IF_MATCH;
-use http::{Request, StatusCode};
 
 use crate::error::Problem;
 use crate::request_tenant::locks_resource;
@@ -56,12 +56,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if locks_resource(request.method()) && !request.headers().contains_key(IF_MATCH) {
-            let response = Problem::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "this resource is only changed conditionally: send If-Match with the ETag of \
-                 the representation you read",
-            )
-            .into_response();
+            let response = Problem::if_match_required().into_response();
             return futures_util::future::Either::Right(std::future::ready(Ok(response)));
         }
         futures_util::future::Either::Left(self.inner.call(request))

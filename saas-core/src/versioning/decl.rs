@@ -157,7 +157,7 @@ impl EndpointDecl {
         if !live {
             return Some("the endpoint lives in no declared version");
         }
-        if let Some(problem) = self.cache.problem(self.method) {
+        if let Some(problem) = self.cache.problem(str_eq(self.method, "GET")) {
             return Some(problem);
         }
         if self.require_if_match

@@ -245,14 +245,11 @@ async fn rename(
 #[tokio::test]
 async fn a_declared_if_match_requirement_answers_428_and_is_documented() {
     let env = Env::new().await;
-    let router = app_builder(&env)
-        .api(saas_core::routes!(VERSIONS; guarded_name, guarded_rename))
-        .build()
-        .unwrap()
-        .router()
-        .await
-        .unwrap();
-    let app = env.serve(router).await;
+    let app = serve_api(
+        &env,
+        saas_core::routes!(VERSIONS; guarded_name, guarded_rename),
+    )
+    .await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (acme, globex) = (app.with_token(env.token(&a)), app.with_token(env.token(&b)));
     let id = post_project(&acme, "start").await;

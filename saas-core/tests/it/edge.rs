@@ -141,14 +141,8 @@ async fn settled(mut tx: TenantTx, Path(id): Path<Uuid>) -> ApiResult<String> {
 #[tokio::test]
 async fn declared_cache_policies_decide_what_reaches_shared_caches() {
     let env = Env::new().await;
-    let router = app_builder(&env)
-        .api(saas_core::routes!(VERSIONS; declared_edge, undeclared_edge, unstored, settled))
-        .build()
-        .unwrap()
-        .router()
-        .await
-        .unwrap();
-    let app = env.serve(router).await;
+    let api = saas_core::routes!(VERSIONS; declared_edge, undeclared_edge, unstored, settled);
+    let app = serve_api(&env, api).await;
     let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
     let (ta, tb) = (env.token(&a), env.token(&b));
     let id = post_project(&app.with_token(ta.as_str()), "declared").await;

@@ -49,14 +49,8 @@ pub(super) struct RouteRules {
 impl RouteRules {
     /// The `428` of a write that must be conditional and is not; `None` lets it through.
     fn refuse(&self, request: &Request<Body>) -> Option<Response> {
-        (self.require_if_match && !request.headers().contains_key(header::IF_MATCH)).then(|| {
-            Problem::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "this resource is only changed conditionally: send If-Match with the ETag of \
-                 the representation you read",
-            )
-            .into_response()
-        })
+        (self.require_if_match && !request.headers().contains_key(header::IF_MATCH))
+            .then(|| Problem::if_match_required().into_response())
     }
 
     fn apply(&self, response: &mut Response) {

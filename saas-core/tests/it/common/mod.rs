@@ -212,6 +212,18 @@ pub fn app_builder(env: &Env) -> SaasAppBuilder {
         .without_relay()
 }
 
+/// [`app_builder`] with `api`, built and served.
+pub async fn serve_api(env: &Env, api: saas_core::versioning::Api) -> TestApp {
+    let router = app_builder(env)
+        .api(api)
+        .build()
+        .unwrap()
+        .router()
+        .await
+        .unwrap();
+    env.serve(router).await
+}
+
 pub fn routes() -> Router {
     Router::new()
         .route("/projects", get(list_projects).post(create_project))
