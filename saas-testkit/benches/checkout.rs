@@ -8,7 +8,8 @@
 //! - `clone`: one `CREATE DATABASE ... TEMPLATE ... STRATEGY` by itself (median);
 //! - `checkout`: 8 threads, each with a runtime of its own as test threads have, each taking
 //!   `PER_THREAD` databases from one [`DbPool`] (size 8) in turn, running the test's body in
-//!   each (`BODY_MS` of extra work if set), then dropping it: the wait of every checkout, p50
+//!   each (`BODY_MS` of extra work if set, varied by up to `BODY_JITTER_MS` either way as a
+//!   real suite's tests are, else all in step), then dropping it: the wait of every checkout, p50
 //!   and p99, and the wall time of all of them. Three bodies: `rows` (a tenant and a row
 //!   written and read, the pool resetting used databases), `rows, no reset` (the same with
 //!   `PoolOptions::recycle(false)`: every used database dropped, every one cloned) and
@@ -19,9 +20,9 @@
 //! `synchronous_commit=off`; see `saas_core::devdb`).
 //!
 //! Run: `cargo bench -p saas-testkit --bench checkout` (env: `CHECKOUT_OWN`, `SAMPLES`
-//! (default 10), `PER_THREAD` (default 25), `BODY_MS` (default 0), `STRATEGIES`
-//! (default `wal_log,file_copy`), `POOL_SIZE` (default 8, the threads), `BODIES` (default all
-//! three: `rows;rows, no reset;schema change`)).
+//! (default 10), `PER_THREAD` (default 25), `BODY_MS` (default 0), `BODY_JITTER_MS` (default
+//! 0), `STRATEGIES` (default `wal_log,file_copy`), `POOL_SIZE` (default 8, the threads),
+//! `CREATORS` (default 2), `BODIES` (default all three: `rows;rows, no reset;schema change`)).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -146,7 +147,28 @@ enum Body {
 }
 
 /// 8 test threads taking databases from one pool.
-fn checkouts(pool: DbPool, per_thread: usize, body: Body, extra: Duration) -> Checkouts {
+/// The extra work of the `n`th test of thread `thread`: `extra`, or with `jitter` a duration
+/// drawn evenly from `extra - jitter ..= extra + jitter` (the same sequence in every run).
+fn test_work(extra: Duration, jitter: Duration, thread: usize, n: usize) -> Duration {
+    if jitter.is_zero() {
+        return extra;
+    }
+    // SplitMix64 of (thread, n): spread enough for this, and no dependency.
+    let mut x = (thread as u64) << 32 | n as u64;
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    let span = 2 * jitter.as_micros() as u64 + 1;
+    (extra + Duration::from_micros(x % span)).saturating_sub(jitter)
+}
+
+fn checkouts(
+    pool: DbPool,
+    per_thread: usize,
+    body: Body,
+    (extra, jitter): (Duration, Duration),
+) -> Checkouts {
     // The pool fills while the test binary starts; wait for it as a run would.
     let fill_start = Instant::now();
     while pool.stats().created < THREADS as u64 && fill_start.elapsed() < Duration::from_secs(60) {
@@ -156,7 +178,7 @@ fn checkouts(pool: DbPool, per_thread: usize, body: Body, extra: Duration) -> Ch
     let waits = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let threads: Vec<_> = (0..THREADS)
-        .map(|_| {
+        .map(|thread| {
             let (pool, waits) = (pool.clone(), waits.clone());
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -164,7 +186,7 @@ fn checkouts(pool: DbPool, per_thread: usize, body: Body, extra: Duration) -> Ch
                     .build()
                     .unwrap();
                 runtime.block_on(async move {
-                    for _ in 0..per_thread {
+                    for n in 0..per_thread {
                         let asked = Instant::now();
                         let db = pool.checkout().await.unwrap();
                         let waited = asked.elapsed();
@@ -185,7 +207,7 @@ fn checkouts(pool: DbPool, per_thread: usize, body: Body, extra: Duration) -> Ch
                         };
                         sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
                         conn.close().await.ok();
-                        tokio::time::sleep(extra).await;
+                        tokio::time::sleep(test_work(extra, jitter, thread, n)).await;
                         drop(db);
                     }
                 });
@@ -215,7 +237,9 @@ fn main() {
     let samples = env_number("SAMPLES", 10);
     let per_thread = env_number("PER_THREAD", 25);
     let extra = Duration::from_millis(env_number("BODY_MS", 0) as u64);
+    let jitter = Duration::from_millis(env_number("BODY_JITTER_MS", 0) as u64);
     let pool_size = env_number("POOL_SIZE", THREADS);
+    let creators = env_number("CREATORS", PoolOptions::default().creators);
     // `BODIES=rows;schema change`: only these test bodies.
     let bodies: Option<Vec<String>> = std::env::var("BODIES")
         .ok()
@@ -292,11 +316,12 @@ fn main() {
                         Some(migrations),
                         PoolOptions::default()
                             .size(pool_size)
+                            .creators(creators)
                             .strategy(strategy)
                             .recycle(recycle),
                     ))
                     .unwrap();
-                let result = checkouts(pool.clone(), per_thread, body, extra);
+                let result = checkouts(pool.clone(), per_thread, body, (extra, jitter));
                 let p50 = percentile(&result.waits, 50.0);
                 let stats = pool.stats();
                 println!(

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use saas_core::tenancy::pool::{Tenancy, TenancyConfig};
 use saas_core::tenancy::resolver::ResolverChain;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, Row};
 
 use crate::pool::{Recycled, Recycler};
 use crate::server::{server_url, with_database};
@@ -295,12 +295,14 @@ pub(crate) async fn tenant_databases(server: &str, name: &str) -> Vec<String> {
 
 /// [`tenant_databases`] of the database `conn` is connected to.
 pub(crate) async fn tenant_databases_in(conn: &mut PgConnection) -> Vec<String> {
-    sqlx::query_scalar(
+    // A simple query: one round trip on the new session the pool's reset opens.
+    let rows = sqlx::raw_sql(
         "SELECT db_name FROM saas.tenants WHERE server = 'primary' AND db_name IS NOT NULL
          UNION SELECT to_db FROM saas.tenant_moves WHERE to_server = 'primary' AND to_db IS NOT NULL
          UNION SELECT from_db FROM saas.tenant_moves WHERE from_server = 'primary' AND from_db IS NOT NULL",
     )
     .fetch_all(conn)
     .await
-    .unwrap_or_default()
+    .unwrap_or_default();
+    rows.iter().filter_map(|row| row.try_get(0).ok()).collect()
 }

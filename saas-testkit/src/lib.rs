@@ -18,7 +18,7 @@ pub use env::{Isolation, TestEnv, TestEnvBuilder};
 pub use isolation::{
     IsolationCheck, IsolationReport, Violation, assert_isolated, assert_isolated_interleaved,
 };
-pub use pool::{CloneStrategy, DbPool, PoolOptions, PoolStats};
+pub use pool::{CloneStrategy, DbPool, PoolOptions, PoolStats, ResetCheck};
 pub use reap::{TestDatabase, clean as clean_test_databases, list as list_test_databases};
 pub use server::{host_tag, server_url, sweep_stale, with_database};
 pub use template::{TEMPLATE_ROLE, ensure_template, template_hash};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
-use saas_testkit::{DbPool, PoolOptions, TestDb};
+use saas_testkit::{DbPool, PoolOptions, ResetCheck, TestDb};
 use sqlx::{Connection, PgConnection};
 
 static REALISTIC: sqlx::migrate::Migrator = sqlx::migrate!("fixtures/realistic");
@@ -141,6 +141,25 @@ async fn wait_taken_back(pool: &DbPool, n: u64) -> saas_testkit::PoolStats {
     );
 }
 
+/// Takes databases from `pool` until the one whose oid is `oid` comes: the queue may hold
+/// clones made meanwhile (the pool refills as soon as a database is taken) before the reset
+/// one. The others are returned too, for the caller to hold (a database dropped goes back
+/// into the queue when it is reset).
+async fn checkout_oid(pool: &DbPool, admin: &mut PgConnection, oid: i64) -> (TestDb, Vec<TestDb>) {
+    let mut taken = Vec::new();
+    loop {
+        let db = pool.checkout().await.unwrap();
+        if oid_of(admin, db.name()).await == Some(oid) {
+            return (db, taken);
+        }
+        assert!(
+            taken.len() < 3,
+            "the reset database was not handed out again"
+        );
+        taken.push(db);
+    }
+}
+
 /// A test that only changed rows gives its database back to be reset: the next test gets
 /// the same database (same oid) under a new name, holding exactly the template's rows and
 /// sequences again, with the first test's sessions ended and its URL leading nowhere.
@@ -193,21 +212,8 @@ async fn a_database_whose_rows_changed_is_reset_and_reused_under_a_new_name() {
         "the first test's URL must lead nowhere"
     );
 
-    // The queue may hold a clone made meanwhile (the pool refills as soon as a database is
-    // taken) before the reset one: take up to two and keep the reset one.
-    let mut taken = Vec::new();
-    let second = loop {
-        let db = pool.checkout().await.unwrap();
-        assert_ne!(db.name(), first_name);
-        if oid_of(&mut admin, db.name()).await == Some(oid) {
-            break db;
-        }
-        assert!(
-            taken.is_empty(),
-            "the reset database was not handed out again"
-        );
-        taken.push(db);
-    };
+    let (second, _clone) = checkout_oid(&pool, &mut admin, oid).await;
+    assert_ne!(second.name(), first_name);
     let mut conn = second.owner_conn().await.unwrap();
     let now: (i64, String, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM plans), (SELECT name FROM plans WHERE id = 1),
@@ -231,6 +237,129 @@ async fn a_database_whose_rows_changed_is_reset_and_reused_under_a_new_name() {
     conn.close().await.ok();
 }
 
+/// What the reset tests write, summed up: the seeded `plans` (count, a hash of the rows) and
+/// `currencies` (a hash), and the rows of `saas.tenants`, `accounts` and `labels`.
+async fn summary(conn: &mut PgConnection) -> (i64, String, String, i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plans),
+                (SELECT md5(string_agg(p::text, ',' ORDER BY p.id)) FROM plans p),
+                (SELECT md5(string_agg(c::text, ',' ORDER BY c.code)) FROM currencies c),
+                (SELECT count(*) FROM saas.tenants), (SELECT count(*) FROM accounts),
+                (SELECT count(*) FROM labels)",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// A tenant and an account of it, as a test of the realistic schema writes them.
+const TENANT_AND_ACCOUNT: &str = "
+    INSERT INTO saas.tenants (id, slug, name) VALUES ('7f000000-0000-4000-8000-000000000001', 'tenant-t', 'T');
+    INSERT INTO accounts (tenant_id, name, email)
+         VALUES ('7f000000-0000-4000-8000-000000000001', 'a', 'a@example.com')";
+
+/// The reset learns from PostgreSQL's activity counters which tables a test wrote and
+/// compares only those, and still leaves nothing of any test: one database goes through
+/// five tests in turn, each writing other tables (the counters recorded after a reset, the
+/// reset's own writes included, must not hide the next test's). A test that resets the
+/// statistics is caught by comparing every table, and the counters serve again after it.
+#[tokio::test]
+async fn resets_from_the_activity_counters_leave_nothing_of_any_test() {
+    let server = saas_testkit::server_url().await.unwrap();
+    let pool = one_at_a_time(&server).await;
+    let mut admin = PgConnection::connect(&server).await.unwrap();
+    let mut db = pool.checkout().await.unwrap();
+    let oid = oid_of(&mut admin, db.name()).await.unwrap();
+    let fresh = summary(&mut db.owner_conn().await.unwrap()).await;
+    let mut held = Vec::new();
+    // (what the test writes, whether the counters can name it)
+    let tests = [
+        (TENANT_AND_ACCOUNT, true),
+        (
+            "UPDATE currencies SET name = 'changed' WHERE code = (SELECT min(code) FROM currencies)",
+            true,
+        ),
+        (
+            "DELETE FROM plans WHERE id = 1;
+             INSERT INTO plans (name, monthly_cents, currency) VALUES ('dirty', 1, 'AAX')",
+            true,
+        ),
+        (
+            "SELECT pg_stat_reset();
+             UPDATE plans SET monthly_cents = monthly_cents + 1 WHERE id = 2",
+            false,
+        ),
+        (
+            "INSERT INTO saas.tenants (id, slug, name) VALUES ('7f000000-0000-4000-8000-000000000002', 'tenant-u', 'U');
+             INSERT INTO labels (tenant_id, name) VALUES ('7f000000-0000-4000-8000-000000000002', 'l')",
+            true,
+        ),
+    ];
+    for (n, (writes, by_counters)) in tests.into_iter().enumerate() {
+        let mut conn = db.owner_conn().await.unwrap();
+        sqlx::raw_sql(writes).execute(&mut conn).await.unwrap();
+        assert_ne!(summary(&mut conn).await, fresh, "test {n} wrote nothing");
+        conn.close().await.ok();
+        let before = pool.stats();
+        drop(db);
+        let stats = wait_taken_back(&pool, before.reused + before.recycled + 1).await;
+        assert_eq!(
+            stats.reused,
+            before.reused + 1,
+            "test {n}: not reused {stats:?}"
+        );
+        assert_eq!(
+            stats.reset_from_counters - before.reset_from_counters,
+            u64::from(by_counters),
+            "test {n}: {stats:?}"
+        );
+        let (next, others) = checkout_oid(&pool, &mut admin, oid).await;
+        held.extend(others);
+        db = next;
+        let mut conn = db.owner_conn().await.unwrap();
+        assert_eq!(summary(&mut conn).await, fresh, "after test {n}: {writes}");
+        conn.close().await.ok();
+    }
+}
+
+/// `ResetCheck::EveryTable` compares every table after every test, so it also catches what
+/// the counters cannot see: a session that turned `track_counts` off before it wrote.
+#[tokio::test]
+async fn comparing_every_table_catches_writes_the_counters_do_not_see() {
+    let server = saas_testkit::server_url().await.unwrap();
+    let pool = DbPool::start(
+        &server,
+        Some(&REALISTIC),
+        PoolOptions::default()
+            .size(1)
+            .creators(1)
+            .reset_check(ResetCheck::EveryTable),
+    )
+    .await
+    .unwrap();
+    let mut admin = PgConnection::connect(&server).await.unwrap();
+    let db = pool.checkout().await.unwrap();
+    let oid = oid_of(&mut admin, db.name()).await.unwrap();
+    let mut conn = db.owner_conn().await.unwrap();
+    let fresh = summary(&mut conn).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET track_counts = off; {TENANT_AND_ACCOUNT}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    drop(db);
+    let stats = wait_taken_back(&pool, 1).await;
+    assert_eq!(
+        (stats.reused, stats.reset_from_counters),
+        (1, 0),
+        "{stats:?}"
+    );
+    let (db, _clone) = checkout_oid(&pool, &mut admin, oid).await;
+    assert_eq!(summary(&mut db.owner_conn().await.unwrap()).await, fresh);
+}
+
 /// A test that changed the schema (here: one table more) gives back a database that is
 /// dropped, never reused.
 #[tokio::test]
@@ -245,6 +374,8 @@ async fn a_database_whose_schema_changed_is_dropped_not_reused() {
         "GRANT SELECT ON plans TO PUBLIC",
         "CREATE INDEX plans_by_cents ON plans (monthly_cents)",
         "COMMENT ON TABLE plans IS 'changed'",
+        // Counts no row in the activity counters: seen as the table's new file in `pg_class`.
+        "TRUNCATE labels CASCADE",
     ] {
         let db = pool.checkout().await.unwrap();
         let (name, oid) = (db.name().to_string(), oid_of(&mut admin, db.name()).await);

@@ -15,7 +15,9 @@
 //! (one per server and template), sized from the test threads: `SAAS_TESTKIT_POOL_SIZE`, else
 //! `RUST_TEST_THREADS`, else the available parallelism (at least 2).
 //! `SAAS_TESTKIT_CLONE_STRATEGY=wal_log` changes how clones are made,
-//! `SAAS_TESTKIT_RECYCLE=off` drops every used database instead of resetting it, and
+//! `SAAS_TESTKIT_RECYCLE=off` drops every used database instead of resetting it,
+//! `SAAS_TESTKIT_RESET_CHECK=every_table` compares every table after every test instead of
+//! trusting PostgreSQL's activity counters to say which ones it wrote ([`ResetCheck`]), and
 //! `SAAS_TESTKIT_POOL=off` makes every database on demand as before.
 //!
 //! What is left when the process exits (databases still ready, drops not yet done) is dropped
@@ -37,9 +39,10 @@ use tokio::sync::{OnceCell, mpsc};
 use crate::db::TestDb;
 use crate::server::with_database;
 
+mod activity;
 mod reset;
 use crate::template::{TEMPLATE_ROLE, ensure_template, template_hash};
-use reset::Baseline;
+use reset::{Baseline, Checked};
 
 /// The comment [`TestDb::keep`] puts on a database so the exit watcher leaves it alone.
 pub(crate) const KEPT_COMMENT: &str = "saas-testkit: kept";
@@ -80,6 +83,34 @@ impl FromStr for CloneStrategy {
     }
 }
 
+/// How a pool that resets used databases finds what a test changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResetCheck {
+    /// PostgreSQL's activity counters (rows inserted, updated and deleted per table, which
+    /// every session adds to the shared statistics before it ends) name the tables the test
+    /// wrote: only those are reset and compared, and the catalog is compared only when a
+    /// catalog table was written. When the counters cannot tell (statistics reset,
+    /// `track_counts` off on the server or the database) every table is compared. Blind to a
+    /// test that turns `track_counts` off in its own session (a superuser's `SET`) and then
+    /// writes: give such tests [`ResetCheck::EveryTable`].
+    #[default]
+    Counters,
+    /// Every table and the whole catalog compared after every test.
+    EveryTable,
+}
+
+impl FromStr for ResetCheck {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<ResetCheck> {
+        match s.to_ascii_lowercase().as_str() {
+            "counters" => Ok(ResetCheck::Counters),
+            "every_table" | "every-table" | "full" => Ok(ResetCheck::EveryTable),
+            other => anyhow::bail!("unknown reset check {other:?} (counters or every_table)"),
+        }
+    }
+}
+
 /// How many databases a [`DbPool`] keeps ready, and how it makes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolOptions {
@@ -92,6 +123,8 @@ pub struct PoolOptions {
     /// Whether used databases whose catalog is unchanged are reset and reused instead of
     /// dropped (template pools only).
     pub recycle: bool,
+    /// How a reset finds what a test changed.
+    pub reset_check: ResetCheck,
 }
 
 impl Default for PoolOptions {
@@ -101,6 +134,7 @@ impl Default for PoolOptions {
             creators: 2,
             strategy: CloneStrategy::default(),
             recycle: true,
+            reset_check: ResetCheck::default(),
         }
     }
 }
@@ -109,7 +143,8 @@ impl PoolOptions {
     /// The options of the process-wide pools: `size` from `SAAS_TESTKIT_POOL_SIZE`, else
     /// `RUST_TEST_THREADS`, else the available parallelism (at least 2); two creators;
     /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `FILE_COPY`); recycling on
-    /// unless `SAAS_TESTKIT_RECYCLE` is `off`.
+    /// unless `SAAS_TESTKIT_RECYCLE` is `off`; the reset check from
+    /// `SAAS_TESTKIT_RESET_CHECK` (`counters`, the default, or `every_table`).
     pub fn from_env() -> PoolOptions {
         let number = |var: &str| {
             std::env::var(var)
@@ -130,11 +165,16 @@ impl PoolOptions {
             std::env::var("SAAS_TESTKIT_RECYCLE").as_deref(),
             Ok("off" | "0" | "false" | "no")
         );
+        let reset_check = std::env::var("SAAS_TESTKIT_RESET_CHECK")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default();
         PoolOptions {
             size,
             creators: 2,
             strategy,
             recycle,
+            reset_check,
         }
     }
 
@@ -161,6 +201,12 @@ impl PoolOptions {
         self.recycle = recycle;
         self
     }
+
+    /// With this way of finding what a test changed.
+    pub fn reset_check(mut self, check: ResetCheck) -> Self {
+        self.reset_check = check;
+        self
+    }
 }
 
 /// Whether the process-wide pools are used (`SAAS_TESTKIT_POOL=off` turns them off).
@@ -184,6 +230,9 @@ pub struct PoolStats {
     pub recycled: u64,
     /// Databases reset after their test and queued again.
     pub reused: u64,
+    /// Of `reused`, the resets that compared only the tables the activity counters named
+    /// (the others compared every table).
+    pub reset_from_counters: u64,
     /// Total time spent cloning (server time, off the tests' clock).
     pub clone_time: Duration,
 }
@@ -194,6 +243,7 @@ struct Counters {
     checked_out: AtomicU64,
     recycled: AtomicU64,
     reused: AtomicU64,
+    reset_from_counters: AtomicU64,
     clone_micros: AtomicU64,
 }
 
@@ -304,9 +354,9 @@ fn application_name() -> String {
 }
 
 async fn admin(server: &str) -> anyhow::Result<PgConnection> {
-    let options = PgConnectOptions::from_str(server)
-        .with_context(|| format!("test server URL {server}"))?
-        .application_name(&application_name());
+    let options = own_session(
+        PgConnectOptions::from_str(server).with_context(|| format!("test server URL {server}"))?,
+    );
     options
         .connect()
         .await
@@ -361,7 +411,12 @@ impl DbPool {
         let pending = Arc::new(AtomicUsize::new(0));
         let counters = Arc::new(Counters::default());
         // Only clones of a migrated template are reset: an empty database's test migrates it.
-        let baseline = (options.recycle && !own_role).then(|| Arc::new(OnceCell::new()));
+        let baseline = (options.recycle && !own_role).then(|| {
+            Arc::new(Resetting {
+                check: options.reset_check,
+                baseline: OnceCell::new(),
+            })
+        });
         let runtime = background();
         for _ in 0..creators {
             runtime.spawn(create_loop(
@@ -457,6 +512,7 @@ impl DbPool {
             checked_out: c.checked_out.load(Ordering::Relaxed),
             recycled: c.recycled.load(Ordering::Relaxed),
             reused: c.reused.load(Ordering::Relaxed),
+            reset_from_counters: c.reset_from_counters.load(Ordering::Relaxed),
             clone_time: Duration::from_micros(c.clone_micros.load(Ordering::Relaxed)),
         }
     }
@@ -469,7 +525,13 @@ impl DbPool {
 
 /// Where a pool that resets used databases keeps what a fresh clone holds: taken from the
 /// first clone, `None` inside when this pool cannot reset (see [`Baseline::capture`]).
-type SharedBaseline = Arc<OnceCell<Option<Baseline>>>;
+type SharedBaseline = Arc<Resetting>;
+
+#[derive(Debug)]
+struct Resetting {
+    check: ResetCheck,
+    baseline: OnceCell<Option<Baseline>>,
+}
 
 /// One creator: takes a place in the stock (so ready + being cloned never exceeds the pool's
 /// size), clones, and queues the clone. While more than `backlog` used databases wait to be
@@ -518,7 +580,8 @@ async fn create_loop(
             .context("cloning the template")?;
             if let Some(baseline) = &baseline {
                 baseline
-                    .get_or_init(|| capture_baseline(&server, &name))
+                    .baseline
+                    .get_or_init(|| capture_baseline(&server, &name, baseline.check))
                     .await;
             }
             Ok::<(), anyhow::Error>(())
@@ -545,10 +608,10 @@ async fn create_loop(
 
 /// The baseline of a fresh clone `name` (before any test has it); `None` when it cannot be
 /// taken, and the pool then drops every used database.
-async fn capture_baseline(server: &str, name: &str) -> Option<Baseline> {
+async fn capture_baseline(server: &str, name: &str, check: ResetCheck) -> Option<Baseline> {
     let result = async {
         let mut conn = connect_to(server, name).await?;
-        let baseline = Baseline::capture(&mut conn).await;
+        let baseline = Baseline::capture(&mut conn, check).await;
         conn.close().await.ok();
         baseline
     }
@@ -559,10 +622,19 @@ async fn capture_baseline(server: &str, name: &str) -> Option<Baseline> {
     })
 }
 
+/// The pool's own sessions: named (the exit watcher waits for them to end), and not waiting
+/// for the WAL to reach the disk at each commit. What they commit (renames, resets) concerns
+/// test databases, which no run keeps across a server crash (the next run sweeps them), and
+/// a commit behind a clone's checkpoint would otherwise wait for it.
+fn own_session(options: PgConnectOptions) -> PgConnectOptions {
+    options
+        .application_name(&application_name())
+        .options([("synchronous_commit", "off")])
+}
+
 /// A connection to the database `name` on `server`, as the pool's own.
 async fn connect_to(server: &str, name: &str) -> anyhow::Result<PgConnection> {
-    let options = PgConnectOptions::from_str(&with_database(server, name)?)?
-        .application_name(&application_name());
+    let options = own_session(PgConnectOptions::from_str(&with_database(server, name)?)?);
     Ok(options.connect().await?)
 }
 
@@ -580,12 +652,12 @@ async fn reuse(
     item: &mut Recycled,
     baseline: &Baseline,
     ready: &Ready,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Checked>> {
     if item.role.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
     let Ok(slot) = ready.tx.try_reserve() else {
-        return Ok(false);
+        return Ok(None);
     };
     let prepared: i64 =
         sqlx::query_scalar("SELECT count(*) FROM pg_prepared_xacts WHERE database = $1")
@@ -593,7 +665,7 @@ async fn reuse(
             .fetch_one(&mut *admin)
             .await?;
     if prepared > 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let name = crate::db::unique_name("saas_test");
     let rename = format!(
@@ -623,45 +695,43 @@ async fn reuse(
         }
     }
     if !renamed {
-        return Ok(false);
+        return Ok(None);
     }
-    item.name = name;
+    let handed_as = std::mem::replace(&mut item.name, name);
     let mut conn = connect_to(server, &item.name).await?;
     // A database-tier tenant's database is the test's too: such a database is dropped with it.
     let clean = if crate::db::tenant_databases_in(&mut conn).await.is_empty() {
-        baseline.reset(&mut conn).await
+        baseline.reset(&mut conn, &handed_as, &item.name).await
     } else {
-        Ok(false)
+        Ok(None)
     };
     conn.close().await.ok();
-    if !clean? {
-        return Ok(false);
-    }
+    let Some(checked) = clean? else {
+        return Ok(None);
+    };
     slot.send(Ok(item.name.clone()));
-    Ok(true)
+    Ok(Some(checked))
 }
 
 /// [`reuse`] once the pool has its baseline, with the database counted in the stock while it
 /// is being reset (the creators wait for it rather than clone its replacement); whether it
-/// was queued again.
+/// was queued again, and how it was checked.
 async fn try_reuse(
     admin: &mut PgConnection,
     server: &str,
     item: &mut Recycled,
     baseline: &SharedBaseline,
     ready: &Ready,
-) -> bool {
-    let Some(baseline) = baseline.get().and_then(Option::as_ref) else {
-        return false;
-    };
+) -> Option<Checked> {
+    let baseline = baseline.baseline.get().and_then(Option::as_ref)?;
     ready.stock.fetch_add(1, Ordering::SeqCst);
     let reused = reuse(admin, server, item, baseline, ready)
         .await
         .unwrap_or_else(|e| {
             tracing::debug!(database = %item.name, error = %format!("{e:#}"), "not reused");
-            false
+            None
         });
-    if !reused {
+    if reused.is_none() {
         ready.stock.fetch_sub(1, Ordering::SeqCst);
     }
     reused
@@ -683,7 +753,7 @@ async fn recycle_loop(
 ) {
     let reusing = reusing.map(Arc::new);
     let options = match PgConnectOptions::from_str(&server) {
-        Ok(options) => options.application_name(&application_name()),
+        Ok(options) => own_session(options),
         Err(_) => return,
     };
     let conns = sqlx::postgres::PgPoolOptions::new()
@@ -709,10 +779,13 @@ async fn recycle_loop(
                     Some((baseline, ready)) => {
                         try_reuse(&mut conn, &server, &mut item, baseline, ready).await
                     }
-                    None => false,
+                    None => None,
                 };
-                if reused {
+                if let Some(checked) = reused {
                     counters.reused.fetch_add(1, Ordering::Relaxed);
+                    if checked == Checked::Counters {
+                        counters.reset_from_counters.fetch_add(1, Ordering::Relaxed);
+                    }
                 } else {
                     let deadline = Instant::now() + Duration::from_millis(250);
                     while CLONING.load(Ordering::SeqCst) > 0
