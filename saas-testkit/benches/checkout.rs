@@ -1,7 +1,7 @@
 //! What a test waits for its own database, with 8 test threads, against the `sqlx::test` way.
 //!
 //! For each schema (the reference app's two tables, the realistic fixture of 40 tables and
-//! 120 migrations) and clone strategy (`WAL_LOG`, `FILE_COPY`):
+//! 120 migrations) and clone strategy (`auto`, the pool's default, `WAL_LOG`, `FILE_COPY`):
 //!
 //! - `sqlx_test`: `CREATE DATABASE` and every migration, as `#[sqlx::test]` does (median of
 //!   `SAMPLES` sequential runs);
@@ -21,7 +21,7 @@
 //!
 //! Run: `cargo bench -p saas-testkit --bench checkout` (env: `CHECKOUT_OWN`, `SAMPLES`
 //! (default 10), `PER_THREAD` (default 25), `BODY_MS` (default 0), `BODY_JITTER_MS` (default
-//! 0), `STRATEGIES` (default `wal_log,file_copy`), `POOL_SIZE` (default 8, the threads),
+//! 0), `STRATEGIES` (default `auto,wal_log,file_copy`), `POOL_SIZE` (default 8, the threads),
 //! `CREATORS` (default 2), `BODIES` (default all three: `rows;rows, no reset;schema change`)).
 
 use std::sync::{Arc, Mutex};
@@ -104,8 +104,9 @@ async fn clone_alone(
     strategy: CloneStrategy,
     samples: usize,
 ) -> Duration {
+    // `Auto` starts with `WAL_LOG` (a resetting pool's first clones).
     let clause = match strategy {
-        CloneStrategy::WalLog => "WAL_LOG",
+        CloneStrategy::WalLog | CloneStrategy::Auto => "WAL_LOG",
         CloneStrategy::FileCopy => "FILE_COPY",
     };
     let mut admin = PgConnection::connect(server).await.unwrap();
@@ -245,7 +246,7 @@ fn main() {
         .ok()
         .map(|b| b.split(';').map(|s| s.trim().to_string()).collect());
     let strategies: Vec<CloneStrategy> = std::env::var("STRATEGIES")
-        .unwrap_or_else(|_| "wal_log,file_copy".into())
+        .unwrap_or_else(|_| "auto,wal_log,file_copy".into())
         .split(',')
         .map(|s| s.parse().unwrap())
         .collect();
@@ -288,7 +289,7 @@ fn main() {
             .trim()
     );
     println!(
-        "| schema | strategy | test body | sqlx_test (p50) | clone alone (p50) | checkout wait p50 | p99 | max | {THREADS}x{per_thread} checkouts wall | pool fill | reused / cloned | sqlx_test / wait p50 |"
+        "| schema | strategy | test body | sqlx_test (p50) | clone alone (p50) | checkout wait p50 | p99 | max | {THREADS}x{per_thread} checkouts wall | pool fill | reused / cloned (of which WAL_LOG) | sqlx_test / wait p50 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let schemas: [(&str, &'static sqlx::migrate::Migrator); 2] = [
@@ -325,7 +326,7 @@ fn main() {
                 let p50 = percentile(&result.waits, 50.0);
                 let stats = pool.stats();
                 println!(
-                    "| {label} | {strategy:?} | {body_label} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {:.1}x |",
+                    "| {label} | {strategy:?} | {body_label} | {} | {} | {} | {} | {} | {} | {} | {} / {} ({} WAL_LOG) | {:.1}x |",
                     ms(baseline),
                     ms(clone),
                     ms(p50),
@@ -335,6 +336,7 @@ fn main() {
                     ms(result.fill),
                     stats.reused,
                     stats.created,
+                    stats.cloned_with_wal_log,
                     baseline.as_secs_f64() / p50.as_secs_f64().max(1e-6),
                 );
                 // Let this pool's drops finish before the next variant starts.

@@ -320,6 +320,19 @@ async fn resets_from_the_activity_counters_leave_nothing_of_any_test() {
         assert_eq!(summary(&mut conn).await, fresh, "after test {n}: {writes}");
         conn.close().await.ok();
     }
+    // Every database came back to be reused: every clone was a `WAL_LOG` one (`Auto`).
+    let stats = pool.stats();
+    if has_strategies(&mut admin).await {
+        assert_eq!(stats.cloned_with_wal_log, stats.created, "{stats:?}");
+    }
+}
+
+/// Whether the server takes `CREATE DATABASE ... STRATEGY` (PostgreSQL 15 and later).
+async fn has_strategies(admin: &mut PgConnection) -> bool {
+    sqlx::query_scalar("SELECT current_setting('server_version_num')::int >= 150000")
+        .fetch_one(admin)
+        .await
+        .unwrap()
 }
 
 /// `ResetCheck::EveryTable` compares every table after every test, so it also catches what
@@ -397,6 +410,11 @@ async fn a_database_whose_schema_changed_is_dropped_not_reused() {
         drop(next);
         taken += 1;
         wait_taken_back(&pool, taken).await;
+    }
+    // Databases that come back to be dropped make the pool clone with `FILE_COPY` (`Auto`).
+    let stats = pool.stats();
+    if has_strategies(&mut admin).await {
+        assert!(stats.created > stats.cloned_with_wal_log, "{stats:?}");
     }
 }
 

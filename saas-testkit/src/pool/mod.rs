@@ -14,7 +14,8 @@
 //! [`TestDb::new`] and [`TestDb::from_template`] take their databases from process-wide pools
 //! (one per server and template), sized from the test threads: `SAAS_TESTKIT_POOL_SIZE`, else
 //! `RUST_TEST_THREADS`, else the available parallelism (at least 2).
-//! `SAAS_TESTKIT_CLONE_STRATEGY=wal_log` changes how clones are made,
+//! `SAAS_TESTKIT_CLONE_STRATEGY=wal_log|file_copy` fixes how clones are made (default `auto`,
+//! [`CloneStrategy::Auto`]),
 //! `SAAS_TESTKIT_RECYCLE=off` drops every used database instead of resetting it,
 //! `SAAS_TESTKIT_RESET_CHECK=every_table` compares every table after every test instead of
 //! trusting PostgreSQL's activity counters to say which ones it wrote ([`ResetCheck`]), and
@@ -41,47 +42,14 @@ use crate::server::with_database;
 
 mod activity;
 mod reset;
+mod strategy;
 use crate::template::{TEMPLATE_ROLE, ensure_template, template_hash};
 use reset::{Baseline, Checked};
+pub use strategy::CloneStrategy;
+use strategy::Returns;
 
 /// The comment [`TestDb::keep`] puts on a database so the exit watcher leaves it alone.
 pub(crate) const KEPT_COMMENT: &str = "saas-testkit: kept";
-
-/// How `CREATE DATABASE` copies the template (PostgreSQL 15 and later; older servers have
-/// only the file copy and get no `STRATEGY` clause).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CloneStrategy {
-    /// `STRATEGY = WAL_LOG`: copies block by block through shared buffers, logging each
-    /// block; no checkpoint.
-    WalLog,
-    /// `STRATEGY = FILE_COPY`: copies the files, with a checkpoint before and after. The
-    /// default: in the checkout benchmark (8 threads) it cloned 1.3-2× faster than
-    /// `WAL_LOG` on both servers measured, and its tail was far shorter (see the guide's
-    /// performance chapter).
-    #[default]
-    FileCopy,
-}
-
-impl CloneStrategy {
-    fn clause(self) -> &'static str {
-        match self {
-            CloneStrategy::WalLog => " STRATEGY = WAL_LOG",
-            CloneStrategy::FileCopy => " STRATEGY = FILE_COPY",
-        }
-    }
-}
-
-impl FromStr for CloneStrategy {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> anyhow::Result<CloneStrategy> {
-        match s.to_ascii_lowercase().as_str() {
-            "wal_log" | "wal-log" | "wallog" => Ok(CloneStrategy::WalLog),
-            "file_copy" | "file-copy" | "filecopy" => Ok(CloneStrategy::FileCopy),
-            other => anyhow::bail!("unknown clone strategy {other:?} (wal_log or file_copy)"),
-        }
-    }
-}
 
 /// How a pool that resets used databases finds what a test changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -142,7 +110,7 @@ impl Default for PoolOptions {
 impl PoolOptions {
     /// The options of the process-wide pools: `size` from `SAAS_TESTKIT_POOL_SIZE`, else
     /// `RUST_TEST_THREADS`, else the available parallelism (at least 2); two creators;
-    /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `FILE_COPY`); recycling on
+    /// the strategy from `SAAS_TESTKIT_CLONE_STRATEGY` (default `auto`); recycling on
     /// unless `SAAS_TESTKIT_RECYCLE` is `off`; the reset check from
     /// `SAAS_TESTKIT_RESET_CHECK` (`counters`, the default, or `every_table`).
     pub fn from_env() -> PoolOptions {
@@ -233,6 +201,9 @@ pub struct PoolStats {
     /// Of `reused`, the resets that compared only the tables the activity counters named
     /// (the others compared every table).
     pub reset_from_counters: u64,
+    /// Of `created`, the clones made with `WAL_LOG` (the others with `FILE_COPY`, or with no
+    /// `STRATEGY` clause before PostgreSQL 15).
+    pub cloned_with_wal_log: u64,
     /// Total time spent cloning (server time, off the tests' clock).
     pub clone_time: Duration,
 }
@@ -240,6 +211,9 @@ pub struct PoolStats {
 #[derive(Debug, Default)]
 struct Counters {
     created: AtomicU64,
+    cloned_with_wal_log: AtomicU64,
+    /// What used databases lately became, for [`CloneStrategy::Auto`].
+    returns: Returns,
     checked_out: AtomicU64,
     recycled: AtomicU64,
     reused: AtomicU64,
@@ -395,11 +369,7 @@ impl DbPool {
             .fetch_one(&mut conn)
             .await?;
         conn.close().await.ok();
-        let clause = if version >= 150_000 {
-            options.strategy.clause()
-        } else {
-            ""
-        };
+        let strategy = (options.strategy, version >= 150_000);
         watch_process_exit(server);
         let (ready_tx, ready_rx) = mpsc::channel(2 * size);
         let ready_tx = Ready {
@@ -409,9 +379,17 @@ impl DbPool {
         let stock = ready_tx.stock.clone();
         let (recycle_tx, recycle_rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let counters = Arc::new(Counters::default());
         // Only clones of a migrated template are reset: an empty database's test migrates it.
-        let baseline = (options.recycle && !own_role).then(|| {
+        let resets = options.recycle && !own_role;
+        let counters = Arc::new(Counters {
+            returns: if resets {
+                Returns::default()
+            } else {
+                Returns::all_dropped()
+            },
+            ..Counters::default()
+        });
+        let baseline = resets.then(|| {
             Arc::new(Resetting {
                 check: options.reset_check,
                 baseline: OnceCell::new(),
@@ -422,7 +400,7 @@ impl DbPool {
             runtime.spawn(create_loop(
                 server.to_string(),
                 template.to_string(),
-                clause,
+                strategy,
                 ready_tx.clone(),
                 counters.clone(),
                 pending.clone(),
@@ -509,6 +487,7 @@ impl DbPool {
         let c = &self.inner.counters;
         PoolStats {
             created: c.created.load(Ordering::Relaxed),
+            cloned_with_wal_log: c.cloned_with_wal_log.load(Ordering::Relaxed),
             checked_out: c.checked_out.load(Ordering::Relaxed),
             recycled: c.recycled.load(Ordering::Relaxed),
             reused: c.reused.load(Ordering::Relaxed),
@@ -540,7 +519,7 @@ struct Resetting {
 async fn create_loop(
     server: String,
     template: String,
-    clause: &'static str,
+    (strategy, supported): (CloneStrategy, bool),
     ready: Ready,
     counters: Arc<Counters>,
     pending: Arc<AtomicUsize>,
@@ -562,6 +541,7 @@ async fn create_loop(
             return;
         };
         let name = crate::db::unique_name("saas_test");
+        let clause = strategy.clause(&counters.returns, supported);
         CLONING.fetch_add(1, Ordering::SeqCst);
         let start = Instant::now();
         let result = async {
@@ -591,6 +571,9 @@ async fn create_loop(
         match result {
             Ok(()) => {
                 counters.created.fetch_add(1, Ordering::Relaxed);
+                if clause.ends_with("WAL_LOG") {
+                    counters.cloned_with_wal_log.fetch_add(1, Ordering::Relaxed);
+                }
                 counters.clone_micros.fetch_add(
                     u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
@@ -783,6 +766,7 @@ async fn recycle_loop(
                 };
                 if let Some(checked) = reused {
                     counters.reused.fetch_add(1, Ordering::Relaxed);
+                    counters.returns.reused();
                     if checked == Checked::Counters {
                         counters.reset_from_counters.fetch_add(1, Ordering::Relaxed);
                     }
@@ -796,6 +780,7 @@ async fn recycle_loop(
                     }
                     let _ = drop_database(&mut conn, &server, &item).await;
                     counters.recycled.fetch_add(1, Ordering::Relaxed);
+                    counters.returns.dropped();
                 }
             }
             pending.fetch_sub(1, Ordering::SeqCst);
@@ -934,22 +919,4 @@ pub(crate) async fn shared_template(
 pub(crate) async fn shared_empty(server: &str) -> anyhow::Result<DbPool> {
     let key = format!("{server}\u{0}empty");
     shared(key, || DbPool::start_empty(server, PoolOptions::from_env())).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strategies_are_read_from_their_names() {
-        assert_eq!(
-            "file_copy".parse::<CloneStrategy>().unwrap(),
-            CloneStrategy::FileCopy
-        );
-        assert_eq!(
-            "WAL_LOG".parse::<CloneStrategy>().unwrap(),
-            CloneStrategy::WalLog
-        );
-        assert!("copy".parse::<CloneStrategy>().is_err());
-    }
 }
