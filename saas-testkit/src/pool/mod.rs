@@ -771,6 +771,8 @@ async fn recycle_loop(
                         counters.reset_from_counters.fetch_add(1, Ordering::Relaxed);
                     }
                 } else {
+                    // Counted before the drop waits for clones: the next clone already knows.
+                    counters.returns.dropped();
                     let deadline = Instant::now() + Duration::from_millis(250);
                     while CLONING.load(Ordering::SeqCst) > 0
                         && pending.load(Ordering::SeqCst) <= size
@@ -780,7 +782,6 @@ async fn recycle_loop(
                     }
                     let _ = drop_database(&mut conn, &server, &item).await;
                     counters.recycled.fetch_add(1, Ordering::Relaxed);
-                    counters.returns.dropped();
                 }
             }
             pending.fetch_sub(1, Ordering::SeqCst);
