@@ -76,6 +76,9 @@ pub(crate) struct Baseline {
     tables: Vec<Table>,
     /// One statement setting every sequence back (`None` when there are none).
     sequences: Option<String>,
+    /// When the server's statistics were last reset, as the baseline was taken (see
+    /// [`Activity::fresh`]).
+    server_reset_at: Option<i64>,
     /// The activity counters of each database this pool made clean, under the name it was
     /// handed out by (a fresh clone has none: its counters start at zero).
     clean: Mutex<HashMap<String, Activity>>,
@@ -168,6 +171,10 @@ impl Baseline {
         let catalog_query = fingerprint_query(conn).await?;
         let catalog = fingerprint(conn, &catalog_query).await?;
         let database = database_row(conn).await?;
+        let server_reset_at = Activity::read(conn)
+            .await?
+            .0
+            .and_then(|activity| activity.server_reset_at());
         let always_fires: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgenabled = 'A')
                  OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_enabled = 'A')",
@@ -241,6 +248,7 @@ impl Baseline {
             always_fires,
             tables,
             sequences,
+            server_reset_at,
             clean: Mutex::default(),
         }))
     }
@@ -283,7 +291,9 @@ impl Baseline {
         conn: &mut PgConnection,
         handed_as: &str,
     ) -> anyhow::Result<Option<(Vec<usize>, Checked)>> {
-        let before = self.clean_activity(handed_as).unwrap_or_default();
+        let before = self
+            .clean_activity(handed_as)
+            .unwrap_or_else(|| Activity::fresh(self.server_reset_at));
         let (now, database) = match self.check {
             ResetCheck::Counters => Activity::read(conn).await?,
             ResetCheck::EveryTable => (None, String::new()),
@@ -378,10 +388,10 @@ impl Baseline {
         // What the next reset compares with: the counters now, this session's writes included.
         if self.check == ResetCheck::Counters {
             Activity::flush(conn).await?;
-            if let (Some(after), _) = Activity::read(conn).await? {
-                if let Ok(mut clean) = self.clean.lock() {
-                    clean.insert(renamed.to_string(), after);
-                }
+            if let (Some(after), _) = Activity::read(conn).await?
+                && let Ok(mut clean) = self.clean.lock()
+            {
+                clean.insert(renamed.to_string(), after);
             }
         }
         Ok(Some(checked))
