@@ -25,6 +25,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "the most connections one bound tenant may open (a positive integer)",
     ),
     (
+        "SAAS_BOUND_CONNECTIONS",
+        "the most connections all bound tenants hold together (a positive integer)",
+    ),
+    (
         "SAAS_SERVERS",
         "servers of database-tier tenants: `name=url,name=url`",
     ),
@@ -88,6 +92,8 @@ pub struct Settings {
     pub bound_tenants: Option<usize>,
     /// `SAAS_BOUND_POOL_SIZE`.
     pub bound_pool_size: Option<u32>,
+    /// `SAAS_BOUND_CONNECTIONS`.
+    pub bound_connections: Option<u32>,
     /// `SAAS_SERVERS`, in order.
     pub servers: Vec<(String, String)>,
     /// `SAAS_REPLICA_URLS`, in order.
@@ -151,6 +157,7 @@ impl Settings {
             pool_size: reader.parsed("SAAS_POOL_SIZE", positive::<u32>),
             bound_tenants: reader.parsed("SAAS_BOUND_TENANTS", |v| v.parse::<usize>().ok()),
             bound_pool_size: reader.parsed("SAAS_BOUND_POOL_SIZE", positive::<u32>),
+            bound_connections: reader.parsed("SAAS_BOUND_CONNECTIONS", positive::<u32>),
             servers: servers.unwrap_or_default(),
             replica_urls: var("SAAS_REPLICA_URLS")
                 .map(|v| {
@@ -260,6 +267,7 @@ mod tests {
             ("SAAS_POOL_SIZE", "16"),
             ("SAAS_BOUND_TENANTS", "0"),
             ("SAAS_BOUND_POOL_SIZE", "3"),
+            ("SAAS_BOUND_CONNECTIONS", "48"),
             ("SAAS_SERVERS", "east=postgres://e/x, west = postgres://w/x"),
             ("SAAS_REPLICA_URLS", "postgres://r1/x,,postgres://r2/x"),
             ("SAAS_DATABASE_PREFIX", "t_"),
@@ -282,6 +290,7 @@ mod tests {
         assert_eq!(settings.pool_size, Some(16));
         assert_eq!(settings.bound_tenants, Some(0));
         assert_eq!(settings.bound_pool_size, Some(3));
+        assert_eq!(settings.bound_connections, Some(48));
         assert_eq!(
             settings.servers,
             [

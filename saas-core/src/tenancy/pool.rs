@@ -10,11 +10,12 @@
 //!   one round trip. Disable them (`bound_tenants(0)`) behind PgBouncer in transaction mode.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
 
 use super::TENANT_SETTING;
 use super::TenantId;
@@ -38,7 +39,9 @@ pub struct TenancyConfig {
     pub request_password: Option<String>,
     /// Connections in the shared request pool.
     pub request_pool_size: u32,
-    /// How many tenants may hold a bound pool at once (0 disables bound pools).
+    /// How many tenants may hold a bound pool at once (0 disables bound pools). A pool
+    /// holds no connection until its tenant reads, so this bounds bookkeeping, not
+    /// connections: [`TenancyConfig::bound_connections`] does that.
     pub bound_tenants: usize,
     /// The most connections one bound pool opens. They open as a tenant's concurrent reads
     /// need them and close after `3 × bound_idle` unused, so a quiet tenant holds one; a busy
@@ -46,6 +49,13 @@ pub struct TenancyConfig {
     /// `scripts/bench-http.sh --modes one`: with two, list 0.65-0.67 and get 0.79-0.86 of
     /// the hand-written server's throughput; with four, 0.87-0.93 and 0.86-0.90).
     pub bound_pool_size: u32,
+    /// The most connections all bound pools hold together (default 32). A tenant's read
+    /// that would need a new bound connection while they hold this many takes the shared
+    /// path instead (one more round trip), so more active tenants than `bound_connections /
+    /// bound_pool_size` share the bound connections without opening more of them: with 20
+    /// tenants in turn at 64 connections and 8 bound tenants (the old default, 32
+    /// connections), 12 of the 20 always took the shared path.
+    pub bound_connections: u32,
     /// A bound pool unused for this long may be given to another tenant.
     pub bound_idle: Duration,
     /// How long a tenant's registry entry is cached for request-time checks.
@@ -92,8 +102,9 @@ impl TenancyConfig {
             request_role: "saas_app".into(),
             request_password: None,
             request_pool_size: 10,
-            bound_tenants: 8,
+            bound_tenants: 64,
             bound_pool_size: 4,
+            bound_connections: 32,
             bound_idle: Duration::from_secs(10),
             tenant_cache_ttl: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
@@ -114,7 +125,7 @@ impl TenancyConfig {
 
     /// Applies the settings that deployments change ([`Settings`](crate::settings::Settings),
     /// read from `SAAS_REQUEST_ROLE`, `SAAS_REQUEST_PASSWORD`, `SAAS_POOL_SIZE`,
-    /// `SAAS_BOUND_TENANTS`, `SAAS_BOUND_POOL_SIZE`, `SAAS_SERVERS`, `SAAS_REPLICA_URLS`, `SAAS_DATABASE_PREFIX`,
+    /// `SAAS_BOUND_TENANTS`, `SAAS_BOUND_POOL_SIZE`, `SAAS_BOUND_CONNECTIONS`, `SAAS_SERVERS`, `SAAS_REPLICA_URLS`, `SAAS_DATABASE_PREFIX`,
     /// `SAAS_TENANT_CACHE_TTL_MS`, `SAAS_MIGRATION_PARALLELISM`, `SAAS_MIGRATE_ON_START` and
     /// `SAAS_DANGEROUSLY_SKIP_ISOLATION_AUDIT`) over `self`; unset ones leave `self` as it is.
     pub fn with_settings(mut self, settings: &crate::settings::Settings) -> Self {
@@ -135,6 +146,9 @@ impl TenancyConfig {
         }
         if let Some(n) = settings.bound_pool_size {
             self.bound_pool_size = n;
+        }
+        if let Some(n) = settings.bound_connections {
+            self.bound_connections = n;
         }
         for (name, url) in &settings.servers {
             self.servers.insert(name.clone(), url.clone());
@@ -188,6 +202,13 @@ impl TenancyConfig {
         self
     }
 
+    /// Sets the most connections all bound pools hold together (see
+    /// [`TenancyConfig::bound_connections`]).
+    pub fn bound_connections(mut self, n: u32) -> Self {
+        self.bound_connections = n;
+        self
+    }
+
     /// Adds a named server that database-tier tenants can be placed on (`url`: the owner's
     /// credentials and a maintenance database, for example `postgres`).
     pub fn server(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
@@ -202,14 +223,19 @@ impl TenancyConfig {
     }
 }
 
-/// Pools bound to single tenants, at most `capacity` of them, least recently used given up
-/// first once idle. See the module documentation.
+/// Pools bound to single tenants, at most `bound_tenants` of them, least recently used given
+/// up first once idle, holding at most `bound_connections` connections together. See the
+/// module documentation.
 pub struct BoundPools {
     base: PgConnectOptions,
     size: u32,
     idle: Duration,
     acquire_timeout: Duration,
     cache: PoolCache<TenantId>,
+    /// `bound_connections`.
+    budget: u32,
+    /// Acquires admitted to open a connection and not returned yet (see [`Opening`]).
+    opening: Mutex<u32>,
 }
 
 impl std::fmt::Debug for BoundPools {
@@ -217,26 +243,94 @@ impl std::fmt::Debug for BoundPools {
         f.debug_struct("BoundPools")
             .field("capacity", &self.cache.capacity())
             .field("size", &self.size)
+            .field("budget", &self.budget)
             .finish()
+    }
+}
+
+/// An admitted acquire that may open a connection, counted until it returns (or is dropped).
+struct Opening<'a>(&'a Mutex<u32>);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut n) = self.0.lock() {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
 impl BoundPools {
     pub(crate) fn new(base: PgConnectOptions, config: &TenancyConfig) -> Self {
+        let budget = if config.bound_tenants == 0 {
+            0
+        } else {
+            config.bound_connections
+        };
         BoundPools {
             base,
             size: config.bound_pool_size.max(1),
             idle: config.bound_idle,
             acquire_timeout: config.acquire_timeout,
-            cache: PoolCache::new(config.bound_tenants, config.bound_idle),
+            cache: PoolCache::new(
+                if budget == 0 { 0 } else { config.bound_tenants },
+                config.bound_idle,
+            ),
+            budget,
+            opening: Mutex::new(0),
         }
     }
 
-    /// The tenant's bound pool for a location of the primary database (`search_path` set
-    /// for a schema-tier tenant), created if there is room; `None` means "use the shared
-    /// path". A pool opened for another location (the tenant moved) is replaced: its
-    /// connections never serve the tenant again.
-    pub fn get(&self, tenant: TenantId, label: &str, search_path: Option<&str>) -> Option<PgPool> {
+    /// A connection bound to `tenant` at a location of the primary database (`search_path`
+    /// set for a schema-tier tenant), or `None`: use the shared path. An idle connection of
+    /// the tenant's pool is taken at once; a pool at its size waits for one of its own; a
+    /// pool that would have to open a connection does so only while all bound pools hold
+    /// (or are opening) fewer than `bound_connections`, else the read takes the shared path
+    /// and a pool idle for `bound_idle` is given up to make room.
+    pub async fn acquire(
+        &self,
+        tenant: TenantId,
+        label: &str,
+        search_path: Option<&str>,
+    ) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
+        let Some(pool) = self.get(tenant, label, search_path) else {
+            return Ok(None);
+        };
+        if let Some(conn) = pool.try_acquire() {
+            return Ok(Some(conn));
+        }
+        if pool.size() >= self.size {
+            return pool.acquire().await.map(Some);
+        }
+        let Some(_opening) = self.admit() else {
+            self.cache.evict_idle();
+            return Ok(None);
+        };
+        pool.acquire().await.map(Some)
+    }
+
+    /// Counts an acquire that may open a connection, if the budget has room for it. The
+    /// count and the pools' sizes are read under one lock, so concurrent acquires cannot
+    /// all take the last place; a connection being opened may be counted twice (as opening
+    /// and in its pool's size), which errs on the side of fewer connections.
+    fn admit(&self) -> Option<Opening<'_>> {
+        let mut opening = self.opening.lock().ok()?;
+        if self.cache.connections() + *opening >= self.budget {
+            return None;
+        }
+        *opening += 1;
+        Some(Opening(&self.opening))
+    }
+
+    /// The connections the bound pools hold now (idle, in use or being opened).
+    pub fn connections(&self) -> u32 {
+        self.cache.connections()
+    }
+
+    /// The tenant's bound pool for a location of the primary database, created (with no
+    /// connection yet) if there is room; `None` means "use the shared path". A pool opened
+    /// for another location (the tenant moved) is replaced: its connections never serve the
+    /// tenant again.
+    fn get(&self, tenant: TenantId, label: &str, search_path: Option<&str>) -> Option<PgPool> {
         self.cache.get_or_open(&tenant, label, || {
             // The setting travels in the startup packet: every connection of this pool
             // belongs to `tenant` from its first statement to its last.
@@ -393,17 +487,23 @@ impl Tenancy {
         })
     }
 
-    /// The tenant's bound pool on this route, if it has (or now gets) one. Tenant databases
-    /// have none: they are reached through [`DatabasePools`].
-    pub(crate) fn bound_pool(&self, tenant: TenantId, route: &Route) -> Option<PgPool> {
+    /// A connection bound to the tenant on this route, if its bound pool has one for it
+    /// (see [`BoundPools::acquire`]); `None`: take the shared path. Tenant databases have
+    /// none: they are reached through [`DatabasePools`].
+    pub(crate) async fn bound_connection(
+        &self,
+        tenant: TenantId,
+        route: &Route,
+    ) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
         // On Citus a setting given at connect time stays on the coordinator: the workers'
         // shards would evaluate the policy without a tenant (zero rows).
         if route.database.is_some() || self.inner.citus {
-            return None;
+            return Ok(None);
         }
         self.inner
             .bound
-            .get(tenant, &route.label, route.search_path.as_deref())
+            .acquire(tenant, &route.label, route.search_path.as_deref())
+            .await
     }
 
     /// Whether the primary database is a Citus coordinator. The tenant context then travels

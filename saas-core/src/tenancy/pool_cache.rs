@@ -98,6 +98,31 @@ impl<K: Eq + Hash + Clone> PoolCache<K> {
         }
     }
 
+    /// The connections the cached pools hold (idle, in use or being opened).
+    pub(crate) fn connections(&self) -> u32 {
+        match self.entries.lock() {
+            Ok(entries) => entries.values().map(|e| e.pool.size()).sum(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Closes the least recently used pool that holds connections and has been idle for
+    /// `idle`, if there is one, so that another key can open connections in its place.
+    pub(crate) fn evict_idle(&self) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let victim = entries
+            .iter()
+            .filter(|(_, e)| e.pool.size() > 0 && now.duration_since(e.last_used) >= self.idle)
+            .min_by_key(|(_, e)| e.last_used)
+            .map(|(k, _)| k.clone());
+        if let Some(old) = victim.and_then(|k| entries.remove(&k)) {
+            close_later(old.pool);
+        }
+    }
+
     /// Takes one pool out of the cache (the caller closes it).
     pub(crate) fn remove(&self, key: &K) -> Option<PgPool> {
         self.entries

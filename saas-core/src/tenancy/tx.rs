@@ -249,9 +249,9 @@ impl TenantTx {
             // tenant's writes queued behind two connections).
             if access == Access::Read
                 && !self.read_only
-                && let Some(pool) = self.tenancy.bound_pool(self.tenant, &route)
+                && let Some(conn) = self.tenancy.bound_connection(self.tenant, &route).await?
             {
-                return Ok(Held::Bound(pool.acquire().await?));
+                return Ok(Held::Bound(conn));
             }
             let attempt = route
                 .pool(&self.tenancy)

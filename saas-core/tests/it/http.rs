@@ -234,11 +234,18 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
 }
 
 /// 1,000 interleaved requests from 20 tenants over a pool of 4 connections: every response
-/// holds only its own tenant's rows. Run with and without tenant-bound connections.
+/// holds only its own tenant's rows. Run without tenant-bound connections, with 3 bound
+/// tenants, and with every tenant bound but 5 bound connections for all of them (which are
+/// never exceeded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_of_many_tenants_never_mix() {
-    for bound in [0usize, 3] {
-        let env = Env::with_config(|c| c.request_pool_size(4).bound_tenants(bound)).await;
+    for (bound, budget) in [(0usize, 32u32), (3, 32), (20, 5)] {
+        let env = Env::with_config(|c| {
+            c.request_pool_size(4)
+                .bound_tenants(bound)
+                .bound_connections(budget)
+        })
+        .await;
         let app = std::sync::Arc::new(env.app().await);
         let mut tenants = Vec::new();
         let mut expected: HashMap<String, usize> = HashMap::new();
@@ -262,6 +269,17 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
             tenants.push((t, token));
         }
         let env = std::sync::Arc::new(env);
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let sampler = {
+            let (env, most) = (env.clone(), most.clone());
+            tokio::spawn(async move {
+                loop {
+                    let now = env.tenancy.bound_pools().connections();
+                    most.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+                }
+            })
+        };
         let mut handles = Vec::new();
         for n in 0..1000 {
             let (tenant, token) = tenants[(n * 7) % tenants.len()].clone();
@@ -296,8 +314,12 @@ async fn concurrent_requests_of_many_tenants_never_mix() {
         for h in handles {
             h.await.unwrap();
         }
+        sampler.abort();
+        let most = most.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(most <= budget, "{most} bound connections, budget {budget}");
         if bound > 0 {
             assert!(env.tenancy.bound_pools().len() <= bound);
+            assert!(most > 0, "no read took a bound connection");
         }
     }
 }

@@ -401,3 +401,64 @@ async fn a_read_only_request_ends_its_transaction_before_the_connection_serves_a
         .collect();
     assert_eq!(names, ["b1"]);
 }
+
+/// Bound connections are shared out within `bound_connections`: while the one allowed is
+/// held by a tenant, another tenant's read (and a second read of the same tenant, whose pool
+/// may not grow) takes the shared path and sees only its own rows; once the holder has been
+/// idle for `bound_idle`, its pool is given up and the other tenant gets a bound connection.
+#[tokio::test]
+async fn bound_connections_stay_within_their_budget_and_their_tenant() {
+    let env = Env::with_config(|c| {
+        let mut c = c.bound_tenants(8).bound_pool_size(2).bound_connections(1);
+        c.bound_idle = std::time::Duration::from_millis(100);
+        c
+    })
+    .await;
+    let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    seed_projects(&env.tenancy, a.id, &["a1", "a2"]).await;
+    seed_projects(&env.tenancy, b.id, &["b1"]).await;
+    let bound = env.tenancy.bound_pools();
+    async fn names(tx: &mut TenantTx) -> Vec<String> {
+        let page = Project::list(tx, saas_core::PageRequest::first())
+            .await
+            .unwrap();
+        let mut names: Vec<String> = page.items.into_iter().map(|p| p.name).collect();
+        names.sort();
+        names
+    }
+
+    let mut held = TenantTx::begin(&env.tenancy, a.id);
+    assert_eq!(names(&mut held).await, ["a1", "a2"]);
+    assert_eq!(
+        bound.connections(),
+        1,
+        "the first read takes a bound connection"
+    );
+    let mut other = TenantTx::begin(&env.tenancy, b.id);
+    assert_eq!(names(&mut other).await, ["b1"]);
+    let mut again = TenantTx::begin(&env.tenancy, a.id);
+    assert_eq!(names(&mut again).await, ["a1", "a2"]);
+    assert_eq!(bound.connections(), 1, "the budget of one was exceeded");
+    drop((held, other, again));
+
+    // Tenant a's pool, idle for `bound_idle`, makes room for b (that read still takes the
+    // shared path; the next one is bound).
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let mut tx = TenantTx::begin(&env.tenancy, b.id);
+    assert_eq!(names(&mut tx).await, ["b1"]);
+    drop(tx);
+    assert_eq!(
+        bound.connections(),
+        0,
+        "tenant a's idle pool was not given up"
+    );
+    let mut tx = TenantTx::begin(&env.tenancy, b.id);
+    assert_eq!(names(&mut tx).await, ["b1"]);
+    assert_eq!(bound.connections(), 1, "tenant b got no bound connection");
+    // The connection is b's from its startup packet: a raw read sees b's rows only.
+    let rows: Vec<(Uuid, String)> = sqlx::query_as("SELECT tenant_id, name FROM projects")
+        .fetch_all(tx.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows, [(*b.id.as_uuid(), "b1".to_string())]);
+}
