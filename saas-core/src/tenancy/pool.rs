@@ -285,7 +285,9 @@ impl BoundPools {
     /// the tenant's pool is taken at once; a pool at its size waits for one of its own; a
     /// pool that would have to open a connection does so only while all bound pools hold
     /// (or are opening) fewer than `bound_connections`, else the read takes the shared path
-    /// and a pool idle for `bound_idle` is given up to make room.
+    /// and room is made for the next: an idle connection of the pool holding the most (at
+    /// least two more than this tenant's) is closed, or else a pool idle for `bound_idle` is
+    /// given up. So the connections are shared out among the busy tenants.
     pub async fn acquire(
         &self,
         tenant: TenantId,
@@ -302,7 +304,12 @@ impl BoundPools {
             return pool.acquire().await.map(Some);
         }
         let Some(_opening) = self.admit() else {
-            self.cache.evict_idle();
+            // Make room for the next read: a connection of the pool holding the most (at
+            // least two more than this one's), else a pool idle for `bound_idle`. Without
+            // it the first tenants to grow would keep the budget while others are busy.
+            if !self.cache.close_idle_of_largest(pool.size() + 2) {
+                self.cache.evict_idle();
+            }
             return Ok(None);
         };
         pool.acquire().await.map(Some)

@@ -106,6 +106,30 @@ impl<K: Eq + Hash + Clone> PoolCache<K> {
         }
     }
 
+    /// Closes an idle connection of the pool holding the most connections, if it holds at
+    /// least `at_least` (in the background: the pool's size drops once it is closed).
+    /// Whether one was taken.
+    pub(crate) fn close_idle_of_largest(&self, at_least: u32) -> bool {
+        let Ok(entries) = self.entries.lock() else {
+            return false;
+        };
+        let Some(largest) = entries
+            .values()
+            .map(|e| &e.pool)
+            .filter(|p| p.size() >= at_least && p.num_idle() > 0)
+            .max_by_key(|p| p.size())
+        else {
+            return false;
+        };
+        match largest.try_acquire() {
+            Some(conn) => {
+                tokio::spawn(async move { conn.close().await });
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Closes the least recently used pool that holds connections and has been idle for
     /// `idle`, if there is one, so that another key can open connections in its place.
     pub(crate) fn evict_idle(&self) {

@@ -462,3 +462,50 @@ async fn bound_connections_stay_within_their_budget_and_their_tenant() {
         .unwrap();
     assert_eq!(rows, [(*b.id.as_uuid(), "b1".to_string())]);
 }
+
+/// A tenant that grew first does not keep the bound connections from the others: with the
+/// budget spent, a tenant without one makes the tenant holding the most give up an idle
+/// connection, and gets a bound connection of its own on its next read.
+#[tokio::test]
+async fn busy_tenants_share_the_bound_connections() {
+    let env =
+        Env::with_config(|c| c.bound_tenants(8).bound_pool_size(2).bound_connections(2)).await;
+    let (a, b) = (env.tenant("acme").await, env.tenant("globex").await);
+    seed_projects(&env.tenancy, a.id, &["a1"]).await;
+    seed_projects(&env.tenancy, b.id, &["b1"]).await;
+    let bound = env.tenancy.bound_pools();
+    async fn count(tx: &mut TenantTx) -> usize {
+        let page = Project::list(tx, saas_core::PageRequest::first())
+            .await
+            .unwrap();
+        page.items.len()
+    }
+    // Two reads of a at once: a's pool holds both bound connections.
+    let (mut first, mut second) = (
+        TenantTx::begin(&env.tenancy, a.id),
+        TenantTx::begin(&env.tenancy, a.id),
+    );
+    assert_eq!((count(&mut first).await, count(&mut second).await), (1, 1));
+    assert_eq!(bound.connections(), 2);
+    drop((first, second));
+    // b's reads take the shared path and make a give one back (once a's connections are
+    // back in its pool: a dropped connection returns in the background).
+    for _ in 0..200 {
+        let mut tx = TenantTx::begin(&env.tenancy, b.id);
+        assert_eq!(count(&mut tx).await, 1);
+        drop(tx);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if bound.connections() < 2 {
+            break;
+        }
+    }
+    assert_eq!(bound.connections(), 1, "tenant a kept both connections");
+    let mut tx = TenantTx::begin(&env.tenancy, b.id);
+    assert_eq!(count(&mut tx).await, 1);
+    assert_eq!(bound.connections(), 2, "tenant b got no bound connection");
+    let rows: Vec<(Uuid,)> = sqlx::query_as("SELECT tenant_id FROM projects")
+        .fetch_all(tx.conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows, [(*b.id.as_uuid(),)]);
+}
