@@ -269,6 +269,7 @@ def main():
                         for name in order:
                             port = servers[name]
                             before_pg = {p: cpu_ticks(p) for p in pg.backends(db, name)}
+                            before_bound = bound_counts(servers, name, admin)
                             before_srv = cpu_ticks(pids[name])
                             out = subprocess.run(
                                 wrk_cmd(port, route, mode, c, args.seconds, lua, tokens),
@@ -276,6 +277,8 @@ def main():
                             srv = cpu_ticks(pids[name]) - before_srv
                             after = pg.backends(db, name)
                             pgcpu = sum(cpu_ticks(p) - before_pg.get(p, 0) for p in after)
+                            bound = {k: v - before_bound.get(k, 0)
+                                     for k, v in bound_counts(servers, name, admin).items()}
                             rps, total, p99, bad, errors = parse_wrk(out)
                             if bad:
                                 sys.exit(f"{name} {route} {mode} c={c}: {bad} responses not 2xx\n{out}")
@@ -283,10 +286,17 @@ def main():
                                      rps=rps, p99_ms=p99,
                                      server_us=srv / TICK * 1e6 / total,
                                      pg_us=pgcpu / TICK * 1e6 / total)
+                            if bound:
+                                reads = bound["bound"] + bound["shared"]
+                                s["bound_share"] = bound["bound"] / reads if reads else None
+                                s["opened_per_1k"] = bound["opened"] * 1000 / total
                             samples.append(s)
                             print(f"{route:6} {mode:6} c={c:<3} round {r + 1} {name:11} "
                                   f"{rps:9.0f} req/s  p99 {p99:7.2f} ms  "
                                   f"server {s['server_us']:5.1f} us/req  pg {s['pg_us']:5.1f} us/req"
+                                  + (f"  bound {s['bound_share']:.0%} of reads, "
+                                     f"{s['opened_per_1k']:.1f} opened/1k req"
+                                     if s.get("bound_share") is not None else "")
                                   + (f"  socket errors: {errors.group(1)}" if errors else ""),
                                   flush=True)
         if args.taskboard_only:
@@ -315,6 +325,26 @@ def main():
             for host, port in citus_workers(args.server):
                 Postgres(on_node(args.server, host, port)).sql(
                     f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def bound_counts(servers, name, admin):
+    """The taskboard's bound-connection totals from /metrics (reads bound and sent down the
+    shared path, connections opened); nothing for the hand-written server."""
+    if name != "taskboard":
+        return {}
+    conn = http.client.HTTPConnection("127.0.0.1", servers[name], timeout=30)
+    conn.request("GET", "/metrics", headers={"Authorization": admin["Authorization"]})
+    body = conn.getresponse().read().decode()
+    conn.close()
+    counts = {"bound": 0, "shared": 0, "opened": 0}
+    for line in body.splitlines():
+        m = re.match(r'saas_bound_reads_total\{path="(\w+)"\} (\d+)', line)
+        if m:
+            counts[m.group(1)] = int(m.group(2))
+        m = re.match(r"saas_bound_connections_opened_total (\d+)", line)
+        if m:
+            counts["opened"] = int(m.group(1))
+    return counts
 
 
 def wrk_cmd(port, route, mode, conns, seconds, lua, tokens):
@@ -395,6 +425,13 @@ def report(samples):
               f"{h['rps']:18.0f} {h['p99_ms']:7.2f} {h['server_us']:6.1f} + {h['pg_us']:5.1f}"
               f"              | {t['rps'] / h['rps']:10.2f} {t['server_us'] / h['server_us']:11.2f}"
               f" {t['p99_ms'] / h['p99_ms']:5.2f}")
+    for route, mode, c in keys:
+        ss = [s for s in samples if (s["route"], s["mode"], s["conns"], s["server"])
+              == (route, mode, c, "taskboard") and s.get("bound_share") is not None]
+        if ss:
+            print(f"{route:6} {mode:6} {c:6} | taskboard reads on a bound connection "
+                  f"{med(s['bound_share'] for s in ss):.0%}, bound connections opened "
+                  f"{med(s['opened_per_1k'] for s in ss):.1f} per 1,000 requests")
     print("(medians over rounds; ratios are taskboard / hand-written: throughput >= 0.90 read,"
           " >= 0.85 list and create is the target; server-cpu <= 1.15; p99 <= 1.2 at 64)")
 

@@ -518,6 +518,44 @@ async fn pool_gauges_cover_the_primary_database_at_scrape_time() {
     assert_eq!(now_in_use, 0.0);
 }
 
+#[tokio::test]
+async fn bound_read_counters_match_the_bound_pools() {
+    // A budget of one bound connection: a's reads take it, b's read finds no room.
+    let env = Env::with_config(|c| c.bound_connections(1)).await;
+    let telemetry = open_telemetry();
+    let router = app(&env, &telemetry).await;
+    let a = env.tenant("acme").await;
+    let b = env.tenant("globex").await;
+    for tenant in [&a, &b, &a] {
+        let (status, _, _) = env
+            .call(&router, "GET", "/projects", Some(&env.token(tenant)), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let stats = env.tenancy.bound_pools().stats();
+    let (_, samples) = scrape(&router).await;
+    let reads = |path| total(&samples, "saas_bound_reads_total", &[("path", path)]);
+    assert_eq!(reads("bound"), stats.bound as f64);
+    assert_eq!(reads("shared"), stats.shared as f64);
+    assert_eq!(
+        total(&samples, "saas_bound_connections_opened_total", &[]),
+        stats.opened as f64
+    );
+    if !env.tenancy.distributed() {
+        assert_eq!(
+            (stats.bound, stats.shared, stats.opened),
+            (2, 1, 1),
+            "{stats:?}"
+        );
+    }
+    // A second scrape counts nothing twice.
+    let (_, again) = scrape(&router).await;
+    assert_eq!(
+        total(&again, "saas_bound_reads_total", &[("path", "bound")]),
+        stats.bound as f64
+    );
+}
+
 /// Captures the fields of every `http.request` span, kept when the span closes.
 #[derive(Default)]
 struct SpanFields {

@@ -173,6 +173,13 @@ pub(crate) struct PoolLabels {
     pub(crate) pool: &'static str,
 }
 
+/// The labels of `saas_bound_reads_total`: `bound` (one round trip on a tenant-bound
+/// connection) or `shared` (the shared path: no room in the bound connections' budget).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct BoundReadLabels {
+    pub(crate) path: &'static str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

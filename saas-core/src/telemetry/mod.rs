@@ -91,8 +91,8 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::tenancy::TenantId;
 use crate::tenancy::pool::Tenancy;
 use labels::{
-    DeprecatedLabels, PoolLabels, PoolStateLabels, RequestLabels, RouteLabel, TenantLabels,
-    VersionLabel,
+    BoundReadLabels, DeprecatedLabels, PoolLabels, PoolStateLabels, RequestLabels, RouteLabel,
+    TenantLabels, VersionLabel,
 };
 pub use layer::{TelemetryFuture, TelemetryLayer, TelemetryService};
 
@@ -201,6 +201,9 @@ struct Inner {
     deprecated: Family<DeprecatedLabels, Counter>,
     pool_connections: Family<PoolStateLabels, Gauge>,
     pool_max: Family<PoolLabels, Gauge>,
+    /// Brought up to the bound pools' own totals at each scrape.
+    bound_reads: Family<BoundReadLabels, Counter>,
+    bound_opened: Counter,
     handles: RwLock<HashMap<RequestLabels, Handles>>,
     tenants: TenantLabels,
     tenancy: Mutex<Option<Tenancy>>,
@@ -259,6 +262,8 @@ impl Telemetry {
         let deprecated = Family::<DeprecatedLabels, Counter>::default();
         let pool_connections = Family::<PoolStateLabels, Gauge>::default();
         let pool_max = Family::<PoolLabels, Gauge>::default();
+        let bound_reads = Family::<BoundReadLabels, Counter>::default();
+        let bound_opened = Counter::default();
         registry.register(
             "saas_http_requests",
             "HTTP requests served, by tenant, API version, route template, method and status",
@@ -285,6 +290,17 @@ impl Telemetry {
             "The most connections each database pool may open",
             pool_max.clone(),
         );
+        registry.register(
+            "saas_bound_reads",
+            "Single reads that could run on a tenant-bound connection, by path: `bound` (one \
+             round trip) or `shared` (no room in bound_connections: one more round trip)",
+            bound_reads.clone(),
+        );
+        registry.register(
+            "saas_bound_connections_opened",
+            "Tenant-bound connections opened (each a new PostgreSQL backend)",
+            bound_opened.clone(),
+        );
         Telemetry {
             inner: Arc::new(Inner {
                 registry,
@@ -293,6 +309,8 @@ impl Telemetry {
                 deprecated,
                 pool_connections,
                 pool_max,
+                bound_reads,
+                bound_opened,
                 handles: RwLock::new(HashMap::new()),
                 tenants: TenantLabels::new(config.max_tenants),
                 tenancy: Mutex::new(None),
@@ -383,6 +401,22 @@ impl Telemetry {
         self.inner.pool_connections.clear();
         self.inner.pool_max.clear();
         if let Some(tenancy) = tenancy {
+            // Scrapes run one at a time, so raising each counter by what it lacks keeps it
+            // equal to the pools' own total.
+            let stats = tenancy.bound_pools().stats();
+            let catch_up = |counter: &Counter, total: u64| {
+                counter.inc_by(total.saturating_sub(counter.get()));
+            };
+            for (path, total) in [("bound", stats.bound), ("shared", stats.shared)] {
+                catch_up(
+                    &self
+                        .inner
+                        .bound_reads
+                        .get_or_create(&BoundReadLabels { path }),
+                    total,
+                );
+            }
+            catch_up(&self.inner.bound_opened, stats.opened);
             for sample in pools::sample(&tenancy) {
                 let state = |state| PoolStateLabels {
                     database: sample.database.clone(),

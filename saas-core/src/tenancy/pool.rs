@@ -10,6 +10,7 @@
 //!   one round trip. Disable them (`bound_tenants(0)`) behind PgBouncer in transaction mode.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,9 +53,8 @@ pub struct TenancyConfig {
     /// The most connections all bound pools hold together (default 32). A tenant's read
     /// that would need a new bound connection while they hold this many takes the shared
     /// path instead (one more round trip), so more active tenants than `bound_connections /
-    /// bound_pool_size` share the bound connections without opening more of them: with 20
-    /// tenants in turn at 64 connections and 8 bound tenants (the old default, 32
-    /// connections), 12 of the 20 always took the shared path.
+    /// bound_pool_size` share the bound connections without opening more of them.
+    /// [`BoundPools::stats`] tells how many reads it sent down the shared path.
     pub bound_connections: u32,
     /// A bound pool unused for this long may be given to another tenant.
     pub bound_idle: Duration,
@@ -236,6 +236,35 @@ pub struct BoundPools {
     budget: u32,
     /// Acquires admitted to open a connection and not returned yet (see [`Opening`]).
     opening: Mutex<u32>,
+    counts: Arc<Counts>,
+}
+
+/// The running totals behind [`BoundStats`].
+#[derive(Default)]
+struct Counts {
+    bound: AtomicU64,
+    shared: AtomicU64,
+    opened: AtomicU64,
+    closed_for_room: AtomicU64,
+}
+
+/// What the bound pools have done since the process started: the numbers to size
+/// [`TenancyConfig::bound_connections`] by (also served on `/metrics` as
+/// `saas_bound_reads_total` and `saas_bound_connections_opened_total`). Many `shared` reads
+/// against `bound` ones mean busy tenants wait for the budget; many `opened` connections per
+/// read mean the budget is shared out by closing and reopening them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BoundStats {
+    /// Reads served on a connection bound to their tenant (one round trip).
+    pub bound: u64,
+    /// Reads that could have been bound and took the shared path instead (no room for the
+    /// tenant's pool, or the budget held by other tenants): one more round trip each.
+    pub shared: u64,
+    /// Bound connections opened (each is a new PostgreSQL backend).
+    pub opened: u64,
+    /// Idle bound connections and pools closed to make room for another tenant.
+    pub closed_for_room: u64,
 }
 
 impl std::fmt::Debug for BoundPools {
@@ -261,22 +290,31 @@ impl Drop for Opening<'_> {
 
 impl BoundPools {
     pub(crate) fn new(base: PgConnectOptions, config: &TenancyConfig) -> Self {
-        let budget = if config.bound_tenants == 0 {
-            0
-        } else {
-            config.bound_connections
-        };
+        // Either setting at 0 turns bound connections off: no pool is ever opened.
+        let enabled = config.bound_tenants > 0 && config.bound_connections > 0;
         BoundPools {
             base,
             size: config.bound_pool_size.max(1),
             idle: config.bound_idle,
             acquire_timeout: config.acquire_timeout,
             cache: PoolCache::new(
-                if budget == 0 { 0 } else { config.bound_tenants },
+                if enabled { config.bound_tenants } else { 0 },
                 config.bound_idle,
             ),
-            budget,
+            budget: if enabled { config.bound_connections } else { 0 },
             opening: Mutex::new(0),
+            counts: Arc::default(),
+        }
+    }
+
+    /// What the bound pools have done so far (see [`BoundStats`]).
+    pub fn stats(&self) -> BoundStats {
+        let c = &self.counts;
+        BoundStats {
+            bound: c.bound.load(Ordering::Relaxed),
+            shared: c.shared.load(Ordering::Relaxed),
+            opened: c.opened.load(Ordering::Relaxed),
+            closed_for_room: c.closed_for_room.load(Ordering::Relaxed),
         }
     }
 
@@ -294,25 +332,37 @@ impl BoundPools {
         label: &str,
         search_path: Option<&str>,
     ) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
+        if self.budget == 0 {
+            return Ok(None);
+        }
+        let counts = &self.counts;
         let Some(pool) = self.get(tenant, label, search_path) else {
+            counts.shared.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         };
         if let Some(conn) = pool.try_acquire() {
+            counts.bound.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(conn));
         }
-        if pool.size() >= self.size {
-            return pool.acquire().await.map(Some);
+        if pool.size() < self.size {
+            let Some(_opening) = self.admit() else {
+                // Make room for the next read: a connection of the pool holding the most (at
+                // least two more than this one's), else a pool idle for `bound_idle`. Without
+                // it the first tenants to grow would keep the budget while others are busy.
+                if self.cache.close_idle_of_largest(pool.size() + 2) || self.cache.evict_idle() {
+                    counts.closed_for_room.fetch_add(1, Ordering::Relaxed);
+                }
+                counts.shared.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            };
+            let conn = pool.acquire().await?;
+            counts.bound.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(conn));
         }
-        let Some(_opening) = self.admit() else {
-            // Make room for the next read: a connection of the pool holding the most (at
-            // least two more than this one's), else a pool idle for `bound_idle`. Without
-            // it the first tenants to grow would keep the budget while others are busy.
-            if !self.cache.close_idle_of_largest(pool.size() + 2) {
-                self.cache.evict_idle();
-            }
-            return Ok(None);
-        };
-        pool.acquire().await.map(Some)
+        // The pool is at its size: wait for one of its own connections.
+        let conn = pool.acquire().await?;
+        counts.bound.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(conn))
     }
 
     /// Counts an acquire that may open a connection, if the budget has room for it. The
@@ -348,7 +398,12 @@ impl BoundPools {
             if let Some(path) = search_path {
                 options = options.options([("search_path", path)]);
             }
+            let counts = Arc::clone(&self.counts);
             PgPoolOptions::new()
+                .after_connect(move |_, _| {
+                    counts.opened.fetch_add(1, Ordering::Relaxed);
+                    Box::pin(async { Ok(()) })
+                })
                 .max_connections(self.size)
                 .min_connections(0)
                 .idle_timeout(Some(self.idle * 3))

@@ -132,9 +132,10 @@ impl<K: Eq + Hash + Clone> PoolCache<K> {
 
     /// Closes the least recently used pool that holds connections and has been idle for
     /// `idle`, if there is one, so that another key can open connections in its place.
-    pub(crate) fn evict_idle(&self) {
+    /// Whether one was closed.
+    pub(crate) fn evict_idle(&self) -> bool {
         let Ok(mut entries) = self.entries.lock() else {
-            return;
+            return false;
         };
         let now = Instant::now();
         let victim = entries
@@ -142,8 +143,12 @@ impl<K: Eq + Hash + Clone> PoolCache<K> {
             .filter(|(_, e)| e.pool.size() > 0 && now.duration_since(e.last_used) >= self.idle)
             .min_by_key(|(_, e)| e.last_used)
             .map(|(k, _)| k.clone());
-        if let Some(old) = victim.and_then(|k| entries.remove(&k)) {
-            close_later(old.pool);
+        match victim.and_then(|k| entries.remove(&k)) {
+            Some(old) => {
+                close_later(old.pool);
+                true
+            }
+            None => false,
         }
     }
 

@@ -442,6 +442,13 @@ async fn bound_connections_stay_within_their_budget_and_their_tenant() {
     let mut again = TenantTx::begin(&env.tenancy, a.id);
     assert_eq!(names(&mut again).await, ["a1", "a2"]);
     assert_eq!(bound.connections(), on(1), "the budget of one was exceeded");
+    // What an operator sizes the budget by: one read bound, two sent down the shared path.
+    let stats = bound.stats();
+    assert_eq!(
+        (stats.bound, stats.shared, stats.opened),
+        (on(1).into(), on(2).into(), on(1).into()),
+        "{stats:?}"
+    );
     drop((held, other, again));
 
     // Tenant a's pool, idle for `bound_idle`, makes room for b (that read still takes the
@@ -468,6 +475,17 @@ async fn bound_connections_stay_within_their_budget_and_their_tenant() {
         .await
         .unwrap();
     assert_eq!(rows, [(*b.id.as_uuid(), "b1".to_string())]);
+    let stats = bound.stats();
+    assert_eq!(
+        (
+            stats.bound,
+            stats.shared,
+            stats.opened,
+            stats.closed_for_room
+        ),
+        (on(2).into(), on(3).into(), on(2).into(), on(1).into()),
+        "{stats:?}"
+    );
 }
 
 /// A tenant that grew first does not keep the bound connections from the others: with the
