@@ -78,6 +78,12 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// Whether a database error's message is Citus's for a statement that chose a shard a
+/// concurrent split or move had just replaced (SQLSTATE `XX000`): safe to retry, nothing ran.
+pub fn is_replaced_shard(message: &str) -> bool {
+    message.starts_with("could not find valid entry for shard ")
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::RowNotFound = err {
@@ -132,6 +138,16 @@ impl From<sqlx::Error> for ApiError {
                 Some("3D000") | Some("3F000") | Some("57P01") | Some("57P02") | Some("57P03") => {
                     return ApiError::Unavailable {
                         detail: "the tenant's data has moved; retry".into(),
+                        retry_after: 1,
+                    };
+                }
+                // Citus: the statement chose a shard that a concurrent split or move had
+                // just replaced (shards are chosen before their locks are taken; upstream
+                // citusdata/citus#6360). The statement did nothing; the next one finds the
+                // new shard.
+                Some("XX000") if is_replaced_shard(db.message()) => {
+                    return ApiError::Unavailable {
+                        detail: "the tenant's shards were just moved; retry".into(),
                         retry_after: 1,
                     };
                 }

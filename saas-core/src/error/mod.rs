@@ -16,5 +16,5 @@
 mod api;
 mod runtime;
 
-pub use api::{ApiError, ApiResult, MOVING_SQLSTATE, PROBLEM_JSON, Problem};
+pub use api::{ApiError, ApiResult, MOVING_SQLSTATE, PROBLEM_JSON, Problem, is_replaced_shard};
 pub use runtime::{AuditProblem, AuditReport, Error, Result};

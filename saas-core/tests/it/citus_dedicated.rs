@@ -32,7 +32,34 @@ struct Load {
     acknowledged: Arc<Mutex<BTreeSet<(TenantId, Uuid)>>>,
     failures: Arc<Mutex<Vec<String>>>,
     requests: Arc<AtomicUsize>,
+    /// Requests refused once for a replaced shard and retried (see [`retried`]).
+    retries: Arc<AtomicUsize>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Whether a request failed because its statement chose a shard that a concurrent split or
+/// move had just replaced: Citus's `could not find valid entry for shard` (shards are chosen
+/// before their locks are taken, citusdata/citus#6360), which the framework answers 503 with
+/// `Retry-After` (`saas_core::error::is_replaced_shard`).
+fn replaced_shard(err: &str) -> bool {
+    err.contains("could not find valid entry for shard") || err.contains("shards were just moved")
+}
+
+/// Runs `op`, and once more if it was refused for a replaced shard, as a client honouring the
+/// 503 would; the retry must succeed. Any other failure is not retried.
+async fn retried<T, F, Fut>(retries: &AtomicUsize, op: F) -> Result<T, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    match op().await {
+        Err(err) if replaced_shard(&err) => {
+            retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            op().await
+        }
+        other => other,
+    }
 }
 
 impl Load {
@@ -42,17 +69,23 @@ impl Load {
             acknowledged: Arc::default(),
             failures: Arc::default(),
             requests: Arc::default(),
+            retries: Arc::default(),
             tasks: Vec::new(),
         };
         let mut tasks = Vec::new();
         for (w, &tenant) in tenants.iter().enumerate() {
             let (tenancy, stop) = (tenancy.clone(), load.stop.clone());
             let (acknowledged, failures) = (load.acknowledged.clone(), load.failures.clone());
-            let requests = load.requests.clone();
+            let (requests, retries) = (load.requests.clone(), load.retries.clone());
             tasks.push(tokio::spawn(async move {
                 let mut n = w * 1_000_000;
                 while !stop.load(Ordering::Relaxed) {
-                    match write_pair(&tenancy, tenant, n).await {
+                    let write = retried(&retries, || async {
+                        write_pair(&tenancy, tenant, n)
+                            .await
+                            .map_err(|e| e.to_string())
+                    });
+                    match write.await {
                         Ok(id) => {
                             acknowledged.lock().unwrap().insert((tenant, id));
                         }
@@ -66,16 +99,20 @@ impl Load {
                         failures.lock().unwrap().push(format!("delete: {err}"));
                     }
                     // A read of the tenant's rows between writes.
-                    let mut tx = TenantTx::begin(&tenancy, tenant);
-                    let read = match tx.conn().await {
-                        Ok(conn) => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects")
-                            .fetch_one(&mut *conn)
-                            .await
-                            .map(drop)
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(err) = read {
+                    let read = retried(&retries, || async {
+                        let mut tx = TenantTx::begin(&tenancy, tenant);
+                        match tx.conn().await {
+                            Ok(conn) => {
+                                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects")
+                                    .fetch_one(&mut *conn)
+                                    .await
+                                    .map(drop)
+                                    .map_err(|e| e.to_string())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
+                    });
+                    if let Err(err) = read.await {
                         failures.lock().unwrap().push(format!("read: {err}"));
                     }
                     requests.fetch_add(2, Ordering::Relaxed);
@@ -103,6 +140,10 @@ impl Load {
             &failures[..failures.len().min(5)]
         );
         assert!(self.requests.load(Ordering::Relaxed) > 20, "the load ran");
+        let retries = self.retries.load(Ordering::Relaxed);
+        if retries > 0 {
+            eprintln!("{retries} requests met a replaced shard and succeeded when retried");
+        }
         self.acknowledged.lock().unwrap().clone()
     }
 }

@@ -304,3 +304,30 @@ async fn two_server_names_for_one_cluster_are_refused_before_anything_moves() {
         .location_for(shared.id, Tier::Database, Some("alias"));
     assert!(!location_exists(&tenancy, &alias_target).await);
 }
+
+/// Citus's error for a statement that chose a shard a concurrent split or move had just
+/// replaced (`citus_dedicated` runs into the race itself) is a 503 to retry, with
+/// `Retry-After`, not a 500; another internal error with the same SQLSTATE stays a 500.
+#[tokio::test]
+async fn a_statement_that_met_a_replaced_shard_is_answered_503_retry() {
+    let env = Env::new().await;
+    let mut conn = env.tenancy.owner_pool().acquire().await.unwrap();
+    let refused = raised(&mut conn, "could not find valid entry for shard 102015").await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let other = raised(&mut conn, "cache lookup failed for relation 16384").await;
+    assert_eq!(other.status(), 500);
+}
+
+/// The response for the error of a statement that raises `XX000` with `message`.
+async fn raised(conn: &mut sqlx::PgConnection, message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let sql = format!(
+        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = '{message}'; END $$"
+    );
+    let err = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .unwrap_err();
+    ApiError::from(err).into_response()
+}
