@@ -18,7 +18,8 @@
 //! shards being copied wait for the copy (none is lost), and the framework takes no write
 //! fence of its own. A statement that chose a shard just as it was replaced fails with Citus's
 //! `could not find valid entry for shard` (shards are chosen before they are locked): nothing
-//! of it ran, and [`crate::error::ApiError`] answers it 503 with `Retry-After`. Not `force_logical`: Citus 13.2's online split failed to replicate
+//! of it ran, and [`crate::error::ApiError`] answers it 503 with `Retry-After`.
+//! Not `force_logical`: Citus 13.2's online split failed to replicate
 //! a `DELETE` arriving during its copy (then waited for its two-hour timeout), and a
 //! rebalance with logical moves under load lost one acknowledged write in one CI run (not
 //! reproduced alone; unexplained). Row-level security is not forced on the owner role while

@@ -344,8 +344,10 @@ impl BoundPools {
             counts.bound.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(conn));
         }
-        if pool.size() < self.size {
-            let Some(_opening) = self.admit() else {
+        // A pool at its size waits for one of its own connections; a smaller one may open
+        // one only with the budget's leave, held until the connection is in hand.
+        let _opening = if pool.size() < self.size {
+            let Some(opening) = self.admit() else {
                 // Make room for the next read: a connection of the pool holding the most (at
                 // least two more than this one's), else a pool idle for `bound_idle`. Without
                 // it the first tenants to grow would keep the budget while others are busy.
@@ -355,11 +357,10 @@ impl BoundPools {
                 counts.shared.fetch_add(1, Ordering::Relaxed);
                 return Ok(None);
             };
-            let conn = pool.acquire().await?;
-            counts.bound.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(conn));
-        }
-        // The pool is at its size: wait for one of its own connections.
+            Some(opening)
+        } else {
+            None
+        };
         let conn = pool.acquire().await?;
         counts.bound.fetch_add(1, Ordering::Relaxed);
         Ok(Some(conn))
