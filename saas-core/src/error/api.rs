@@ -84,6 +84,18 @@ pub fn is_replaced_shard(message: &str) -> bool {
     message.starts_with("could not find valid entry for shard ")
 }
 
+/// The detail of the 503 answered for such a statement ([`ApiError::met_replaced_shard`]).
+const REPLACED_SHARD_DETAIL: &str = "the tenant's shards were just moved; retry";
+
+impl ApiError {
+    /// Whether this is the 503 answered for a statement that chose a Citus shard a concurrent
+    /// split or move had just replaced ([`is_replaced_shard`]): nothing of it ran, and the
+    /// same request again finds the new shard.
+    pub fn met_replaced_shard(&self) -> bool {
+        matches!(self, ApiError::Unavailable { detail, .. } if detail == REPLACED_SHARD_DETAIL)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::RowNotFound = err {
@@ -147,7 +159,7 @@ impl From<sqlx::Error> for ApiError {
                 // new shard.
                 Some("XX000") if is_replaced_shard(db.message()) => {
                     return ApiError::Unavailable {
-                        detail: "the tenant's shards were just moved; retry".into(),
+                        detail: REPLACED_SHARD_DETAIL.into(),
                         retry_after: 1,
                     };
                 }

@@ -37,28 +37,22 @@ struct Load {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Whether a request failed because its statement chose a shard that a concurrent split or
-/// move had just replaced: Citus's `could not find valid entry for shard` (shards are chosen
-/// before their locks are taken, citusdata/citus#6360), which the framework answers 503 with
-/// `Retry-After` (`saas_core::error::is_replaced_shard`).
-fn replaced_shard(err: &str) -> bool {
-    err.contains("could not find valid entry for shard") || err.contains("shards were just moved")
-}
-
-/// Runs `op`, and once more if it was refused for a replaced shard, as a client honouring the
-/// 503 would; the retry must succeed. Any other failure is not retried.
+/// Runs `op`, and once more if it was refused for a replaced shard
+/// ([`ApiError::met_replaced_shard`]: Citus chooses shards before it locks them,
+/// citusdata/citus#6360), as a client honouring the 503 would; the retry must succeed. Any
+/// other failure is not retried.
 async fn retried<T, F, Fut>(retries: &AtomicUsize, op: F) -> Result<T, String>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
+    Fut: std::future::Future<Output = ApiResult<T>>,
 {
     match op().await {
-        Err(err) if replaced_shard(&err) => {
+        Err(err) if err.met_replaced_shard() => {
             retries.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(10)).await;
-            op().await
+            op().await.map_err(|e| e.to_string())
         }
-        other => other,
+        other => other.map_err(|e| e.to_string()),
     }
 }
 
@@ -80,11 +74,7 @@ impl Load {
             tasks.push(tokio::spawn(async move {
                 let mut n = w * 1_000_000;
                 while !stop.load(Ordering::Relaxed) {
-                    let write = retried(&retries, || async {
-                        write_pair(&tenancy, tenant, n)
-                            .await
-                            .map_err(|e| e.to_string())
-                    });
+                    let write = retried(&retries, || write_pair(&tenancy, tenant, n));
                     match write.await {
                         Ok(id) => {
                             acknowledged.lock().unwrap().insert((tenant, id));
@@ -101,16 +91,11 @@ impl Load {
                     // A read of the tenant's rows between writes.
                     let read = retried(&retries, || async {
                         let mut tx = TenantTx::begin(&tenancy, tenant);
-                        match tx.conn().await {
-                            Ok(conn) => {
-                                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects")
-                                    .fetch_one(&mut *conn)
-                                    .await
-                                    .map(drop)
-                                    .map_err(|e| e.to_string())
-                            }
-                            Err(e) => Err(e.to_string()),
-                        }
+                        let conn = tx.conn().await?;
+                        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projects")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        Ok(())
                     });
                     if let Err(err) = read.await {
                         failures.lock().unwrap().push(format!("read: {err}"));

@@ -310,18 +310,21 @@ async fn two_server_names_for_one_cluster_are_refused_before_anything_moves() {
 /// `Retry-After`, not a 500; another internal error with the same SQLSTATE stays a 500.
 #[tokio::test]
 async fn a_statement_that_met_a_replaced_shard_is_answered_503_retry() {
+    use axum::response::IntoResponse;
     let env = Env::new().await;
     let mut conn = env.tenancy.owner_pool().acquire().await.unwrap();
     let refused = raised(&mut conn, "could not find valid entry for shard 102015").await;
+    assert!(refused.met_replaced_shard());
+    let refused = refused.into_response();
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "1");
     let other = raised(&mut conn, "cache lookup failed for relation 16384").await;
-    assert_eq!(other.status(), 500);
+    assert!(!other.met_replaced_shard());
+    assert_eq!(other.into_response().status(), 500);
 }
 
-/// The response for the error of a statement that raises `XX000` with `message`.
-async fn raised(conn: &mut sqlx::PgConnection, message: &str) -> axum::response::Response {
-    use axum::response::IntoResponse;
+/// The error answered for a statement that raises `XX000` with `message`.
+async fn raised(conn: &mut sqlx::PgConnection, message: &str) -> ApiError {
     let sql = format!(
         "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = '{message}'; END $$"
     );
@@ -329,5 +332,5 @@ async fn raised(conn: &mut sqlx::PgConnection, message: &str) -> axum::response:
         .execute(conn)
         .await
         .unwrap_err();
-    ApiError::from(err).into_response()
+    ApiError::from(err)
 }
