@@ -47,39 +47,28 @@ PICK = f"\\set t random(1, {TENANTS})\n\\set p random(1, {PER_TENANT})\n"
 READ = f"SELECT {COLUMNS} FROM projects WHERE id = :t * 1000 + :p;\n"
 SET = "SELECT set_config('saas.tenant_id', :t::text, true);\n"
 
-# name -> (role, protocol, script, extra environment)
-VARIANTS = {
-    "handwritten": (OWNER, "prepared",
-                    PICK + f"SELECT {COLUMNS} FROM projects WHERE tenant_id = :t AND id = :t * 1000 + :p;\n",
-                    {}),
-    "bound": (APP, "prepared",
-              f"\\set t 7\n\\set p random(1, {PER_TENANT})\n" + READ,
-              {"PGOPTIONS": "-c saas.tenant_id=7"}),
-    "shared-sqlx": (APP, "prepared",
-                    PICK + "\\startpipeline\nBEGIN;\n" + SET + "\\endpipeline\n" + READ
-                    + "ROLLBACK;\n", {}),
-    "one-simple-query": (APP, "simple",
-                         PICK + SET.rstrip().rstrip(";") + " \\; " + READ, {}),
-    "pipelined": (APP, "prepared", PICK + "\\startpipeline\n" + SET + READ + "\\endpipeline\n",
-                  {}),
-    "pipelined-tx": (APP, "prepared", PICK + "\\startpipeline\nBEGIN;\n" + SET + READ
-                     + "COMMIT;\n\\endpipeline\n", {}),
-}
-
 CHECK_ROWS = (f"SELECT 1 / (CASE WHEN count(*) = {PER_TENANT} AND min(tenant_id) = :t "
               "AND max(tenant_id) = :t THEN 1 ELSE 0 END) FROM projects;\n")
 CHECK_GONE = ("SELECT 1 / (CASE WHEN coalesce(current_setting('saas.tenant_id', true), '') = '' "
               "THEN 1 ELSE 0 END);\n")
-CHECKS = {
-    "bound": ({"PGOPTIONS": "-c saas.tenant_id=7"}, "prepared", "\\set t 7\n" + CHECK_ROWS),
-    "shared-sqlx": ({}, "prepared", PICK + "\\startpipeline\nBEGIN;\n" + SET + "\\endpipeline\n"
-                    + CHECK_ROWS + "ROLLBACK;\n" + CHECK_GONE),
-    "one-simple-query": ({}, "simple", PICK + SET.rstrip().rstrip(";") + " \\; " + CHECK_ROWS
-                         + CHECK_GONE),
-    "pipelined": ({}, "prepared", PICK + "\\startpipeline\n" + SET + CHECK_ROWS
-                  + "\\endpipeline\n" + CHECK_GONE),
-    "pipelined-tx": ({}, "prepared", PICK + "\\startpipeline\nBEGIN;\n" + SET + CHECK_ROWS
-                     + "COMMIT;\n\\endpipeline\n" + CHECK_GONE),
+BOUND = {"PGOPTIONS": "-c saas.tenant_id=7"}
+
+# name -> (role, protocol, extra environment, the script around a statement for the tenant
+# `:t`): timed around READ, and checked around CHECK_ROWS (then CHECK_GONE, except where the
+# setting is the connection's) before timing. `handwritten` has no RLS to check.
+VARIANTS = {
+    "handwritten": (OWNER, "prepared", {}, lambda _: PICK + f"SELECT {COLUMNS} FROM projects "
+                    "WHERE tenant_id = :t AND id = :t * 1000 + :p;\n"),
+    "bound": (APP, "prepared", BOUND,
+              lambda q: f"\\set t 7\n\\set p random(1, {PER_TENANT})\n" + q),
+    "shared-sqlx": (APP, "prepared", {},
+                    lambda q: PICK + "\\startpipeline\nBEGIN;\n" + SET + "\\endpipeline\n" + q
+                    + "ROLLBACK;\n"),
+    "one-simple-query": (APP, "simple", {}, lambda q: PICK + SET.rstrip().rstrip(";") + " \\; " + q),
+    "pipelined": (APP, "prepared", {},
+                  lambda q: PICK + "\\startpipeline\n" + SET + q + "\\endpipeline\n"),
+    "pipelined-tx": (APP, "prepared", {}, lambda q: PICK + "\\startpipeline\nBEGIN;\n" + SET + q
+                     + "COMMIT;\n\\endpipeline\n"),
 }
 
 SETUP = f"""
@@ -142,12 +131,15 @@ def main():
     psql(args.server, f"DROP DATABASE IF EXISTS {DB}; CREATE DATABASE {DB};")
     psql(with_db(args.server, DB), SETUP)
 
-    for name, (env, protocol, script) in CHECKS.items():
-        out = pgbench(args.server, APP, protocol, script, env, ["-c", "4", "-j", "2", "-t", "250"])
+    for name, (role, protocol, env, around) in VARIANTS.items():
+        if role != APP:
+            continue
+        script = around(CHECK_ROWS) + ("" if env is BOUND else CHECK_GONE)
+        out = pgbench(args.server, role, protocol, script, env, ["-c", "4", "-j", "2", "-t", "250"])
         done = re.search(r"actually processed: (\d+)/(\d+)", out)
         if not done or done.group(1) != done.group(2):
             sys.exit(f"isolation check of {name} did not complete:\n{out}")
-        left = "" if name == "bound" else " and left no tenant setting behind"
+        left = "" if env is BOUND else " and left no tenant setting behind"
         print(f"isolation check {name:17s} {done.group(1)} transactions, each saw only its "
               f"tenant's rows{left}")
 
@@ -156,8 +148,8 @@ def main():
     for rnd in range(args.rounds):
         for conns in clients:
             for name in (order if rnd % 2 == 0 else order[::-1]):
-                role, protocol, script, env = VARIANTS[name]
-                out = pgbench(args.server, role, protocol, script, env,
+                role, protocol, env, around = VARIANTS[name]
+                out = pgbench(args.server, role, protocol, around(READ), env,
                               ["-c", str(conns), "-j", "2", "-T", str(args.seconds)])
                 tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
                 samples.setdefault((name, conns), []).append(tps)
